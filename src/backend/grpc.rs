@@ -1,0 +1,125 @@
+//! The gRPC backend: calls any operation through tonic with a codec over `DynamicMessage`, on a
+//! small pool of HTTP/2 connections.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use tonic::metadata::MetadataMap;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+use crate::call::{Call, Invoker, Reply};
+use crate::grpc::DynamicCodec;
+use crate::status::Status;
+
+/// Settings of one gRPC backend, resolved from configuration.
+#[derive(Debug, Clone)]
+pub struct GrpcSettings {
+    pub address: String,
+    pub tls: Option<TlsSettings>,
+    pub connect_timeout: Duration,
+    pub connections: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    pub ca_pem: Option<Vec<u8>>,
+    pub server_name: Option<String>,
+}
+
+pub struct GrpcBackend {
+    channels: Vec<Channel>,
+    next: AtomicUsize,
+}
+
+impl GrpcBackend {
+    /// Prepares the connections; they are opened on first use (and reopened after failures),
+    /// so a backend that is down at start-up does not stop the gateway.
+    pub fn new(settings: &GrpcSettings) -> Result<Self, String> {
+        let mut endpoint = Endpoint::from_shared(settings.address.clone())
+            .map_err(|e| format!("invalid backend address: {e}"))?
+            .connect_timeout(settings.connect_timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(true);
+        let wants_tls = settings.tls.is_some() || settings.address.starts_with("https://");
+        if wants_tls {
+            let tls = settings.tls.clone().unwrap_or_default();
+            let mut config = ClientTlsConfig::new();
+            config = match &tls.ca_pem {
+                Some(pem) => config.ca_certificate(Certificate::from_pem(pem)),
+                None => config.with_webpki_roots(),
+            };
+            if let Some(name) = &tls.server_name {
+                config = config.domain_name(name.clone());
+            }
+            endpoint = endpoint
+                .tls_config(config)
+                .map_err(|e| format!("invalid TLS settings: {e}"))?;
+        }
+        let channels = (0..settings.connections.max(1))
+            .map(|_| endpoint.connect_lazy())
+            .collect();
+        Ok(GrpcBackend {
+            channels,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn into_invoker(self) -> Invoker {
+        let backend = Arc::new(self);
+        Invoker::new(tower::service_fn(move |call: Call| {
+            let backend = backend.clone();
+            Box::pin(async move { backend.call(call).await }) as BoxFuture<'static, _>
+        }))
+    }
+
+    fn channel(&self) -> Channel {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.channels.len();
+        self.channels[i].clone()
+    }
+
+    async fn call(&self, call: Call) -> Result<Reply, Status> {
+        let mut client = tonic::client::Grpc::new(self.channel());
+        client
+            .ready()
+            .await
+            .map_err(|_| Status::unavailable("the backend is unavailable"))?;
+        let operation = call.operation;
+        let mut request = tonic::Request::new(call.input);
+        *request.metadata_mut() = MetadataMap::from_headers(call.metadata);
+        if let Some(deadline) = call.deadline {
+            request.set_timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        }
+        let codec = DynamicCodec::new(operation.method.output());
+        let response = client
+            .streaming(request, operation.grpc_path.clone(), codec)
+            .await
+            .map_err(|s| Status::from_backend(&s))?;
+        let (metadata, mut messages, _) = response.into_parts();
+        if operation.kind.streams_responses() {
+            return Ok(Reply {
+                metadata: metadata.into_headers(),
+                messages: messages
+                    .map(|item| item.map_err(|s| Status::from_backend(&s)))
+                    .boxed(),
+            });
+        }
+        // One message, then the trailers, which carry response metadata too.
+        let message = messages
+            .message()
+            .await
+            .map_err(|s| Status::from_backend(&s))?
+            .ok_or_else(|| Status::internal("the backend sent no response message"))?;
+        let mut metadata = metadata.into_headers();
+        if let Some(trailers) = messages.trailers().await.map_err(|s| Status::from_backend(&s))? {
+            metadata.extend(trailers.into_headers());
+        }
+        Ok(Reply {
+            metadata,
+            messages: futures::stream::once(async { Ok(message) }).boxed(),
+        })
+    }
+}

@@ -1,0 +1,3 @@
+//! Backends: one module per protocol, each turning a canonical call into that protocol's call.
+
+pub mod grpc;

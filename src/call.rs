@@ -1,0 +1,67 @@
+//! The canonical call (conventions section 1): what a frontend decodes a request into and
+//! what a backend answers with. Stages and backends see only these types.
+
+use std::sync::Arc;
+
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use http::HeaderMap;
+use prost_reflect::DynamicMessage;
+use tokio::time::Instant;
+use tower::util::BoxCloneSyncService;
+
+use crate::registry::Operation;
+use crate::status::Status;
+
+/// Request messages: exactly one for unary and server-streaming operations.
+pub type MessageStream = BoxStream<'static, DynamicMessage>;
+
+/// Response messages, ending early with a status when the backend fails mid-stream.
+pub type ReplyStream = BoxStream<'static, Result<DynamicMessage, Status>>;
+
+pub struct Call {
+    pub operation: Arc<Operation>,
+    pub input: MessageStream,
+    /// Request metadata already filtered by the frontend's allow-list.
+    pub metadata: HeaderMap,
+    pub deadline: Option<Instant>,
+}
+
+pub struct Reply {
+    /// Response metadata (headers, and trailers for single-message responses).
+    pub metadata: HeaderMap,
+    pub messages: ReplyStream,
+}
+
+/// A backend, or a backend wrapped in stages: a tower service from calls to replies.
+pub type Invoker = BoxCloneSyncService<Call, Reply, Status>;
+
+/// Invokes `invoker`, bounding the call and every later message by the call's deadline.
+pub async fn invoke(invoker: &Invoker, call: Call) -> Result<Reply, Status> {
+    use tower::ServiceExt;
+    let deadline = call.deadline;
+    let pending = invoker.clone().oneshot(call);
+    let Some(deadline) = deadline else {
+        return pending.await;
+    };
+    let reply = tokio::time::timeout_at(deadline, pending)
+        .await
+        .map_err(|_| Status::deadline_exceeded())??;
+    Ok(Reply {
+        metadata: reply.metadata,
+        messages: bounded(reply.messages, deadline),
+    })
+}
+
+/// Ends `messages` with DEADLINE_EXCEEDED if the deadline passes before they end.
+fn bounded(messages: ReplyStream, deadline: Instant) -> ReplyStream {
+    let sleep = Box::pin(tokio::time::sleep_until(deadline));
+    futures::stream::unfold(Some((messages, sleep)), |state| async move {
+        let (mut messages, mut sleep) = state?;
+        tokio::select! {
+            item = messages.next() => item.map(|item| (item, Some((messages, sleep)))),
+            _ = &mut sleep => Some((Err(Status::deadline_exceeded()), None)),
+        }
+    })
+    .boxed()
+}

@@ -1,0 +1,151 @@
+//! Problems found while loading configuration, mappings and schemas.
+//!
+//! Each one names a file, a 1-based line and column, and what was expected; all of them are
+//! collected and reported at once (the way `rustc` and Vector do), with a snippet of the line.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// One problem at one place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+    /// A second place that the message refers to (e.g. the other of two ambiguous routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related: Option<Box<Diagnostic>>,
+}
+
+impl Diagnostic {
+    pub fn new(file: impl Into<String>, line: u64, column: u64, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.into(),
+            line: line.max(1),
+            column: column.max(1),
+            message: message.into(),
+            related: None,
+        }
+    }
+
+    pub fn at(pos: &Pos, message: impl Into<String>) -> Self {
+        Self::new(&*pos.file, pos.line, pos.column, message)
+    }
+
+    pub fn with_related(mut self, related: Diagnostic) -> Self {
+        self.related = Some(Box::new(related));
+        self
+    }
+}
+
+/// A place in a source file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pos {
+    pub file: Arc<str>,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// Collects diagnostics and the texts of the files they point into, for snippets.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    pub items: Vec<Diagnostic>,
+    sources: HashMap<String, Arc<str>>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        if !self.items.contains(&diagnostic) {
+            self.items.push(diagnostic);
+        }
+    }
+
+    pub fn remember_source(&mut self, file: &str, text: Arc<str>) {
+        self.sources.insert(file.to_owned(), text);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Renders every diagnostic with a snippet, like:
+    ///
+    /// ```text
+    /// error: unknown field `tmeout`, expected one of ...
+    ///   --> mappings/users.yaml:7:3
+    ///    |
+    ///  7 |   tmeout: 5s
+    ///    |   ^
+    /// ```
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for d in &self.items {
+            self.render_one(&mut out, d, "error");
+            if let Some(related) = &d.related {
+                self.render_one(&mut out, related, "note");
+            }
+            out.push('\n');
+        }
+        let n = self.items.len();
+        out.push_str(&format!(
+            "{n} error{} found\n",
+            if n == 1 { "" } else { "s" }
+        ));
+        out
+    }
+
+    fn render_one(&self, out: &mut String, d: &Diagnostic, level: &str) {
+        out.push_str(&format!("{level}: {}\n", d.message));
+        out.push_str(&format!("  --> {}:{}:{}\n", d.file, d.line, d.column));
+        let line_text = self
+            .sources
+            .get(&d.file)
+            .and_then(|text| text.lines().nth(d.line as usize - 1));
+        if let Some(text) = line_text {
+            let number = d.line.to_string();
+            let pad = " ".repeat(number.len());
+            let caret_pad: String = text
+                .chars()
+                .take(d.column as usize - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            out.push_str(&format!(" {pad} |\n {number} | {text}\n {pad} | {caret_pad}^\n"));
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset in `text`.
+pub fn line_col(text: &str, offset: usize) -> (u64, u64) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0) as u64
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("ab\ncd", 99), (2, 3));
+    }
+}

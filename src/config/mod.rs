@@ -1,0 +1,221 @@
+//! Loading `gateway.yaml` and the mapping files it names.
+//!
+//! Loading never stops at the first problem: every file is parsed and every problem is collected
+//! into [`Diagnostics`], each with file, line and column.
+
+mod diagnostic;
+mod files;
+pub mod model;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+pub use diagnostic::{line_col, Diagnostic, Diagnostics, Pos};
+pub use files::{display_path, Files};
+pub use model::*;
+
+/// The only version of the file formats so far.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Looks up `${NAME}` variables: the process environment, unless the caller supplies others.
+pub type Vars = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+pub fn env_vars() -> Vars {
+    Arc::new(|name| std::env::var(name).ok())
+}
+
+/// `gateway.yaml` and its mappings, parsed and checked for shape.
+pub struct LoadedConfig {
+    pub files: Files,
+    pub vars: Vars,
+    /// The directory of `gateway.yaml`; relative paths in it start here.
+    pub base_dir: PathBuf,
+    pub gateway_file: Arc<str>,
+    pub gateway: GatewayConfig,
+    pub mappings: Vec<LoadedMapping>,
+}
+
+pub struct LoadedMapping {
+    /// The file as shown in diagnostics.
+    pub file: Arc<str>,
+    pub dir: PathBuf,
+    pub config: MappingConfig,
+}
+
+impl LoadedMapping {
+    pub fn pos<T>(&self, located: &Located<T>) -> Pos {
+        pos_in(&self.file, located)
+    }
+}
+
+impl LoadedConfig {
+    pub fn pos<T>(&self, located: &Located<T>) -> Pos {
+        pos_in(&self.gateway_file, located)
+    }
+}
+
+pub fn pos_in<T>(file: &Arc<str>, located: &Located<T>) -> Pos {
+    Pos {
+        file: file.clone(),
+        line: located.line.max(1),
+        column: located.column.max(1),
+    }
+}
+
+/// Reads `gateway.yaml` at `path` and every mapping it names.
+pub fn load(
+    files: Files,
+    path: &Path,
+    vars: Vars,
+    diags: &mut Diagnostics,
+) -> Option<LoadedConfig> {
+    let gateway_file: Arc<str> = display_path(path).into();
+    let gateway: GatewayConfig = parse_yaml(&files, path, &gateway_file, diags)?;
+    check_version(&gateway.version, &gateway_file, diags);
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+
+    let mut mappings = Vec::new();
+    for entry in &gateway.mappings {
+        let target = base_dir.join(&entry.value);
+        let paths = if files.is_dir(&target) {
+            match files.list(&target, &["yaml", "yml"]) {
+                Ok(list) => list,
+                Err(e) => {
+                    diags.push(Diagnostic::at(
+                        &pos_in(&gateway_file, entry),
+                        format!("cannot read mapping directory `{}`: {e}", entry.value),
+                    ));
+                    continue;
+                }
+            }
+        } else {
+            vec![target]
+        };
+        for mapping_path in paths {
+            let file: Arc<str> = display_path(&mapping_path).into();
+            match files.read(&mapping_path) {
+                Err(e) => diags.push(Diagnostic::at(
+                    &pos_in(&gateway_file, entry),
+                    format!("cannot read mapping file `{file}`: {e}"),
+                )),
+                Ok(_) => {
+                    if let Some(config) =
+                        parse_yaml::<MappingConfig>(&files, &mapping_path, &file, diags)
+                    {
+                        check_version(&config.version, &file, diags);
+                        mappings.push(LoadedMapping {
+                            file,
+                            dir: mapping_path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                            config,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Some(LoadedConfig {
+        files,
+        vars,
+        base_dir,
+        gateway_file,
+        gateway,
+        mappings,
+    })
+}
+
+fn check_version(version: &Located<u32>, file: &Arc<str>, diags: &mut Diagnostics) {
+    if version.value != FORMAT_VERSION {
+        diags.push(Diagnostic::at(
+            &pos_in(file, version),
+            format!(
+                "unsupported version {}: this rosetta reads version {FORMAT_VERSION}",
+                version.value
+            ),
+        ));
+    }
+}
+
+/// Parses one YAML file into `T`; a problem becomes a diagnostic at its line and column.
+pub fn parse_yaml<T: DeserializeOwned>(
+    files: &Files,
+    path: &Path,
+    shown: &Arc<str>,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    let text = match files.read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(Diagnostic::new(shown.as_ref(), 1, 1, format!("cannot read file: {e}")));
+            return None;
+        }
+    };
+    diags.remember_source(shown, text.as_str().into());
+    match serde_saphyr::from_str::<T>(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            diags.push(Diagnostic::new(shown.as_ref(), line, column, yaml_message(&e)));
+            None
+        }
+    }
+}
+
+/// The message of a YAML error without the snippet serde-saphyr renders itself (our own
+/// rendering adds one, the same for every kind of diagnostic).
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let full = e.without_snippet().to_string();
+    // The location is reported separately; drop a trailing " at line X, column Y".
+    match full.find(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    }
+}
+
+/// Expands `${NAME}` in a configuration string. A missing variable is a diagnostic that names
+/// the variable but never shows any value.
+pub fn expand(text: &Located<String>, pos: Pos, vars: &Vars, diags: &mut Diagnostics) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    let mut ok = true;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            diags.push(Diagnostic::at(&pos, "unterminated `${` in value"));
+            return None;
+        };
+        let name = &after[..end];
+        match vars(name) {
+            Some(value) => out.push_str(&value),
+            None => {
+                diags.push(Diagnostic::at(
+                    &pos,
+                    format!("environment variable `{name}` is not set"),
+                ));
+                ok = false;
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    ok.then_some(out)
+}
+
+/// The JSON Schemas of `gateway.yaml` and of a mapping file, generated from the Rust types.
+pub fn json_schemas() -> [(&'static str, serde_json::Value); 2] {
+    [
+        (
+            "gateway.schema.json",
+            serde_json::to_value(schemars::schema_for!(GatewayConfig)).unwrap_or_default(),
+        ),
+        (
+            "mapping.schema.json",
+            serde_json::to_value(schemars::schema_for!(MappingConfig)).unwrap_or_default(),
+        ),
+    ]
+}

@@ -1,0 +1,443 @@
+//! The typed form of `gateway.yaml` and `mappings/*.yaml`.
+//!
+//! Every struct rejects unknown keys. The doc comments are the reference documentation: they
+//! end up in the JSON Schema under `docs/` (see `rosetta schema config`).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer};
+
+/// A value with the line and column where it was written, for diagnostics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl<T> Located<T> {
+    /// A value with no place in a file (defaults, values made by the gateway).
+    pub fn unplaced(value: T) -> Self {
+        Located {
+            value,
+            line: 0,
+            column: 0,
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Located<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        Ok(Located {
+            value: spanned.value,
+            line: spanned.referenced.line(),
+            column: spanned.referenced.column(),
+        })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Located<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+}
+
+/// A duration written as text: `250ms`, `5s`, `1m 30s`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DurationText(pub Duration);
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text)
+            .map(DurationText)
+            .map_err(|e| serde::de::Error::custom(format!("invalid duration `{text}`: {e}")))
+    }
+}
+
+impl JsonSchema for DurationText {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "A duration such as `250ms`, `5s` or `1m 30s`.",
+            "examples": ["5s"]
+        })
+    }
+}
+
+/// A size in bytes: a number, or text with a unit (`512KiB`, `4MiB`, `1GB`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ByteSize(pub u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => parse_byte_size(&t).map(ByteSize).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "invalid size `{t}`: expected a number of bytes or e.g. `512KiB`, `4MiB`"
+                ))
+            }),
+        }
+    }
+}
+
+fn parse_byte_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1000,
+        "KiB" => 1 << 10,
+        "MB" => 1000 * 1000,
+        "MiB" => 1 << 20,
+        "GB" => 1000 * 1000 * 1000,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+impl JsonSchema for ByteSize {
+    fn schema_name() -> Cow<'static, str> {
+        "ByteSize".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": ["integer", "string"],
+            "description": "A size in bytes, or text with a unit such as `512KiB` or `4MiB`.",
+            "examples": ["4MiB"]
+        })
+    }
+}
+
+/// `gateway.yaml`: listeners, backends, limits, and where mappings and schemas live.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Version of this file's format. Must be `1`.
+    pub version: Located<u32>,
+    /// Address and port the gateway listens on (HTTP/1.1 and HTTP/2 cleartext on one port).
+    #[serde(default = "default_listen")]
+    pub listen: Located<String>,
+    /// Where schemas are found.
+    #[serde(default)]
+    pub schemas: SchemaConfig,
+    /// Mapping files, or directories whose `*.yaml` files are mappings; relative to this file.
+    #[serde(default = "default_mappings")]
+    pub mappings: Vec<Located<String>>,
+    /// Named backends that mappings refer to with `use:`.
+    #[serde(default)]
+    pub backends: BTreeMap<String, BackendConfig>,
+    /// Limits on requests.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+fn default_listen() -> Located<String> {
+    Located::unplaced("127.0.0.1:8080".into())
+}
+
+fn default_mappings() -> Vec<Located<String>> {
+    vec![Located::unplaced("mappings".into())]
+}
+
+/// Where schemas are found.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaConfig {
+    /// Directories searched for `.proto` files and their imports, relative to `gateway.yaml`.
+    /// `google/api/*.proto`, `google/rpc/*.proto` and the well-known types are built in.
+    #[serde(default = "default_include")]
+    pub include: Vec<Located<String>>,
+}
+
+impl Default for SchemaConfig {
+    fn default() -> Self {
+        SchemaConfig {
+            include: default_include(),
+        }
+    }
+}
+
+fn default_include() -> Vec<Located<String>> {
+    vec![Located::unplaced("schemas".into())]
+}
+
+/// Limits on requests.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body accepted; a larger one is refused with 413 before it is buffered.
+    #[serde(default = "default_max_body")]
+    pub max_body_size: ByteSize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_size: default_max_body(),
+        }
+    }
+}
+
+fn default_max_body() -> ByteSize {
+    ByteSize(4 << 20)
+}
+
+/// The protocol a backend speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendProtocol {
+    /// gRPC over HTTP/2.
+    Grpc,
+}
+
+/// A backend: where it is and how to talk to it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    /// The protocol the backend speaks.
+    pub protocol: Located<BackendProtocol>,
+    /// `http://host:port` or `https://host:port`. `${ENV_VAR}` is expanded.
+    pub address: Located<String>,
+    /// TLS to the backend. On when the address is `https://`.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Deadline for each call unless the request or route sets a shorter one.
+    #[serde(default)]
+    pub timeout: Option<DurationText>,
+    /// Time allowed to open a connection.
+    #[serde(default)]
+    pub connect_timeout: Option<DurationText>,
+    /// HTTP/2 connections kept to the backend; calls are spread over them round-robin.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+}
+
+fn default_connections() -> usize {
+    2
+}
+
+/// TLS settings for a backend connection.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file of the CA that signs the backend's certificate (default: the system's roots).
+    #[serde(default)]
+    pub ca_file: Option<Located<String>>,
+    /// Name expected in the backend's certificate (default: the address's host).
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+/// The protocol a mapping serves to clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FrontendProtocol {
+    /// REST/JSON over HTTP, routed by `google.api.http` rules.
+    Rest,
+}
+
+/// A mapping file: one API, pairing a frontend with a backend's operations.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MappingConfig {
+    /// Version of this file's format. Must be `1`.
+    pub version: Located<u32>,
+    /// What clients speak.
+    pub frontend: Located<FrontendProtocol>,
+    /// Where calls go.
+    pub backend: BackendRef,
+    /// Schema files: `.proto` paths relative to an include directory, or `.pb` descriptor sets
+    /// relative to this file.
+    pub schemas: Vec<Located<String>>,
+    /// Fully-qualified names of the services to expose (e.g. `demo.v1.Users`).
+    pub services: Vec<Located<String>>,
+    /// Options of the REST frontend.
+    #[serde(default)]
+    pub options: RestOptions,
+    /// HTTP rules that override or add to the `google.api.http` annotations, per method.
+    #[serde(default)]
+    pub rules: Vec<HttpRuleConfig>,
+}
+
+/// The backend of a mapping: a backend named in `gateway.yaml`, or one written here.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackendRef {
+    /// The name of a backend in `gateway.yaml`.
+    #[serde(default, rename = "use")]
+    pub use_name: Option<Located<String>>,
+    /// The protocol, when the backend is written here.
+    #[serde(default)]
+    pub protocol: Option<Located<BackendProtocol>>,
+    /// The address, when the backend is written here. `${ENV_VAR}` is expanded.
+    #[serde(default)]
+    pub address: Option<Located<String>>,
+    /// TLS, when the backend is written here.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Per-call deadline, when the backend is written here.
+    #[serde(default)]
+    pub timeout: Option<DurationText>,
+}
+
+/// Options of the REST frontend (conventions section 3).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestOptions {
+    /// Write JSON with the proto field names (`created_at`) instead of lowerCamelCase.
+    #[serde(default)]
+    pub proto_field_names: bool,
+    /// Write fields that hold their default value (0, "", false, empty lists).
+    #[serde(default)]
+    pub emit_defaults: bool,
+    /// Write enums as numbers instead of names.
+    #[serde(default)]
+    pub enums_as_numbers: bool,
+    /// Refuse request bodies with unknown JSON fields (400 naming the field).
+    #[serde(default)]
+    pub strict: bool,
+    /// Ignore query parameters that name no field instead of refusing them with 400.
+    #[serde(default)]
+    pub ignore_unknown_query_params: bool,
+    /// Serve methods without an HTTP rule at `POST /{package.Service}/{Method}`.
+    #[serde(default = "yes")]
+    pub auto_routes: bool,
+    /// Request headers forwarded to the backend as metadata. `grpc-metadata-*` headers are
+    /// always forwarded with the prefix removed.
+    #[serde(default = "default_forward_headers")]
+    pub forward_headers: Vec<String>,
+    /// Deadline of every route of this mapping, unless a rule sets its own.
+    #[serde(default)]
+    pub timeout: Option<DurationText>,
+}
+
+impl Default for RestOptions {
+    fn default() -> Self {
+        RestOptions {
+            proto_field_names: false,
+            emit_defaults: false,
+            enums_as_numbers: false,
+            strict: false,
+            ignore_unknown_query_params: false,
+            auto_routes: true,
+            forward_headers: default_forward_headers(),
+            timeout: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_forward_headers() -> Vec<String> {
+    ["authorization", "x-request-id", "traceparent", "tracestate"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// How a rule in a mapping combines with the method's own annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleMode {
+    /// The rule replaces the method's `google.api.http` annotation.
+    #[default]
+    Replace,
+    /// The rule's bindings are served in addition to the annotation's.
+    Add,
+}
+
+/// An HTTP rule in the form of `google.api.HttpRule`, as in a gRPC API configuration file.
+/// Exactly one of `get`, `put`, `post`, `delete`, `patch`, `custom` is set.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRuleConfig {
+    /// The method, `package.Service.Method`. Only on top-level rules.
+    #[serde(default)]
+    pub selector: Option<Located<String>>,
+    /// Replace the annotation (default) or add to it. Only on top-level rules.
+    #[serde(default)]
+    pub mode: Option<RuleMode>,
+    /// Deadline for this method's routes. Only on top-level rules.
+    #[serde(default)]
+    pub timeout: Option<DurationText>,
+    #[serde(default)]
+    pub get: Option<Located<String>>,
+    #[serde(default)]
+    pub put: Option<Located<String>>,
+    #[serde(default)]
+    pub post: Option<Located<String>>,
+    #[serde(default)]
+    pub delete: Option<Located<String>>,
+    #[serde(default)]
+    pub patch: Option<Located<String>>,
+    /// Any other HTTP method.
+    #[serde(default)]
+    pub custom: Option<CustomPatternConfig>,
+    /// `*` for the whole request message, a field name for one field, or absent for none.
+    #[serde(default)]
+    pub body: Option<Located<String>>,
+    /// A field of the response message to send as the whole HTTP body.
+    #[serde(default)]
+    pub response_body: Option<Located<String>>,
+    /// More bindings for the same method. Only on top-level rules.
+    #[serde(default)]
+    pub additional_bindings: Vec<HttpRuleConfig>,
+}
+
+/// An HTTP method other than the five named ones.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomPatternConfig {
+    pub kind: Located<String>,
+    pub path: Located<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_byte_size("4MiB"), Some(4 << 20));
+        assert_eq!(parse_byte_size("10 KB"), Some(10_000));
+        assert_eq!(parse_byte_size("12"), Some(12));
+        assert_eq!(parse_byte_size("4 parsecs"), None);
+    }
+}

@@ -1,0 +1,4 @@
+//! Frontends: one module per protocol, each decoding requests into canonical calls and
+//! encoding replies and statuses back.
+
+pub mod rest;

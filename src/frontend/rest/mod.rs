@@ -1,0 +1,345 @@
+//! The REST/JSON frontend: routes HTTP requests by `google.api.http` rules and transcodes them
+//! to and from the canonical call (conventions section 3).
+
+mod json_seq;
+pub mod matcher;
+pub mod request;
+pub mod response;
+pub mod route;
+pub mod template;
+mod websocket;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, Method};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use prost_reflect::DescriptorPool;
+use tokio::time::Instant;
+
+use crate::call::{self, Call, MessageStream, ReplyStream};
+use crate::status::Status;
+use json_seq::JsonSplitter;
+use matcher::{Lookup, Matcher};
+use request::Binding;
+use response::Framing;
+use route::Route;
+
+/// The routes of every REST mapping, ready to serve.
+pub struct RestFrontend {
+    matcher: Matcher,
+    routes: Vec<Arc<Route>>,
+    pool: DescriptorPool,
+    max_body: usize,
+}
+
+impl RestFrontend {
+    pub fn new(matcher: Matcher, routes: Vec<Arc<Route>>, pool: DescriptorPool, max_body: usize) -> Self {
+        RestFrontend {
+            matcher,
+            routes,
+            pool,
+            max_body,
+        }
+    }
+
+    pub fn routes(&self) -> &[Arc<Route>] {
+        &self.routes
+    }
+
+    pub async fn handle(self: Arc<Self>, request: http::Request<Body>) -> Response {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path().to_owned();
+        if websocket::is_upgrade(&parts.headers) {
+            if let Some((route, segments)) = self.bidi_route(&path) {
+                return websocket::serve(route, &segments, parts, self.pool.clone())
+                    .await
+                    .unwrap_or_else(|status| response::error(&status, &self.pool));
+            }
+        }
+        match self.matcher.lookup(&parts.method, &path) {
+            Lookup::Found { route, segments } => {
+                let route = self.routes[route].clone();
+                match self.serve(route, &segments, parts, body).await {
+                    Ok(response) => response,
+                    Err(status) => response::error(&status, &self.pool),
+                }
+            }
+            Lookup::MethodNotAllowed(allowed) => {
+                response::method_not_allowed(&parts.method, &path, &allowed, &self.pool)
+            }
+            Lookup::NotFound => response::error(
+                &Status::not_found(format!("no route for {} {path}", parts.method)),
+                &self.pool,
+            ),
+        }
+    }
+
+    /// The bidi-streaming route at `path` under any method, for WebSocket upgrades.
+    fn bidi_route<'p>(&self, path: &'p str) -> Option<(Arc<Route>, Vec<&'p str>)> {
+        [Method::GET, Method::POST, Method::PUT, Method::PATCH]
+            .iter()
+            .find_map(|method| match self.matcher.lookup(method, path) {
+                Lookup::Found { route, segments } => {
+                    let route = &self.routes[route];
+                    (route.operation.kind == crate::registry::CallKind::Bidi)
+                        .then(|| (route.clone(), segments))
+                }
+                _ => None,
+            })
+    }
+
+    async fn serve(
+        &self,
+        route: Arc<Route>,
+        segments: &[&str],
+        parts: http::request::Parts,
+        body: Body,
+    ) -> Result<Response, Status> {
+        let bindings = request::bindings(&route, segments, parts.uri.query())?;
+        let headers = &parts.headers;
+        let input_error = InputError::default();
+        let input: MessageStream = if route.operation.kind.streams_requests() {
+            streaming_input(route.clone(), body, bindings, self.max_body, input_error.clone())
+        } else {
+            let bytes = read_body(body, headers, self.max_body).await?;
+            let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            let mut message = request::decode_body(&route, &bytes, content_type)?;
+            request::apply(&bindings, &mut message)?;
+            futures::stream::once(async { message }).boxed()
+        };
+        let call = Call {
+            operation: route.operation.clone(),
+            input,
+            metadata: forward_metadata(headers, &route.mapping.forward_headers),
+            deadline: deadline(headers, route.timeout)?,
+        };
+        let reply = call::invoke(&route.invoker, call).await;
+        let reply = match (reply, input_error.take()) {
+            (_, Some(status)) | (Err(status), None) => return Err(status),
+            (Ok(reply), None) => reply,
+        };
+        let mut messages = with_input_error(reply.messages, input_error);
+        if !route.operation.kind.streams_responses() {
+            let message = messages
+                .next()
+                .await
+                .ok_or_else(|| Status::internal("the backend sent no response message"))??;
+            let (bytes, content_type) = response::payload(&route, &message)?;
+            return Ok(response::ok(content_type, Body::from(bytes), &reply.metadata));
+        }
+        let framing = Framing::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()));
+        // Wait for the first message, so that an error before it gets its HTTP status.
+        let (content_type, body) = match messages.next().await {
+            Some(Err(status)) => return Err(status),
+            Some(Ok(first)) => response::stream(route, self.pool.clone(), framing, first, messages),
+            None => framing.empty(),
+        };
+        Ok(response::ok(content_type, body, &reply.metadata))
+    }
+}
+
+/// Reads a whole request body, refusing one over `limit` with 413 before buffering it.
+async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, Status> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Status::payload_too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(Status::payload_too_large(limit)),
+        Err(_) => Err(Status::invalid_argument("the request body could not be read")),
+    }
+}
+
+/// A problem with a streamed request body, found while the call is already running.
+#[derive(Clone, Default)]
+struct InputError(Arc<Mutex<Option<Status>>>);
+
+impl InputError {
+    fn set(&self, status: Status) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.get_or_insert(status);
+        }
+    }
+
+    fn take(&self) -> Option<Status> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// Ends a reply stream with the request body's error, if it had one.
+fn with_input_error(messages: ReplyStream, input_error: InputError) -> ReplyStream {
+    messages
+        .chain(futures::stream::once(async move { input_error.take() }).filter_map(|e| async move { e.map(Err) }))
+        .boxed()
+}
+
+/// Request messages decoded from an NDJSON or JSON-array body as it arrives. Each message gets
+/// the path and query bindings. A bad message ends the stream and is reported as the call's
+/// error.
+fn streaming_input(
+    route: Arc<Route>,
+    body: Body,
+    bindings: Vec<Binding>,
+    max_message: usize,
+    input_error: InputError,
+) -> MessageStream {
+    struct State {
+        data: axum::body::BodyDataStream,
+        splitter: JsonSplitter,
+        pending: std::collections::VecDeque<Bytes>,
+        done: bool,
+    }
+    let state = State {
+        data: body.into_data_stream(),
+        splitter: JsonSplitter::new(max_message),
+        pending: Default::default(),
+        done: false,
+    };
+    futures::stream::unfold(state, move |mut state| {
+        let route = route.clone();
+        let bindings = bindings.clone();
+        let input_error = input_error.clone();
+        async move {
+            loop {
+                if let Some(value) = state.pending.pop_front() {
+                    let decoded = request::decode_body(&route, &value, None)
+                        .and_then(|mut m| request::apply(&bindings, &mut m).map(|_| m));
+                    return match decoded {
+                        Ok(message) => Some((message, state)),
+                        Err(status) => {
+                            input_error.set(status);
+                            None
+                        }
+                    };
+                }
+                if state.done {
+                    return None;
+                }
+                let split = match state.data.next().await {
+                    Some(Ok(chunk)) => state.splitter.push(&chunk),
+                    Some(Err(_)) => Err("the request body could not be read".to_owned()),
+                    None => {
+                        state.done = true;
+                        state.splitter.finish().map(|last| last.into_iter().collect())
+                    }
+                };
+                match split {
+                    Ok(values) => state.pending.extend(values),
+                    Err(why) => {
+                        input_error.set(Status::invalid_argument(format!("invalid request stream: {why}")));
+                        return None;
+                    }
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "content-type",
+];
+
+/// Request headers forwarded as gRPC metadata: the allow-list, and `grpc-metadata-*` with the
+/// prefix removed; never hop-by-hop headers.
+pub fn forward_metadata(headers: &HeaderMap, allow: &[HeaderName]) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, value) in headers {
+        let target = match name.as_str().strip_prefix("grpc-metadata-") {
+            Some(stripped) => HeaderName::from_bytes(stripped.as_bytes()).ok(),
+            None => allow.contains(name).then(|| name.clone()),
+        };
+        if let Some(target) = target.filter(|t| !HOP_BY_HOP.contains(&t.as_str()) && !t.as_str().starts_with("grpc-")) {
+            out.append(target, value.clone());
+        }
+    }
+    out
+}
+
+/// The call's deadline: the sooner of the request's `grpc-timeout` and the route's timeout.
+pub fn deadline(headers: &HeaderMap, route_timeout: Option<Duration>) -> Result<Option<Instant>, Status> {
+    let requested = match headers.get("grpc-timeout") {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(parse_grpc_timeout)
+                .ok_or_else(|| Status::invalid_argument("invalid grpc-timeout header"))?,
+        ),
+    };
+    let timeout = match (requested, route_timeout) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Ok(timeout.map(|t| Instant::now() + t))
+}
+
+/// `grpc-timeout`: up to 8 digits and a unit (H, M, S, m, u, n).
+fn parse_grpc_timeout(text: &str) -> Option<Duration> {
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts() {
+        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
+        assert_eq!(parse_grpc_timeout("5x"), None);
+        assert_eq!(parse_grpc_timeout("S"), None);
+    }
+
+    #[test]
+    fn metadata_forwarding() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer t".parse().unwrap());
+        headers.insert("grpc-metadata-tenant", "acme".parse().unwrap());
+        headers.insert("cookie", "secret".parse().unwrap());
+        headers.insert("connection", "close".parse().unwrap());
+        headers.insert("grpc-metadata-grpc-status", "0".parse().unwrap());
+        let allow = vec![HeaderName::from_static("authorization"), HeaderName::from_static("connection")];
+        let out = forward_metadata(&headers, &allow);
+        let mut names: Vec<_> = out.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, vec!["authorization", "tenant"]);
+    }
+}

@@ -1,0 +1,291 @@
+//! Routes: HTTP rules (from `google.api.http` annotations and mapping files) resolved against
+//! the descriptors, ready to transcode.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, Method};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MethodDescriptor, SerializeOptions, Value};
+
+use super::request::{resolve_path, settable_from_text};
+use super::template::{self, PathTemplate};
+use crate::call::Invoker;
+use crate::config::{HttpRuleConfig, Located, Pos, RestOptions};
+use crate::registry::Operation;
+
+/// Per-mapping settings every route of the mapping shares.
+#[derive(Debug)]
+pub struct MappingSettings {
+    pub serialize: SerializeOptions,
+    pub proto_field_names: bool,
+    pub strict: bool,
+    pub ignore_unknown_query_params: bool,
+    pub forward_headers: Vec<HeaderName>,
+}
+
+impl MappingSettings {
+    pub fn new(options: &RestOptions) -> Self {
+        MappingSettings {
+            serialize: SerializeOptions::new()
+                .use_proto_field_name(options.proto_field_names)
+                .skip_default_fields(!options.emit_defaults)
+                .use_enum_numbers(options.enums_as_numbers)
+                .stringify_64_bit_integers(true),
+            proto_field_names: options.proto_field_names,
+            strict: options.strict,
+            ignore_unknown_query_params: options.ignore_unknown_query_params,
+            forward_headers: options
+                .forward_headers
+                .iter()
+                .filter_map(|h| HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()).ok())
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum BodyBinding {
+    None,
+    Whole,
+    Field(FieldDescriptor),
+}
+
+pub struct Route {
+    pub operation: Arc<Operation>,
+    pub http_method: Method,
+    pub template: PathTemplate,
+    /// The resolved fields of each template variable, in the same order.
+    pub variable_fields: Vec<Vec<FieldDescriptor>>,
+    pub body: BodyBinding,
+    pub response_body: Option<FieldDescriptor>,
+    pub timeout: Option<Duration>,
+    pub mapping: Arc<MappingSettings>,
+    pub invoker: Invoker,
+    /// Where the rule was written.
+    pub origin: Pos,
+}
+
+impl Route {
+    /// Whether a field path is (inside) a field bound by a path variable.
+    pub fn path_bound(&self, path: &[FieldDescriptor]) -> bool {
+        self.variable_fields
+            .iter()
+            .any(|bound| path.starts_with(bound) || bound.starts_with(path))
+    }
+
+    /// Whether a field path is filled from the body.
+    pub fn body_bound(&self, path: &[FieldDescriptor]) -> bool {
+        match &self.body {
+            BodyBinding::None => false,
+            BodyBinding::Whole => true,
+            BodyBinding::Field(f) => path.first() == Some(f),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.http_method, self.template)
+    }
+}
+
+/// An HTTP rule before it is resolved: from an annotation or from a mapping file.
+#[derive(Debug, Clone)]
+pub struct RuleSpec {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<String>,
+    pub response_body: Option<String>,
+    /// Where the path template was written.
+    pub origin: Pos,
+}
+
+/// The rules of a `google.api.http` annotation (the rule and its additional bindings).
+pub fn annotation_rules(method: &MethodDescriptor, origin: &Pos) -> Vec<RuleSpec> {
+    let Some(extension) = method
+        .parent_pool()
+        .get_extension_by_name("google.api.http")
+    else {
+        return Vec::new();
+    };
+    let options = method.options();
+    if !options.has_extension(&extension) {
+        return Vec::new();
+    }
+    let Value::Message(rule) = options.get_extension(&extension).into_owned() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    push_annotation_rule(&rule, origin, &mut out);
+    if let Some(Value::List(more)) = rule.get_field_by_name("additional_bindings").map(|v| v.into_owned()) {
+        for extra in more {
+            if let Value::Message(extra) = extra {
+                push_annotation_rule(&extra, origin, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn push_annotation_rule(rule: &DynamicMessage, origin: &Pos, out: &mut Vec<RuleSpec>) {
+    let text = |name: &str| match rule.get_field_by_name(name).as_deref() {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let pattern = ["get", "put", "post", "delete", "patch"]
+        .iter()
+        .find_map(|m| text(m).map(|p| (m.to_ascii_uppercase(), p)))
+        .or_else(|| match rule.get_field_by_name("custom").as_deref() {
+            Some(Value::Message(custom)) if rule.has_field_by_name("custom") => {
+                let field = |n: &str| match custom.get_field_by_name(n).as_deref() {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                Some((field("kind"), field("path")))
+            }
+            _ => None,
+        });
+    if let Some((method, path)) = pattern {
+        if let Ok(method) = Method::from_bytes(method.as_bytes()) {
+            out.push(RuleSpec {
+                method,
+                path,
+                body: text("body"),
+                response_body: text("response_body"),
+                origin: origin.clone(),
+            });
+        }
+    }
+}
+
+/// The rules written in a mapping file (a rule and its additional bindings). `at` is the place
+/// of the rule itself. Shape errors are returned as (place, message).
+pub fn config_rules(
+    rule: &HttpRuleConfig,
+    at: &Pos,
+    pos: &dyn Fn(&Located<String>) -> Pos,
+) -> Result<Vec<RuleSpec>, (Pos, String)> {
+    let mut out = vec![config_rule(rule, at, pos)?];
+    for extra in &rule.additional_bindings {
+        let spec = config_rule(extra, at, pos)?;
+        let top_level_only = extra.selector.is_some()
+            || extra.mode.is_some()
+            || extra.timeout.is_some()
+            || !extra.additional_bindings.is_empty();
+        if top_level_only {
+            return Err((
+                spec.origin,
+                "additional_bindings cannot have `selector`, `mode`, `timeout` or their own additional_bindings".into(),
+            ));
+        }
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+fn config_rule(
+    rule: &HttpRuleConfig,
+    at: &Pos,
+    pos: &dyn Fn(&Located<String>) -> Pos,
+) -> Result<RuleSpec, (Pos, String)> {
+    let mut patterns: Vec<(Method, &Located<String>)> = [
+        (Method::GET, &rule.get),
+        (Method::PUT, &rule.put),
+        (Method::POST, &rule.post),
+        (Method::DELETE, &rule.delete),
+        (Method::PATCH, &rule.patch),
+    ]
+    .into_iter()
+    .filter_map(|(m, p)| p.as_ref().map(|p| (m, p)))
+    .collect();
+    if let Some(custom) = &rule.custom {
+        let method = Method::from_bytes(custom.kind.as_bytes()).map_err(|_| {
+            (pos(&custom.kind), format!("`{}` is not an HTTP method", custom.kind.value))
+        })?;
+        patterns.push((method, &custom.path));
+    }
+    match patterns.as_slice() {
+        [(method, path)] => Ok(RuleSpec {
+            method: method.clone(),
+            path: path.value.clone(),
+            body: rule.body.as_ref().map(|b| b.value.clone()),
+            response_body: rule.response_body.as_ref().map(|b| b.value.clone()),
+            origin: pos(path),
+        }),
+        [] => Err((
+            at.clone(),
+            "a rule needs one of `get`, `put`, `post`, `delete`, `patch` or `custom`".into(),
+        )),
+        [_, (_, second), ..] => Err((
+            pos(second),
+            "a rule can have only one of `get`, `put`, `post`, `delete`, `patch` and `custom`".into(),
+        )),
+    }
+}
+
+/// The automatic rule of a method with no HTTP rule: `POST /{package.Service}/{Method}`.
+pub fn auto_rule(method: &MethodDescriptor, origin: &Pos) -> RuleSpec {
+    RuleSpec {
+        method: Method::POST,
+        path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
+        body: Some("*".into()),
+        response_body: None,
+        origin: origin.clone(),
+    }
+}
+
+/// The parts of a route that come from its rule, checked against the method's messages.
+pub struct ResolvedRule {
+    pub template: PathTemplate,
+    pub variable_fields: Vec<Vec<FieldDescriptor>>,
+    pub body: BodyBinding,
+    pub response_body: Option<FieldDescriptor>,
+}
+
+/// Resolves a rule's template, body and response body. Errors name what is wrong.
+pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRule, String> {
+    let template = template::parse(&spec.path)
+        .map_err(|e| format!("invalid path template `{}`: {}", spec.path, e))?;
+    let input = method.input();
+    let mut variable_fields = Vec::new();
+    for variable in &template.variables {
+        let dotted = variable.field_path.join(".");
+        let fields = resolve_path(&input, &dotted).ok_or_else(|| {
+            format!("path variable `{dotted}` names no singular field of {}", input.full_name())
+        })?;
+        let leaf = fields.last().expect("non-empty");
+        if leaf.is_list() || leaf.is_map() || !settable_from_text(leaf) {
+            return Err(format!(
+                "path variable `{dotted}` is bound to field `{}`, which cannot be given as text",
+                leaf.full_name()
+            ));
+        }
+        variable_fields.push(fields);
+    }
+    let body = match spec.body.as_deref() {
+        None | Some("") => BodyBinding::None,
+        Some("*") => BodyBinding::Whole,
+        Some(name) => BodyBinding::Field(input.get_field_by_name(name).ok_or_else(|| {
+            format!("body field `{name}` is not a top-level field of {}", input.full_name())
+        })?),
+    };
+    let output = method.output();
+    let response_body = match spec.response_body.as_deref() {
+        None | Some("") => None,
+        Some(name) => Some(output.get_field_by_name(name).ok_or_else(|| {
+            format!("response_body `{name}` is not a top-level field of {}", output.full_name())
+        })?),
+    };
+    if spec.method == Method::GET && !matches!(body, BodyBinding::None) {
+        return Err("a GET rule cannot have a body".into());
+    }
+    Ok(ResolvedRule {
+        template,
+        variable_fields,
+        body,
+        response_body,
+    })
+}
+
+/// Whether a field is a message field whose type is `google.api.HttpBody`.
+pub fn is_http_body_field(field: &FieldDescriptor) -> bool {
+    matches!(field.kind(), Kind::Message(m) if super::request::is_http_body(&m))
+}

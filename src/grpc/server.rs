@@ -1,0 +1,82 @@
+//! A gRPC server for services known only by their descriptors: every method is dispatched to
+//! one handler with the method's descriptor. Runs on axum, so one listener serves HTTP/1.1 and
+//! HTTP/2 (h2c) alike.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::IntoResponse;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use prost_reflect::{DynamicMessage, MethodDescriptor, ServiceDescriptor};
+use tonic::server::{Grpc, StreamingService};
+use tonic::{Request, Status, Streaming};
+
+use super::DynamicCodec;
+
+/// What a handler answers: a stream of messages (one for unary and client-streaming methods).
+pub type ResponseStream = BoxStream<'static, Result<DynamicMessage, Status>>;
+
+/// Serves every method of the services it is given.
+pub trait Handler: Send + Sync + 'static {
+    fn call(
+        &self,
+        method: MethodDescriptor,
+        request: Request<Streaming<DynamicMessage>>,
+    ) -> BoxFuture<'static, Result<tonic::Response<ResponseStream>, Status>>;
+}
+
+/// An axum router that serves `services` with `handler`.
+pub fn router(services: &[ServiceDescriptor], handler: Arc<dyn Handler>) -> axum::Router {
+    let methods: Arc<HashMap<String, MethodDescriptor>> = Arc::new(
+        services
+            .iter()
+            .flat_map(|s| s.methods())
+            .map(|m| (format!("/{}/{}", m.parent_service().full_name(), m.name()), m))
+            .collect(),
+    );
+    axum::Router::new().fallback(move |request: http::Request<Body>| {
+        let methods = methods.clone();
+        let handler = handler.clone();
+        async move {
+            let Some(method) = methods.get(request.uri().path()).cloned() else {
+                return Status::unimplemented("unknown method")
+                    .into_http::<Body>()
+                    .into_response();
+            };
+            let codec = DynamicCodec::new(method.input());
+            let dispatch = Dispatch { method, handler };
+            Grpc::new(codec)
+                .streaming(dispatch, request)
+                .await
+                .map(Body::new)
+                .into_response()
+        }
+    })
+}
+
+struct Dispatch {
+    method: MethodDescriptor,
+    handler: Arc<dyn Handler>,
+}
+
+impl StreamingService<DynamicMessage> for Dispatch {
+    type Response = DynamicMessage;
+    type ResponseStream = ResponseStream;
+    type Future = BoxFuture<'static, Result<tonic::Response<ResponseStream>, Status>>;
+
+    fn call(&mut self, request: Request<Streaming<DynamicMessage>>) -> Self::Future {
+        self.handler.call(self.method.clone(), request)
+    }
+}
+
+/// Serves `router` on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
+    axum::serve(listener, router).await
+}
+
+/// The response of a handler that answers with one message.
+pub fn single(message: DynamicMessage) -> tonic::Response<ResponseStream> {
+    tonic::Response::new(Box::pin(futures::stream::once(async { Ok(message) })))
+}

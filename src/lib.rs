@@ -1,0 +1,15 @@
+//! rosetta: a multi-protocol API translation gateway.
+//!
+//! A request flows: frontend decode -> canonical [`call::Call`] -> backend -> [`call::Reply`]
+//! -> frontend encode. Schemas are reflected at run time into one `DescriptorPool`
+//! ([`registry`]); errors are one canonical [`status::Status`].
+
+pub mod backend;
+pub mod call;
+pub mod config;
+pub mod demo;
+pub mod frontend;
+pub mod gateway;
+pub mod grpc;
+pub mod registry;
+pub mod status;

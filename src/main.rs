@@ -1,0 +1,157 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use rosetta::config::{env_vars, Files};
+use rosetta::{demo, gateway};
+
+/// rosetta: one gateway for REST/JSON, GraphQL, gRPC and SOAP.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// The gateway configuration.
+        #[arg(short, long, default_value = "gateway.yaml")]
+        config: PathBuf,
+    },
+    /// Load and check the configuration, mappings and schemas; print every problem.
+    Check {
+        /// The gateway configuration.
+        #[arg(short, long, default_value = "gateway.yaml")]
+        config: PathBuf,
+    },
+    /// Run the built-in demo: demo backends in-process and the gateway in front of them.
+    Demo {
+        /// Where the gateway listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Check { config } => match gateway::load(Files::Disk, &config, env_vars()) {
+            Ok(gateway) => {
+                println!(
+                    "{}: ok ({} routes)",
+                    config.display(),
+                    gateway.rest.routes().len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(diags) => {
+                eprint!("{}", diags.render());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config } => match gateway::load(Files::Disk, &config, env_vars()) {
+            Ok(gateway) => serve(gateway).await,
+            Err(diags) => {
+                eprint!("{}", diags.render());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Demo { listen } => run_demo(listen).await,
+    }
+}
+
+async fn serve(gateway: gateway::Gateway) -> ExitCode {
+    let listener = match tokio::net::TcpListener::bind(gateway.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", gateway.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        address = %gateway.listen,
+        routes = gateway.rest.routes().len(),
+        "rosetta is listening"
+    );
+    match gateway::serve(&gateway, listener, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_demo(listen: SocketAddr) -> ExitCode {
+    let backend = match demo::start_grpc("127.0.0.1:0".parse().expect("valid")).await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot start the demo backend: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let grpc = backend.addr.to_string();
+    let vars: rosetta::config::Vars = Arc::new(move |name| {
+        (name == demo::GRPC_ADDRESS_VAR)
+            .then(|| grpc.clone())
+            .or_else(|| std::env::var(name).ok())
+    });
+    let mut gateway = match gateway::load(demo::files(), demo::GATEWAY_FILE.as_ref(), vars) {
+        Ok(g) => g,
+        Err(diags) => {
+            eprint!("{}", diags.render());
+            return ExitCode::FAILURE;
+        }
+    };
+    gateway.listen = listen;
+    println!("{}", demo_banner(listen, backend.addr));
+    serve(gateway).await
+}
+
+fn demo_banner(listen: SocketAddr, grpc: SocketAddr) -> String {
+    let base = format!("http://{listen}");
+    format!(
+        r#"rosetta demo: REST/JSON on {base} -> demo gRPC backend demo.v1.Users on {grpc}
+
+Try:
+  curl {base}/v1/users/1
+  curl '{base}/v1/users?role=ROLE_ADMIN&page_size=2'
+  curl -H 'Accept: application/x-ndjson' '{base}/v1/users?interval_ms=300'
+  curl -X POST {base}/v1/users -d '{{"name":"Katherine Johnson","role":"ROLE_USER","tags":["nasa"]}}'
+  curl -X PATCH '{base}/v1/users/3?update_mask=email' -d '{{"email":"grace@navy.mil"}}'
+  curl -X POST {base}/v1/users:upload -H 'Content-Type: application/x-ndjson' --data-binary $'{{"user":{{"name":"a"}}}}\n{{"user":{{"name":"b"}}}}'
+  curl {base}/v1/users/2/avatar
+  curl -i {base}/v1/users/999
+  curl -i -H 'grpc-timeout: 100m' '{base}/v1/sleep?duration=2s'
+
+Press Ctrl-C to stop."#
+    )
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}

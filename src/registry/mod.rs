@@ -1,0 +1,85 @@
+//! The registry of operations: every schema source reflected into one `DescriptorPool`
+//! (conventions section 1). Frontends and backends see only operations and typed messages.
+
+pub mod proto;
+
+use std::sync::Arc;
+
+use prost_reflect::MethodDescriptor;
+
+use crate::config::Pos;
+
+/// How many messages flow each way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Unary,
+    ServerStreaming,
+    ClientStreaming,
+    Bidi,
+}
+
+impl CallKind {
+    pub fn of(method: &MethodDescriptor) -> Self {
+        match (method.is_client_streaming(), method.is_server_streaming()) {
+            (false, false) => CallKind::Unary,
+            (false, true) => CallKind::ServerStreaming,
+            (true, false) => CallKind::ClientStreaming,
+            (true, true) => CallKind::Bidi,
+        }
+    }
+
+    pub fn streams_requests(self) -> bool {
+        matches!(self, CallKind::ClientStreaming | CallKind::Bidi)
+    }
+
+    pub fn streams_responses(self) -> bool {
+        matches!(self, CallKind::ServerStreaming | CallKind::Bidi)
+    }
+}
+
+/// One operation: a method with typed input and output.
+#[derive(Debug)]
+pub struct Operation {
+    pub method: MethodDescriptor,
+    pub kind: CallKind,
+    /// `/package.Service/Method`, the gRPC path.
+    pub grpc_path: http::uri::PathAndQuery,
+}
+
+impl Operation {
+    pub fn new(method: MethodDescriptor) -> Arc<Self> {
+        let grpc_path = format!("/{}/{}", method.parent_service().full_name(), method.name())
+            .parse()
+            .expect("service and method names are valid path characters");
+        Arc::new(Operation {
+            kind: CallKind::of(&method),
+            method,
+            grpc_path,
+        })
+    }
+
+    pub fn full_name(&self) -> &str {
+        self.method.full_name()
+    }
+}
+
+/// Where a descriptor was declared, from the source info protox keeps.
+pub fn declared_at(method: &MethodDescriptor, shown_file: &str) -> Pos {
+    let file = method.parent_file();
+    let path = method.path();
+    let span = file
+        .file_descriptor_proto()
+        .source_code_info
+        .as_ref()
+        .and_then(|info| info.location.iter().find(|l| l.path == path))
+        .map(|l| l.span.clone());
+    let (line, column) = match span.as_deref() {
+        Some([line, column, ..]) => (*line as u64 + 1, *column as u64 + 1),
+        _ => (1, 1),
+    };
+    Pos {
+        file: shown_file.into(),
+        line,
+        column,
+    }
+}

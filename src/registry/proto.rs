@@ -1,0 +1,207 @@
+//! The `.proto` importer: compiles `.proto` files at run time with protox (no code generation)
+//! and reads binary descriptor sets (`.pb`), into one `DescriptorPool`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use miette::Diagnostic as _;
+use prost::Message;
+use prost_reflect::DescriptorPool;
+use prost_types::{FileDescriptorProto, FileDescriptorSet};
+use protox::file::{File, FileResolver, GoogleFileResolver};
+
+use crate::config::{display_path, line_col, Diagnostic, Diagnostics, Files, Pos};
+
+/// `google/api` and `google/rpc` files that users import without shipping them.
+const BUNDLED: &[(&str, &str)] = &[
+    ("google/api/annotations.proto", include_str!("bundled/google/api/annotations.proto")),
+    ("google/api/http.proto", include_str!("bundled/google/api/http.proto")),
+    ("google/api/httpbody.proto", include_str!("bundled/google/api/httpbody.proto")),
+    ("google/api/field_behavior.proto", include_str!("bundled/google/api/field_behavior.proto")),
+    ("google/api/client.proto", include_str!("bundled/google/api/client.proto")),
+    ("google/api/visibility.proto", include_str!("bundled/google/api/visibility.proto")),
+    ("google/rpc/status.proto", include_str!("bundled/google/rpc/status.proto")),
+    ("google/rpc/code.proto", include_str!("bundled/google/rpc/code.proto")),
+    ("google/rpc/error_details.proto", include_str!("bundled/google/rpc/error_details.proto")),
+];
+
+/// Files every pool gets, so that error details and HTTP bodies can always be rendered.
+const ALWAYS: &[&str] = &[
+    "google/rpc/status.proto",
+    "google/rpc/error_details.proto",
+    "google/api/annotations.proto",
+    "google/api/httpbody.proto",
+];
+
+/// One schema a mapping asks for.
+pub struct SchemaRequest {
+    /// A `.proto` import path, or a path to a `.pb` descriptor set.
+    pub path: String,
+    /// Where a `.pb` path is relative to.
+    pub dir: PathBuf,
+    /// Where the request was written, for diagnostics.
+    pub pos: Pos,
+}
+
+/// Resolves imports: descriptor sets first, then the include directories, then the bundled
+/// Google files and the well-known types. Remembers each source read, for diagnostics.
+struct Resolver {
+    files: Files,
+    includes: Vec<PathBuf>,
+    descriptor_files: HashMap<String, FileDescriptorProto>,
+    sources: Arc<Mutex<Sources>>,
+    google: GoogleFileResolver,
+}
+
+impl FileResolver for Resolver {
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        if let Some(fd) = self.descriptor_files.get(name) {
+            return Ok(File::from_file_descriptor_proto(fd.clone()));
+        }
+        for include in &self.includes {
+            let path = include.join(name);
+            if let Ok(text) = self.files.read_to_string(&path) {
+                self.remember(name, display_path(&path), &text);
+                return File::from_source(name, &text);
+            }
+        }
+        if let Some((_, text)) = BUNDLED.iter().find(|(n, _)| *n == name) {
+            self.remember(name, format!("<bundled>/{name}"), text);
+            return File::from_source(name, text);
+        }
+        self.google.open_file(name)
+    }
+}
+
+impl Resolver {
+    fn remember(&self, name: &str, shown: String, text: &str) {
+        if let Ok(mut sources) = self.sources.lock() {
+            sources.insert(name.to_owned(), (shown, text.into()));
+        }
+    }
+}
+
+/// The compiled pool, and where each of its files was read from.
+pub struct Compiled {
+    pub pool: DescriptorPool,
+    /// Import name -> the path shown in diagnostics.
+    pub shown: HashMap<String, String>,
+}
+
+impl Compiled {
+    pub fn shown_name(&self, import_name: &str) -> String {
+        self.shown
+            .get(import_name)
+            .cloned()
+            .unwrap_or_else(|| import_name.to_owned())
+    }
+}
+
+/// Compiles every requested schema into one pool. Problems become diagnostics that point into
+/// the `.proto` file (or at the mapping entry, when the file itself is missing).
+pub fn compile(
+    files: &Files,
+    includes: Vec<PathBuf>,
+    requests: &[SchemaRequest],
+    diags: &mut Diagnostics,
+) -> Option<Compiled> {
+    let mut descriptor_files = HashMap::new();
+    let mut proto_requests = Vec::new();
+    for request in requests {
+        if request.path.ends_with(".pb") || request.path.ends_with(".binpb") {
+            let path = request.dir.join(&request.path);
+            let set = files
+                .read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| e.to_string())
+                });
+            match set {
+                Ok(set) => {
+                    for fd in set.file {
+                        proto_requests.push((fd.name().to_owned(), request));
+                        descriptor_files.insert(fd.name().to_owned(), fd);
+                    }
+                }
+                Err(e) => diags.push(Diagnostic::at(
+                    &request.pos,
+                    format!("cannot read descriptor set `{}`: {e}", request.path),
+                )),
+            }
+        } else {
+            proto_requests.push((request.path.clone(), request));
+        }
+    }
+
+    let sources = Arc::new(Mutex::new(Sources::new()));
+    let resolver = Resolver {
+        files: files.clone(),
+        includes,
+        descriptor_files,
+        sources: sources.clone(),
+        google: GoogleFileResolver::new(),
+    };
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
+    compiler.include_source_info(true).include_imports(true);
+    let mut failed = false;
+    for name in ALWAYS {
+        if let Err(e) = compiler.open_file(name) {
+            diags.push(Diagnostic::new("<bundled>", 1, 1, e.to_string()));
+            failed = true;
+        }
+    }
+    for (name, request) in proto_requests {
+        if let Err(e) = compiler.open_file(&name) {
+            failed = true;
+            let sources = sources.lock().map(|s| s.clone()).unwrap_or_default();
+            let diagnostic = protox_diagnostic(&e, request, &sources, diags);
+            diags.push(diagnostic);
+        }
+    }
+    if failed {
+        return None;
+    }
+    let sources = sources.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut shown = HashMap::new();
+    for (name, (path, text)) in sources {
+        diags.remember_source(&path, text);
+        shown.insert(name, path);
+    }
+    Some(Compiled {
+        pool: compiler.descriptor_pool(),
+        shown,
+    })
+}
+
+/// import name -> (path as shown, text)
+type Sources = HashMap<String, (String, Arc<str>)>;
+
+fn protox_diagnostic(
+    error: &protox::Error,
+    request: &SchemaRequest,
+    sources: &Sources,
+    diags: &mut Diagnostics,
+) -> Diagnostic {
+    let message = error.to_string();
+    if error.is_file_not_found() && error.file() == Some(request.path.as_str()) {
+        return Diagnostic::at(
+            &request.pos,
+            format!("schema `{}` was not found in the include directories", request.path),
+        );
+    }
+    // Point into the .proto file when protox knows where the problem is.
+    let offset = error
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map(|label| label.offset());
+    match error.file().map(|name| (name, sources.get(name))) {
+        Some((_, Some((shown, text)))) => {
+            let (line, column) = offset.map(|o| line_col(text, o)).unwrap_or((1, 1));
+            diags.remember_source(shown, text.clone());
+            Diagnostic::new(shown.as_str(), line, column, message)
+        }
+        Some((name, None)) => Diagnostic::new(name, 1, 1, message),
+        None => Diagnostic::at(&request.pos, message),
+    }
+}
