@@ -331,3 +331,12 @@ pub async fn serve(
     });
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
+
+/// A place for things that come from no file (tests, generated configuration).
+pub fn unplaced(what: &str) -> crate::config::Pos {
+    crate::config::Pos {
+        file: what.into(),
+        line: 1,
+        column: 1,
+    }
+}

@@ -88,6 +88,13 @@ impl GrpcBackend {
             .await
             .map_err(|_| Status::unavailable("the backend is unavailable"))?;
         let operation = call.operation;
+        let deadline = call.deadline;
+        // tonic enforces the deadline too and reports it as CANCELLED; the canonical code is
+        // DEADLINE_EXCEEDED.
+        let failed = move |s: tonic::Status| match deadline {
+            Some(d) if tokio::time::Instant::now() >= d => Status::deadline_exceeded(),
+            _ => Status::from_backend(&s),
+        };
         let mut request = tonic::Request::new(call.input);
         *request.metadata_mut() = MetadataMap::from_headers(call.metadata);
         if let Some(deadline) = call.deadline {
@@ -97,24 +104,22 @@ impl GrpcBackend {
         let response = client
             .streaming(request, operation.grpc_path.clone(), codec)
             .await
-            .map_err(|s| Status::from_backend(&s))?;
+            .map_err(failed)?;
         let (metadata, mut messages, _) = response.into_parts();
         if operation.kind.streams_responses() {
             return Ok(Reply {
                 metadata: metadata.into_headers(),
-                messages: messages
-                    .map(|item| item.map_err(|s| Status::from_backend(&s)))
-                    .boxed(),
+                messages: messages.map(move |item| item.map_err(failed)).boxed(),
             });
         }
         // One message, then the trailers, which carry response metadata too.
         let message = messages
             .message()
             .await
-            .map_err(|s| Status::from_backend(&s))?
+            .map_err(failed)?
             .ok_or_else(|| Status::internal("the backend sent no response message"))?;
         let mut metadata = metadata.into_headers();
-        if let Some(trailers) = messages.trailers().await.map_err(|s| Status::from_backend(&s))? {
+        if let Some(trailers) = messages.trailers().await.map_err(failed)? {
             metadata.extend(trailers.into_headers());
         }
         Ok(Reply {

@@ -183,7 +183,17 @@ fn protox_diagnostic(
     sources: &Sources,
     diags: &mut Diagnostics,
 ) -> Diagnostic {
-    let message = error.to_string();
+    let mut message = error.to_string();
+    let uses_editions = error
+        .file()
+        .and_then(|name| sources.get(name))
+        .is_some_and(|(_, text)| text.lines().any(|l| l.trim_start().starts_with("edition")));
+    if uses_editions && error.is_parse() {
+        message = format!(
+            "{message}\n  protobuf editions (`edition = \"2023\"`) are not supported yet: the schema \
+             compiler (protox) reads proto2 and proto3 only; declare `syntax = \"proto3\"` instead"
+        );
+    }
     if error.is_file_not_found() && error.file() == Some(request.path.as_str()) {
         return Diagnostic::at(
             &request.pos,

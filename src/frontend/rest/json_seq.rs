@@ -116,7 +116,6 @@ impl JsonSplitter {
                     return Some(self.take(start, self.pos + 1));
                 }
             }
-            self.pos += 1;
             return None;
         }
         match b {
@@ -134,7 +133,6 @@ impl JsonSplitter {
             }
             _ => {}
         }
-        self.pos += 1;
         None
     }
 

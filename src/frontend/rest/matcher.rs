@@ -97,15 +97,16 @@ impl Matcher {
         }
     }
 
-    /// The ways to read a path: with a custom verb split off its last segment (tried first),
-    /// and as it is.
+    /// The ways to read a path: with a custom verb split off its last segment at each `:`
+    /// (the longest verb first, as verbs may contain `:`), and as it is.
     fn candidates<'p>(&self, segments: Vec<&'p str>) -> Vec<(Vec<&'p str>, Option<&'p str>)> {
         let mut out = Vec::with_capacity(2);
+        let last = segments.last().copied().unwrap_or_default();
         if self.has_verbs {
-            if let Some((last, verb)) = segments.last().and_then(|s| s.rsplit_once(':')) {
+            for (colon, _) in last.match_indices(':') {
                 let mut with_verb = segments.clone();
-                *with_verb.last_mut().expect("non-empty") = last;
-                out.push((with_verb, Some(verb)));
+                *with_verb.last_mut().expect("non-empty") = &last[..colon];
+                out.push((with_verb, Some(&last[colon + 1..])));
             }
         }
         out.push((segments, None));
@@ -129,8 +130,10 @@ fn search(node: &Node, segments: &[&str], i: usize, verb: Option<&str>, method: 
             .get(segments[i])
             .and_then(|child| search(child, segments, i + 1, verb, method))
             .or_else(|| {
+                // `*` matches one segment, never an empty one.
                 node.single
                     .as_deref()
+                    .filter(|_| !segments[i].is_empty())
                     .and_then(|child| search(child, segments, i + 1, verb, method))
             });
         if found.is_some() {
@@ -237,7 +240,11 @@ mod tests {
             ("POST", "/v1/{name=ops/*}:cancel"),
             ("GET", "/v1/ops/{id}"),
             ("POST", "/v1/users:batchGet"),
+            ("POST", "/v1/{uuid}:custom"),
+            ("POST", "/v1/{uuid}:custom:custom"),
         ]);
+        assert_eq!(found(&m, "POST", "/v1/x:custom:custom"), Some(4));
+        assert_eq!(found(&m, "POST", "/v1/x:custom"), Some(3));
         assert_eq!(found(&m, "POST", "/v1/ops/7:cancel"), Some(0));
         assert_eq!(found(&m, "POST", "/v1/users:batchGet"), Some(2));
         // Without a matching verb route, the colon is part of the segment.

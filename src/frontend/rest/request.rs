@@ -40,7 +40,15 @@ pub fn bindings(route: &Route, segments: &[&str], query: Option<&str>) -> Result
             ))
         })?;
         let leaf = fields.last().expect("field paths are never empty");
-        let value = parse_value(leaf, &text).map_err(|why| {
+        let value = if leaf.is_list() {
+            text.split(',')
+                .map(|part| parse_value(leaf, part))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::List)
+        } else {
+            parse_value(leaf, &text)
+        };
+        let value = value.map_err(|why| {
             Status::invalid_argument(format!(
                 "invalid value for path variable `{}`: {why}",
                 variable.field_path.join(".")
@@ -223,24 +231,28 @@ pub fn decode_body(route: &Route, body: &[u8], content_type: Option<&str>) -> Re
         BodyBinding::None => Ok(DynamicMessage::new(input)),
         BodyBinding::Whole if is_http_body(&input) => Ok(http_body(input, body, content_type)),
         BodyBinding::Whole => decode_json(input, body, &options),
-        BodyBinding::Field(field) => {
+        BodyBinding::Field(path) => {
             let mut message = DynamicMessage::new(input.clone());
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(message);
             }
-            if let Kind::Message(m) = field.kind() {
-                if is_http_body(&m) && !field.is_list() {
-                    message.set_field(field, Value::Message(http_body(m, body, content_type)));
+            let leaf = path.last().expect("field paths are never empty");
+            if let Kind::Message(m) = leaf.kind() {
+                if is_http_body(&m) && !leaf.is_list() {
+                    let (parent, leaf) = parent_of(&mut message, path);
+                    parent.set_field(leaf, Value::Message(http_body(m, body, content_type)));
                     return Ok(message);
                 }
             }
-            // Decode `{"field": <body>}`, so the field gets the full JSON mapping of its type.
-            let mut wrapped = Vec::with_capacity(body.len() + field.name().len() + 5);
-            wrapped.extend_from_slice(b"{\"");
-            wrapped.extend_from_slice(field.name().as_bytes());
-            wrapped.extend_from_slice(b"\":");
+            // Decode `{"a":{"b": <body>}}`, so the field gets the full JSON mapping of its type.
+            let mut wrapped = Vec::with_capacity(body.len() + 8 * path.len() + 16);
+            for field in path {
+                wrapped.extend_from_slice(b"{\"");
+                wrapped.extend_from_slice(field.name().as_bytes());
+                wrapped.extend_from_slice(b"\":");
+            }
             wrapped.extend_from_slice(body);
-            wrapped.push(b'}');
+            wrapped.extend(std::iter::repeat_n(b'}', path.len()));
             decode_json(input, &wrapped, &options)
         }
     }

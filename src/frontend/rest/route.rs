@@ -47,7 +47,8 @@ impl MappingSettings {
 pub enum BodyBinding {
     None,
     Whole,
-    Field(FieldDescriptor),
+    /// A field, possibly nested (`payload.input_value`, as grpc-gateway allows).
+    Field(Vec<FieldDescriptor>),
 }
 
 pub struct Route {
@@ -78,7 +79,7 @@ impl Route {
         match &self.body {
             BodyBinding::None => false,
             BodyBinding::Whole => true,
-            BodyBinding::Field(f) => path.first() == Some(f),
+            BodyBinding::Field(body) => path.starts_with(body) || body.starts_with(path),
         }
     }
 
@@ -252,7 +253,8 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
             format!("path variable `{dotted}` names no singular field of {}", input.full_name())
         })?;
         let leaf = fields.last().expect("non-empty");
-        if leaf.is_list() || leaf.is_map() || !settable_from_text(leaf) {
+        // A repeated field takes comma-separated values, as in grpc-gateway.
+        if leaf.is_map() || !settable_from_text(leaf) {
             return Err(format!(
                 "path variable `{dotted}` is bound to field `{}`, which cannot be given as text",
                 leaf.full_name()
@@ -263,8 +265,8 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
     let body = match spec.body.as_deref() {
         None | Some("") => BodyBinding::None,
         Some("*") => BodyBinding::Whole,
-        Some(name) => BodyBinding::Field(input.get_field_by_name(name).ok_or_else(|| {
-            format!("body field `{name}` is not a top-level field of {}", input.full_name())
+        Some(name) => BodyBinding::Field(resolve_path(&input, name).ok_or_else(|| {
+            format!("body field `{name}` names no field of {}", input.full_name())
         })?),
     };
     let output = method.output();

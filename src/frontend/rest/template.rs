@@ -63,17 +63,20 @@ impl fmt::Display for TemplateError {
 
 impl fmt::Display for PathTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, seg) in self.segments.iter().enumerate() {
+        let mut i = 0;
+        while i < self.segments.len() {
             f.write_str("/")?;
-            if let Some(var) = self.variables.iter().find(|v| v.start == i) {
-                write!(f, "{{{}=", var.field_path.join("."))?;
-                let end = var.end.unwrap_or(self.segments.len());
-                let inner: Vec<String> = self.segments[i..end].iter().map(seg_text).collect();
-                write!(f, "{}}}", inner.join("/"))?;
-            } else if !self.variables.iter().any(|v| {
-                v.start < i && v.end.unwrap_or(self.segments.len()) > i
-            }) {
-                f.write_str(&seg_text(seg))?;
+            match self.variables.iter().find(|v| v.start == i) {
+                Some(var) => {
+                    let end = var.end.unwrap_or(self.segments.len());
+                    let inner: Vec<String> = self.segments[i..end].iter().map(seg_text).collect();
+                    write!(f, "{{{}={}}}", var.field_path.join("."), inner.join("/"))?;
+                    i = end;
+                }
+                None => {
+                    f.write_str(&seg_text(&self.segments[i]))?;
+                    i += 1;
+                }
             }
         }
         if let Some(verb) = &self.verb {
@@ -110,10 +113,15 @@ pub fn parse(text: &str) -> Result<PathTemplate, TemplateError> {
     }
     p.pos = 1;
     p.segments(false)?;
+    // The verb is all that follows the `:` (it may itself contain `:`).
     let verb = if p.peek() == Some(':') {
-        p.pos += 1;
-        let verb = p.literal()?;
-        Some(verb)
+        let verb = &text[p.pos + 1..];
+        if verb.is_empty() || verb.contains(['/', '{', '}', '*']) {
+            p.pos += 1;
+            return Err(p.error("expected a custom verb after `:`"));
+        }
+        p.pos = text.len();
+        Some(verb.to_owned())
     } else {
         None
     };
@@ -236,9 +244,9 @@ impl Parser<'_> {
         let mut len = rest
             .find(['/', '{', '}', '='])
             .unwrap_or(rest.len());
-        // A `:` starts the verb only when nothing but the verb follows.
-        if let Some(colon) = rest[..len].rfind(':') {
-            if start + len == self.text.len() || rest[len..].starts_with('}') {
+        // In the last segment, a `:` starts the verb.
+        if start + len == self.text.len() {
+            if let Some(colon) = rest[..len].find(':') {
                 len = colon;
             }
         }
@@ -307,6 +315,8 @@ mod tests {
         assert_eq!(t.verb.as_deref(), Some("batchGet"));
         let t = parse("/v1/{name=**}:undelete").unwrap();
         assert_eq!(t.verb.as_deref(), Some("undelete"));
+        let t = parse("/v1/{uuid}:custom:custom").unwrap();
+        assert_eq!(t.verb.as_deref(), Some("custom:custom"));
     }
 
     #[test]
@@ -332,7 +342,7 @@ mod tests {
             ("/v1/a*b", "`*` must be a whole segment"),
             ("/v1//x", "expected a path segment"),
             ("/v1/{id}/{id}", "field `id` is bound twice in the template"),
-            ("/v1/x:", "expected a path segment"),
+            ("/v1/x:", "expected a custom verb after `:`"),
         ];
         for (text, expected) in cases {
             let err = parse(text).expect_err(text);

@@ -1,0 +1,151 @@
+//! Test harness: real servers on 127.0.0.1:0 — the demo tonic backend, an echo backend for any
+//! schema, and the gateway itself — driven over real HTTP.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, ReflectMessage};
+use rosetta::config::{Files, Vars};
+use rosetta::demo::{self, DemoGrpc};
+use rosetta::gateway::{self, Gateway};
+use rosetta::grpc::server::{self, Handler, ResponseStream};
+use tokio::task::JoinHandle;
+
+/// A gateway serving on a free loopback port.
+pub struct RunningGateway {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub gateway: Arc<Gateway>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RunningGateway {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+pub async fn serve(gateway: Gateway) -> RunningGateway {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let gateway = Arc::new(gateway);
+    let served = gateway.clone();
+    let task = tokio::spawn(async move {
+        let _ = gateway::serve(&served, listener, std::future::pending()).await;
+    });
+    RunningGateway {
+        base: format!("http://{addr}"),
+        addr,
+        gateway,
+        task,
+    }
+}
+
+pub fn vars(pairs: &[(&str, String)]) -> Vars {
+    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    Arc::new(move |name| map.get(name).cloned())
+}
+
+/// The demo backend and the demo configuration (the one `rosetta demo` runs).
+pub struct Demo {
+    pub backend: DemoGrpc,
+    pub gateway: RunningGateway,
+}
+
+pub async fn demo() -> Demo {
+    let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let vars = vars(&[(demo::GRPC_ADDRESS_VAR, backend.addr.to_string())]);
+    let gateway = gateway::load(demo::files(), demo::GATEWAY_FILE.as_ref(), vars)
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    Demo {
+        backend,
+        gateway: serve(gateway).await,
+    }
+}
+
+/// Writes files into a fresh temporary directory.
+pub fn write_files(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+/// Loads `gateway.yaml` from `dir` on disk.
+pub fn load(dir: &Path, vars: Vars) -> Result<Gateway, rosetta::config::Diagnostics> {
+    gateway::load(Files::Disk, &dir.join("gateway.yaml"), vars)
+}
+
+/// A gRPC backend for any schema that answers every call with its request when the output
+/// type is the input type, and with an empty output message otherwise.
+pub struct EchoGrpc {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for EchoGrpc {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct EchoHandler;
+
+impl Handler for EchoHandler {
+    fn call(
+        &self,
+        method: MethodDescriptor,
+        request: tonic::Request<tonic::Streaming<DynamicMessage>>,
+    ) -> BoxFuture<'static, Result<tonic::Response<ResponseStream>, tonic::Status>> {
+        async move {
+            let output = method.output();
+            let replies = request.into_inner().map(move |item| {
+                let message = item?;
+                Ok(if message.descriptor() == output {
+                    message
+                } else {
+                    DynamicMessage::new(output.clone())
+                })
+            });
+            if method.is_server_streaming() {
+                return Ok(tonic::Response::new(replies.boxed()));
+            }
+            let last = replies
+                .fold(None, |_, item| async move { Some(item) })
+                .await
+                .unwrap_or_else(|| Ok(DynamicMessage::new(method.output())))?;
+            Ok(server::single(last))
+        }
+        .boxed()
+    }
+}
+
+pub async fn start_echo(pool: &DescriptorPool) -> EchoGrpc {
+    let services: Vec<_> = pool.services().collect();
+    let router = server::router(&services, Arc::new(EchoHandler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = server::serve(listener, router).await;
+    });
+    EchoGrpc { addr, task }
+}
+
+/// The repository's copy of the grpc-gateway example protos.
+pub fn corpus_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/grpc-gateway")
+}
