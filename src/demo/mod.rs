@@ -258,7 +258,7 @@ impl DemoState {
                 let user = self.users().get(&id).cloned();
                 user.map(one).unwrap_or_else(|| Err(self.not_found(id)))
             }
-            "ListUsers" => Ok(self.list(&request)),
+            "ListUsers" => self.list(&request),
             "CreateUser" => {
                 let user = message(&request, "user").unwrap_or_else(|| self.new_message("demo.v1.User"));
                 one(self.create(user)?)
@@ -294,7 +294,10 @@ impl DemoState {
         }
     }
 
-    fn list(self: Arc<Self>, request: &DynamicMessage) -> tonic::Response<ResponseStream> {
+    fn list(self: Arc<Self>, request: &DynamicMessage) -> Reply {
+        if int32(request, "page_size") < 0 {
+            return Err(Status::invalid_argument("page_size must not be negative").to_tonic());
+        }
         let role = int32(request, "role");
         let page_size = int32(request, "page_size").max(0) as usize;
         let interval = Duration::from_millis(int32(request, "interval_ms").clamp(0, 10_000) as u64);
@@ -334,7 +337,7 @@ impl DemoState {
                 futures::future::ready(go)
             }
         });
-        tonic::Response::new(stream.boxed())
+        Ok(tonic::Response::new(stream.boxed()))
     }
 
     fn update(&self, request: &DynamicMessage) -> Reply {

@@ -230,7 +230,7 @@ pub fn decode_body(route: &Route, body: &[u8], content_type: Option<&str>) -> Re
     match &route.body {
         BodyBinding::None => Ok(DynamicMessage::new(input)),
         BodyBinding::Whole if is_http_body(&input) => Ok(http_body(input, body, content_type)),
-        BodyBinding::Whole => decode_json(input, body, &options),
+        BodyBinding::Whole => decode_json(input, body, &options).map_err(|e| json_error(&e, 0)),
         BodyBinding::Field(path) => {
             let mut message = DynamicMessage::new(input.clone());
             if body.iter().all(u8::is_ascii_whitespace) {
@@ -244,6 +244,10 @@ pub fn decode_body(route: &Route, body: &[u8], content_type: Option<&str>) -> Re
                     return Ok(message);
                 }
             }
+            // The body must be exactly one JSON value: otherwise `1, "other": 2` would set a
+            // field outside the body field once wrapped.
+            serde_json::from_slice::<&serde_json::value::RawValue>(body)
+                .map_err(|e| json_error(&e, 0))?;
             // Decode `{"a":{"b": <body>}}`, so the field gets the full JSON mapping of its type.
             let mut wrapped = Vec::with_capacity(body.len() + 8 * path.len() + 16);
             for field in path {
@@ -253,20 +257,35 @@ pub fn decode_body(route: &Route, body: &[u8], content_type: Option<&str>) -> Re
             }
             wrapped.extend_from_slice(body);
             wrapped.extend(std::iter::repeat_n(b'}', path.len()));
-            decode_json(input, &wrapped, &options)
+            let prefix = wrapped.len() - body.len() - path.len();
+            decode_json(input, &wrapped, &options).map_err(|e| json_error(&e, prefix))
         }
     }
 }
 
-fn decode_json(desc: MessageDescriptor, body: &[u8], options: &DeserializeOptions) -> Result<DynamicMessage, Status> {
+fn decode_json(
+    desc: MessageDescriptor,
+    body: &[u8],
+    options: &DeserializeOptions,
+) -> Result<DynamicMessage, serde_json::Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(DynamicMessage::new(desc));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
-    let message = DynamicMessage::deserialize_with_options(desc, &mut de, options)
-        .and_then(|m| de.end().map(|_| m))
-        .map_err(|e| Status::invalid_argument(format!("invalid JSON body: {e}")))?;
-    Ok(message)
+    DynamicMessage::deserialize_with_options(desc, &mut de, options).and_then(|m| de.end().map(|_| m))
+}
+
+/// A JSON error as a 400, its position shifted back by `prefix` bytes added before the body on
+/// its first line.
+fn json_error(e: &serde_json::Error, prefix: usize) -> Status {
+    let text = e.to_string();
+    let what = text.rfind(" at line ").map_or(text.as_str(), |i| &text[..i]);
+    let column = if e.line() == 1 { e.column().saturating_sub(prefix) } else { e.column() };
+    Status::invalid_argument(format!(
+        "invalid JSON body: {what} at line {} column {}",
+        e.line(),
+        column.max(1)
+    ))
 }
 
 pub fn is_http_body(desc: &MessageDescriptor) -> bool {
