@@ -84,9 +84,8 @@ pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> 
     let mut routes: Vec<Arc<Route>> = Vec::new();
     let mut matcher = Matcher::default();
     for mapping in &config.mappings {
-        let Some(invoker) = mapping_backend(config, mapping, &named, diags) else {
-            continue;
-        };
+        // Without a backend the routes are still checked, so that every problem is reported.
+        let invoker = mapping_backend(config, mapping, &named, diags).unwrap_or_else(unreachable_backend);
         for spec in mapping_routes(mapping, &compiled, invoker, diags) {
             let index = routes.len();
             if let Err(existing) = matcher.insert(&spec.http_method, &spec.template, index) {
@@ -115,6 +114,13 @@ pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> 
         pool: compiled.pool.clone(),
         rest: Arc::new(RestFrontend::new(matcher, routes, compiled.pool, max_body)),
     })
+}
+
+/// Stands in for a backend that could not be configured; the gateway is never built then.
+fn unreachable_backend() -> Invoker {
+    Invoker::new(tower::service_fn(|_: crate::call::Call| async {
+        Err(crate::status::Status::unavailable("the backend is not configured"))
+    }))
 }
 
 fn make_backend(

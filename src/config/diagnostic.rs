@@ -89,7 +89,9 @@ impl Diagnostics {
     /// ```
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for d in &self.items {
+        let mut items: Vec<&Diagnostic> = self.items.iter().collect();
+        items.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        for d in items {
             self.render_one(&mut out, d, "error");
             if let Some(related) = &d.related {
                 self.render_one(&mut out, related, "note");

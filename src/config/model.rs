@@ -397,14 +397,19 @@ pub struct HttpRuleConfig {
     /// Deadline for this method's routes. Only on top-level rules.
     #[serde(default)]
     pub timeout: Option<DurationText>,
+    /// Path template served with HTTP GET.
     #[serde(default)]
     pub get: Option<Located<String>>,
+    /// Path template served with HTTP PUT.
     #[serde(default)]
     pub put: Option<Located<String>>,
+    /// Path template served with HTTP POST.
     #[serde(default)]
     pub post: Option<Located<String>>,
+    /// Path template served with HTTP DELETE.
     #[serde(default)]
     pub delete: Option<Located<String>>,
+    /// Path template served with HTTP PATCH.
     #[serde(default)]
     pub patch: Option<Located<String>>,
     /// Any other HTTP method.
@@ -425,7 +430,9 @@ pub struct HttpRuleConfig {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomPatternConfig {
+    /// The HTTP method, e.g. `HEAD` or `OPTIONS`.
     pub kind: Located<String>,
+    /// The path template.
     pub path: Located<String>,
 }
 

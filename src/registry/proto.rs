@@ -134,6 +134,7 @@ pub fn compile(
         }
     }
 
+    let include_list = includes.iter().map(|p| display_path(p)).collect::<Vec<_>>().join(", ");
     let sources = Arc::new(Mutex::new(Sources::new()));
     let resolver = Resolver {
         files: files.clone(),
@@ -155,7 +156,7 @@ pub fn compile(
         if let Err(e) = compiler.open_file(&name) {
             failed = true;
             let sources = sources.lock().map(|s| s.clone()).unwrap_or_default();
-            let diagnostic = protox_diagnostic(&e, request, &sources, diags);
+            let diagnostic = protox_diagnostic(&e, request, &sources, &include_list, diags);
             diags.push(diagnostic);
         }
     }
@@ -181,6 +182,7 @@ fn protox_diagnostic(
     error: &protox::Error,
     request: &SchemaRequest,
     sources: &Sources,
+    includes: &str,
     diags: &mut Diagnostics,
 ) -> Diagnostic {
     let mut message = error.to_string();
@@ -194,10 +196,10 @@ fn protox_diagnostic(
              compiler (protox) reads proto2 and proto3 only; declare `syntax = \"proto3\"` instead"
         );
     }
-    if error.is_file_not_found() && error.file() == Some(request.path.as_str()) {
+    if error.is_file_not_found() && error.file().is_none_or(|f| f == request.path) {
         return Diagnostic::at(
             &request.pos,
-            format!("schema `{}` was not found in the include directories", request.path),
+            format!("schema `{}` was not found in the include directories ({includes})", request.path),
         );
     }
     // Point into the .proto file when protox knows where the problem is.

@@ -57,7 +57,7 @@ pub struct TemplateError {
 
 impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (at offset {})", self.message, self.offset)
+        write!(f, "{} (at character {})", self.message, self.offset + 1)
     }
 }
 

@@ -1,0 +1,88 @@
+//! The `rosetta` binary: `check` reports problems with exit codes; `demo` serves and stops.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rosetta");
+
+fn examples_demo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/gateway.yaml")
+}
+
+#[test]
+fn check_accepts_the_demo_configuration() {
+    let output = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(examples_demo())
+        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:50051")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.ends_with("gateway.yaml: ok (10 routes)\n"), "{stdout}");
+}
+
+#[test]
+fn check_fails_with_located_errors() {
+    // Without the variable the demo configuration names, the address cannot be expanded.
+    let output = Command::new(BIN)
+        .args(["check", "-c"])
+        .arg(examples_demo())
+        .env_remove("ROSETTA_DEMO_GRPC")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("error: environment variable `ROSETTA_DEMO_GRPC` is not set"), "{stderr}");
+    assert!(stderr.contains("examples/demo/gateway.yaml:11:14"), "{stderr}");
+    assert!(stderr.ends_with("1 error found\n"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_to_start_on_errors() {
+    let output = Command::new(BIN)
+        .args(["serve", "-c", "/nonexistent/gateway.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/gateway.yaml:1:1"), "{stderr}");
+}
+
+#[test]
+fn demo_prints_what_to_try_and_serves_it() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next().unwrap().unwrap();
+    assert!(banner.starts_with("rosetta demo: REST/JSON on http://127.0.0.1:"), "{banner}");
+    let curl: Vec<String> = lines
+        .by_ref()
+        .take(12)
+        .map(|l| l.unwrap())
+        .filter(|l| l.trim_start().starts_with("curl"))
+        .collect();
+    assert!(curl.len() >= 5, "{curl:?}");
+    // The first suggested command works.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let body = runtime.block_on(async {
+        for _ in 0..50 {
+            if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/v1/users/1")).await {
+                return r.text().await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the demo did not answer");
+    });
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(body.contains("\"name\":\"Ada Lovelace\""), "{body}");
+}

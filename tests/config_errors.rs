@@ -1,0 +1,127 @@
+//! Every configuration, mapping and schema problem names file, line and column, and all of
+//! them are reported at once. The rendered texts are snapshots.
+
+mod common;
+
+const PROTO: &str = include_str!("../examples/demo/schemas/demo/v1/users.proto");
+
+const GATEWAY: &str = "version: 1
+backends:
+  users:
+    protocol: grpc
+    address: http://127.0.0.1:9
+";
+
+const MAPPING: &str = "version: 1
+frontend: rest
+backend:
+  use: users
+schemas: [demo/v1/users.proto]
+services: [demo.v1.Users]
+";
+
+/// Loads a configuration that must fail and returns its rendered diagnostics, with the
+/// temporary directory replaced by `<dir>`.
+async fn errors_of(gateway: &str, mapping: &str, proto: &str) -> String {
+    let dir = common::write_files(&[
+        ("gateway.yaml", gateway),
+        ("mappings/users.yaml", mapping),
+        ("schemas/demo/v1/users.proto", proto),
+    ]);
+    let diags = match common::load(dir.path(), common::vars(&[])) {
+        Ok(_) => panic!("the configuration loaded, but it should not have"),
+        Err(diags) => diags,
+    };
+    for d in &diags.items {
+        assert!(d.line >= 1 && d.column >= 1, "{d:?}");
+    }
+    let root = dir.path().display().to_string();
+    diags.render().replace(&root, "<dir>")
+}
+
+#[tokio::test]
+async fn unknown_and_mistyped_keys() {
+    let gateway = format!("{GATEWAY}listen_adress: 0.0.0.0:80\n");
+    insta::assert_snapshot!("unknown_gateway_key", errors_of(&gateway, MAPPING, PROTO).await);
+    let gateway = format!("{GATEWAY}limits:\n  max_body_size: lots\n");
+    insta::assert_snapshot!("bad_size", errors_of(&gateway, MAPPING, PROTO).await);
+    let mapping = format!("{MAPPING}options:\n  strictt: true\n");
+    insta::assert_snapshot!("unknown_option", errors_of(GATEWAY, &mapping, PROTO).await);
+    let gateway = "version: 1\nlisten: [1, 2\n";
+    insta::assert_snapshot!("yaml_syntax", errors_of(gateway, MAPPING, PROTO).await);
+}
+
+#[tokio::test]
+async fn many_problems_are_reported_together() {
+    let gateway = GATEWAY.replace("version: 1", "version: 2").replace("127.0.0.1:9", "${USERS_ADDR}")
+        + "listen: localhost\n";
+    let mapping = MAPPING.replace("use: users", "use: accounts").replace("demo.v1.Users", "demo.v2.Users");
+    insta::assert_snapshot!("several_at_once", errors_of(&gateway, &mapping, PROTO).await);
+}
+
+#[tokio::test]
+async fn rule_problems() {
+    let mapping = format!(
+        "{MAPPING}rules:
+  - selector: demo.v1.Users.GetUserz
+    get: /v1/u/{{id}}
+  - selector: demo.v1.Users.GetUser
+    get: v1/users/{{id}}
+  - selector: demo.v1.Users.DeleteUser
+    delete: /v1/users/{{name}}
+  - selector: demo.v1.Users.CreateUser
+    post: /v1/users
+    put: /v1/users
+  - selector: demo.v1.Users.CreateUser
+    mode: add
+    post: /v1/users2
+    body: person
+  - selector: demo.v1.Users.Sleep
+    get: /v1/sleep/{{duration.seconds}}
+    body: \"*\"
+"
+    );
+    insta::assert_snapshot!("rule_problems", errors_of(GATEWAY, &mapping, PROTO).await);
+}
+
+#[tokio::test]
+async fn ambiguous_routes_name_both() {
+    let mapping = format!(
+        "{MAPPING}rules:
+  - selector: demo.v1.Users.ListUsers
+    mode: add
+    get: /v1/users/{{page_size}}
+"
+    );
+    insta::assert_snapshot!("ambiguous_routes", errors_of(GATEWAY, &mapping, PROTO).await);
+}
+
+#[tokio::test]
+async fn schema_problems_point_into_the_proto() {
+    let broken = PROTO.replace("message GetUserRequest {\n  int64 id = 1;", "message GetUserRequest {\n  int64 id = 1\n  strin name = 2;");
+    insta::assert_snapshot!("proto_syntax", errors_of(GATEWAY, MAPPING, &broken).await);
+    let broken = PROTO.replace("  Address address = 6;", "  Adress address = 6;");
+    insta::assert_snapshot!("proto_unknown_type", errors_of(GATEWAY, MAPPING, &broken).await);
+    let mapping = MAPPING.replace("demo/v1/users.proto", "demo/v1/missing.proto");
+    insta::assert_snapshot!("missing_schema", errors_of(GATEWAY, &mapping, PROTO).await);
+    let broken = PROTO.replace("get: \"/v1/users/{id}\"", "get: \"/v1/users/{ident}\"");
+    insta::assert_snapshot!("annotation_field", errors_of(GATEWAY, MAPPING, &broken).await);
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_errors() {
+    // The variable is set, but the address it gives is wrong: the error must not show it.
+    let gateway = GATEWAY.replace("http://127.0.0.1:9", "${SECRET_ADDR}");
+    let dir = common::write_files(&[
+        ("gateway.yaml", &gateway),
+        ("mappings/users.yaml", MAPPING),
+        ("schemas/demo/v1/users.proto", PROTO),
+    ]);
+    let vars = common::vars(&[("SECRET_ADDR", "s3cr3t-token@host".to_owned())]);
+    let rendered = match common::load(dir.path(), vars) {
+        Ok(_) => panic!("should not load"),
+        Err(diags) => diags.render(),
+    };
+    assert!(rendered.contains("a backend address starts with http:// or https://"), "{rendered}");
+    assert!(!rendered.contains("s3cr3t"), "{rendered}");
+}
