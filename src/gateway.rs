@@ -13,8 +13,8 @@ use prost_reflect::{DescriptorPool, MethodDescriptor};
 use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
 use crate::call::Invoker;
 use crate::config::{
-    self, BackendConfig, Diagnostic, Diagnostics, Files, LoadedConfig, LoadedMapping,
-    RuleMode, TlsConfig, Vars,
+    self, BackendConfig, Diagnostic, Diagnostics, Files, LoadedConfig, LoadedMapping, RuleMode,
+    TlsConfig, Vars,
 };
 use crate::frontend::rest::matcher::Matcher;
 use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
@@ -32,7 +32,8 @@ pub struct Gateway {
 /// Loads `gateway.yaml` at `path` with everything it names and builds the gateway.
 pub fn load(files: Files, path: &Path, vars: Vars) -> Result<Gateway, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let gateway = config::load(files, path, vars, &mut diags).and_then(|loaded| build(&loaded, &mut diags));
+    let gateway =
+        config::load(files, path, vars, &mut diags).and_then(|loaded| build(&loaded, &mut diags));
     match gateway {
         Some(gateway) if diags.is_empty() => Ok(gateway),
         _ => Err(diags),
@@ -46,7 +47,10 @@ pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> 
         Err(_) => {
             diags.push(Diagnostic::at(
                 &config.pos(&config.gateway.listen),
-                format!("`{}` is not an address and port such as 127.0.0.1:8080", config.gateway.listen.value),
+                format!(
+                    "`{}` is not an address and port such as 127.0.0.1:8080",
+                    config.gateway.listen.value
+                ),
             ));
             None
         }
@@ -56,7 +60,13 @@ pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> 
         .backends
         .iter()
         .filter_map(|(name, backend)| {
-            let invoker = make_backend(config, &config.gateway_file, &config.base_dir, backend, diags)?;
+            let invoker = make_backend(
+                config,
+                &config.gateway_file,
+                &config.base_dir,
+                backend,
+                diags,
+            )?;
             Some((name.as_str(), invoker))
         })
         .collect();
@@ -85,7 +95,8 @@ pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> 
     let mut matcher = Matcher::default();
     for mapping in &config.mappings {
         // Without a backend the routes are still checked, so that every problem is reported.
-        let invoker = mapping_backend(config, mapping, &named, diags).unwrap_or_else(unreachable_backend);
+        let invoker =
+            mapping_backend(config, mapping, &named, diags).unwrap_or_else(unreachable_backend);
         for spec in mapping_routes(mapping, &compiled, invoker, diags) {
             let index = routes.len();
             if let Err(existing) = matcher.insert(&spec.http_method, &spec.template, index) {
@@ -101,7 +112,10 @@ pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> 
                             other.operation.full_name()
                         ),
                     )
-                    .with_related(Diagnostic::at(&other.origin, "the other route is declared here")),
+                    .with_related(Diagnostic::at(
+                        &other.origin,
+                        "the other route is declared here",
+                    )),
                 );
                 continue;
             }
@@ -119,7 +133,9 @@ pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> 
 /// Stands in for a backend that could not be configured; the gateway is never built then.
 fn unreachable_backend() -> Invoker {
     Invoker::new(tower::service_fn(|_: crate::call::Call| async {
-        Err(crate::status::Status::unavailable("the backend is not configured"))
+        Err(crate::status::Status::unavailable(
+            "the backend is not configured",
+        ))
     }))
 }
 
@@ -130,7 +146,16 @@ fn make_backend(
     backend: &BackendConfig,
     diags: &mut Diagnostics,
 ) -> Option<Invoker> {
-    make_grpc(config, file, dir, &backend.address, backend.tls.as_ref(), backend.connect_timeout.map(|d| d.0), backend.connections, diags)
+    make_grpc(
+        config,
+        file,
+        dir,
+        &backend.address,
+        backend.tls.as_ref(),
+        backend.connect_timeout.map(|d| d.0),
+        backend.connections,
+        diags,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -147,7 +172,10 @@ fn make_grpc(
     let pos = config::pos_in(file, address);
     let address = config::expand(address, pos.clone(), &config.vars, diags)?;
     if !(address.starts_with("http://") || address.starts_with("https://")) {
-        diags.push(Diagnostic::at(&pos, "a backend address starts with http:// or https://"));
+        diags.push(Diagnostic::at(
+            &pos,
+            "a backend address starts with http:// or https://",
+        ));
         return None;
     }
     let tls = match tls {
@@ -158,7 +186,10 @@ fn make_grpc(
                 Some(ca) => match config.files.read(&dir.join(&ca.value)) {
                     Ok(pem) => Some(pem),
                     Err(e) => {
-                        diags.push(Diagnostic::at(&config::pos_in(file, ca), format!("cannot read CA file `{}`: {e}", ca.value)));
+                        diags.push(Diagnostic::at(
+                            &config::pos_in(file, ca),
+                            format!("cannot read CA file `{}`: {e}", ca.value),
+                        ));
                         return None;
                     }
                 },
@@ -199,17 +230,38 @@ fn mapping_backend(
                 let known: Vec<&str> = config.gateway.backends.keys().map(String::as_str).collect();
                 diags.push(Diagnostic::at(
                     &mapping.pos(name),
-                    format!("no backend named `{}` in {} (known: {})", name.value, config.gateway_file, if known.is_empty() { "none".into() } else { known.join(", ") }),
+                    format!(
+                        "no backend named `{}` in {} (known: {})",
+                        name.value,
+                        config.gateway_file,
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
                 ));
             }
             found
         }
         (None, Some(address)) => {
             // gRPC is the only backend protocol so far, so `protocol` needs no dispatch yet.
-            make_grpc(config, &mapping.file, &mapping.dir, address, backend.tls.as_ref(), None, 2, diags)
+            make_grpc(
+                config,
+                &mapping.file,
+                &mapping.dir,
+                address,
+                backend.tls.as_ref(),
+                None,
+                2,
+                diags,
+            )
         }
         (Some(name), Some(_)) => {
-            diags.push(Diagnostic::at(&mapping.pos(name), "a backend has either `use` or `address`, not both"));
+            diags.push(Diagnostic::at(
+                &mapping.pos(name),
+                "a backend has either `use` or `address`, not both",
+            ));
             None
         }
         (None, None) => {
@@ -224,7 +276,12 @@ fn mapping_backend(
 
 /// The routes of one mapping: for each method of its services, the mapping's rules, the
 /// method's annotation (unless a rule replaces it), or the automatic route.
-fn mapping_routes(mapping: &LoadedMapping, compiled: &Compiled, invoker: Invoker, diags: &mut Diagnostics) -> Vec<Route> {
+fn mapping_routes(
+    mapping: &LoadedMapping,
+    compiled: &Compiled,
+    invoker: Invoker,
+    diags: &mut Diagnostics,
+) -> Vec<Route> {
     let settings = Arc::new(MappingSettings::new(&mapping.config.options));
     let pool = &compiled.pool;
     let backend_timeout = mapping.config.backend.timeout.map(|d| d.0);
@@ -234,33 +291,54 @@ fn mapping_routes(mapping: &LoadedMapping, compiled: &Compiled, invoker: Invoker
             Some(s) => methods.extend(s.methods()),
             None => diags.push(Diagnostic::at(
                 &mapping.pos(service),
-                format!("no service `{}` in the mapping's schemas{}", service.value, suggest(pool, service)),
+                format!(
+                    "no service `{}` in the mapping's schemas{}",
+                    service.value,
+                    suggest(pool, service)
+                ),
             )),
         }
     }
 
     // Rules from the mapping file, by method.
-    let mut overrides: HashMap<String, (RuleMode, Option<Duration>, Vec<RuleSpec>)> = HashMap::new();
+    let mut overrides: HashMap<String, (RuleMode, Option<Duration>, Vec<RuleSpec>)> =
+        HashMap::new();
     let pos = |l: &config::Located<String>| mapping.pos(l);
     for rule in &mapping.config.rules {
         let Some(selector) = &rule.selector else {
-            let at = rule.get.as_ref().or(rule.post.as_ref()).or(rule.put.as_ref()).or(rule.delete.as_ref()).or(rule.patch.as_ref());
-            let at = at.map(pos).unwrap_or_else(|| mapping.pos(&mapping.config.version));
-            diags.push(Diagnostic::at(&at, "a rule needs a `selector` naming its method"));
+            let at = rule
+                .get
+                .as_ref()
+                .or(rule.post.as_ref())
+                .or(rule.put.as_ref())
+                .or(rule.delete.as_ref())
+                .or(rule.patch.as_ref());
+            let at = at
+                .map(pos)
+                .unwrap_or_else(|| mapping.pos(&mapping.config.version));
+            diags.push(Diagnostic::at(
+                &at,
+                "a rule needs a `selector` naming its method",
+            ));
             continue;
         };
         if !methods.iter().any(|m| m.full_name() == selector.as_str()) {
             diags.push(Diagnostic::at(
                 &pos(selector),
-                format!("selector `{}` names no method of the mapping's services", selector.value),
+                format!(
+                    "selector `{}` names no method of the mapping's services",
+                    selector.value
+                ),
             ));
             continue;
         }
         match route::config_rules(rule, &pos(selector), &pos) {
             Ok(specs) => {
-                let entry = overrides
-                    .entry(selector.value.clone())
-                    .or_insert((RuleMode::Add, None, Vec::new()));
+                let entry = overrides.entry(selector.value.clone()).or_insert((
+                    RuleMode::Add,
+                    None,
+                    Vec::new(),
+                ));
                 if rule.mode.unwrap_or_default() == RuleMode::Replace {
                     entry.0 = RuleMode::Replace;
                 }
@@ -274,9 +352,10 @@ fn mapping_routes(mapping: &LoadedMapping, compiled: &Compiled, invoker: Invoker
     let mut routes = Vec::new();
     for method in methods {
         let declared = declared_at(&method, &compiled.shown_name(method.parent_file().name()));
-        let (mode, timeout, mut specs) = overrides
-            .remove(method.full_name())
-            .unwrap_or((RuleMode::Add, None, Vec::new()));
+        let (mode, timeout, mut specs) =
+            overrides
+                .remove(method.full_name())
+                .unwrap_or((RuleMode::Add, None, Vec::new()));
         if mode == RuleMode::Add {
             specs.splice(0..0, route::annotation_rules(&method, &declared));
         }
@@ -335,7 +414,9 @@ pub async fn serve(
         let rest = rest.clone();
         async move { rest.handle(request).await }
     });
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// A place for things that come from no file (tests, generated configuration).

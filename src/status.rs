@@ -135,7 +135,11 @@ impl Status {
             message: self.message.clone(),
             details: self.details.clone(),
         };
-        tonic::Status::with_details(self.code, self.message.clone(), Bytes::from(body.encode_to_vec()))
+        tonic::Status::with_details(
+            self.code,
+            self.message.clone(),
+            Bytes::from(body.encode_to_vec()),
+        )
     }
 
     /// The JSON body of section 6: `{"code", "message", "details"}`. Details whose type the pool
@@ -152,7 +156,11 @@ impl Status {
         StatusBody {
             code: self.code as i32,
             message: &self.message,
-            details: self.details.iter().map(|any| detail_json(pool, any)).collect(),
+            details: self
+                .details
+                .iter()
+                .map(|any| detail_json(pool, any))
+                .collect(),
         }
     }
 }

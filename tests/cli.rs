@@ -19,8 +19,15 @@ fn check_accepts_the_demo_configuration() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.ends_with("gateway.yaml: ok (10 routes)\n"), "{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.ends_with("gateway.yaml: ok (10 routes)\n"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -34,8 +41,14 @@ fn check_fails_with_located_errors() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("error: environment variable `ROSETTA_DEMO_GRPC` is not set"), "{stderr}");
-    assert!(stderr.contains("examples/demo/gateway.yaml:11:14"), "{stderr}");
+    assert!(
+        stderr.contains("error: environment variable `ROSETTA_DEMO_GRPC` is not set"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("examples/demo/gateway.yaml:11:14"),
+        "{stderr}"
+    );
     assert!(stderr.ends_with("1 error found\n"), "{stderr}");
 }
 
@@ -63,7 +76,10 @@ fn demo_prints_what_to_try_and_serves_it() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let banner = lines.next().unwrap().unwrap();
-    assert!(banner.starts_with("rosetta demo: REST/JSON on http://127.0.0.1:"), "{banner}");
+    assert!(
+        banner.starts_with("rosetta demo: REST/JSON on http://127.0.0.1:"),
+        "{banner}"
+    );
     let curl: Vec<String> = lines
         .by_ref()
         .take(12)

@@ -42,7 +42,10 @@ async fn errors_of(gateway: &str, mapping: &str, proto: &str) -> String {
 #[tokio::test]
 async fn unknown_and_mistyped_keys() {
     let gateway = format!("{GATEWAY}listen_adress: 0.0.0.0:80\n");
-    insta::assert_snapshot!("unknown_gateway_key", errors_of(&gateway, MAPPING, PROTO).await);
+    insta::assert_snapshot!(
+        "unknown_gateway_key",
+        errors_of(&gateway, MAPPING, PROTO).await
+    );
     let gateway = format!("{GATEWAY}limits:\n  max_body_size: lots\n");
     insta::assert_snapshot!("bad_size", errors_of(&gateway, MAPPING, PROTO).await);
     let mapping = format!("{MAPPING}options:\n  strictt: true\n");
@@ -53,10 +56,17 @@ async fn unknown_and_mistyped_keys() {
 
 #[tokio::test]
 async fn many_problems_are_reported_together() {
-    let gateway = GATEWAY.replace("version: 1", "version: 2").replace("127.0.0.1:9", "${USERS_ADDR}")
+    let gateway = GATEWAY
+        .replace("version: 1", "version: 2")
+        .replace("127.0.0.1:9", "${USERS_ADDR}")
         + "listen: localhost\n";
-    let mapping = MAPPING.replace("use: users", "use: accounts").replace("demo.v1.Users", "demo.v2.Users");
-    insta::assert_snapshot!("several_at_once", errors_of(&gateway, &mapping, PROTO).await);
+    let mapping = MAPPING
+        .replace("use: users", "use: accounts")
+        .replace("demo.v1.Users", "demo.v2.Users");
+    insta::assert_snapshot!(
+        "several_at_once",
+        errors_of(&gateway, &mapping, PROTO).await
+    );
 }
 
 #[tokio::test]
@@ -93,19 +103,31 @@ async fn ambiguous_routes_name_both() {
     get: /v1/users/{{page_size}}
 "
     );
-    insta::assert_snapshot!("ambiguous_routes", errors_of(GATEWAY, &mapping, PROTO).await);
+    insta::assert_snapshot!(
+        "ambiguous_routes",
+        errors_of(GATEWAY, &mapping, PROTO).await
+    );
 }
 
 #[tokio::test]
 async fn schema_problems_point_into_the_proto() {
-    let broken = PROTO.replace("message GetUserRequest {\n  int64 id = 1;", "message GetUserRequest {\n  int64 id = 1\n  strin name = 2;");
+    let broken = PROTO.replace(
+        "message GetUserRequest {\n  int64 id = 1;",
+        "message GetUserRequest {\n  int64 id = 1\n  strin name = 2;",
+    );
     insta::assert_snapshot!("proto_syntax", errors_of(GATEWAY, MAPPING, &broken).await);
     let broken = PROTO.replace("  Address address = 6;", "  Adress address = 6;");
-    insta::assert_snapshot!("proto_unknown_type", errors_of(GATEWAY, MAPPING, &broken).await);
+    insta::assert_snapshot!(
+        "proto_unknown_type",
+        errors_of(GATEWAY, MAPPING, &broken).await
+    );
     let mapping = MAPPING.replace("demo/v1/users.proto", "demo/v1/missing.proto");
     insta::assert_snapshot!("missing_schema", errors_of(GATEWAY, &mapping, PROTO).await);
     let broken = PROTO.replace("get: \"/v1/users/{id}\"", "get: \"/v1/users/{ident}\"");
-    insta::assert_snapshot!("annotation_field", errors_of(GATEWAY, MAPPING, &broken).await);
+    insta::assert_snapshot!(
+        "annotation_field",
+        errors_of(GATEWAY, MAPPING, &broken).await
+    );
 }
 
 #[tokio::test]
@@ -122,6 +144,9 @@ async fn secrets_never_appear_in_errors() {
         Ok(_) => panic!("should not load"),
         Err(diags) => diags.render(),
     };
-    assert!(rendered.contains("a backend address starts with http:// or https://"), "{rendered}");
+    assert!(
+        rendered.contains("a backend address starts with http:// or https://"),
+        "{rendered}"
+    );
     assert!(!rendered.contains("s3cr3t"), "{rendered}");
 }

@@ -20,7 +20,12 @@ fn proto_files() -> Vec<String> {
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "proto") {
-                out.push(path.strip_prefix(&root).unwrap().to_string_lossy().into_owned());
+                out.push(
+                    path.strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
             }
         }
     }
@@ -36,8 +41,13 @@ fn services_of(file: &str) -> Vec<String> {
         dir: PathBuf::new(),
         pos: rosetta::gateway::unplaced(file),
     };
-    let compiled = proto::compile(&Files::Disk, vec![common::corpus_dir()], &[request], &mut diags)
-        .unwrap_or_else(|| panic!("{file} does not compile:\n{}", diags.render()));
+    let compiled = proto::compile(
+        &Files::Disk,
+        vec![common::corpus_dir()],
+        &[request],
+        &mut diags,
+    )
+    .unwrap_or_else(|| panic!("{file} does not compile:\n{}", diags.render()));
     let file = compiled.pool.get_file_by_name(file).unwrap();
     file.services().map(|s| s.full_name().to_owned()).collect()
 }
@@ -69,7 +79,12 @@ fn editions_files_are_refused_with_a_clear_reason() {
             dir: PathBuf::new(),
             pos: rosetta::gateway::unplaced(file),
         };
-        let compiled = proto::compile(&Files::Disk, vec![common::corpus_dir()], &[request], &mut diags);
+        let compiled = proto::compile(
+            &Files::Disk,
+            vec![common::corpus_dir()],
+            &[request],
+            &mut diags,
+        );
         assert!(compiled.is_none());
         let rendered = diags.render();
         assert!(rendered.contains(reason), "{rendered}");
@@ -96,14 +111,20 @@ async fn every_corpus_file_loads_with_routes_for_every_method() {
                 table.push_str(&format!("# {file}\n"));
                 let routes = gateway.rest.routes();
                 for route in routes {
-                    table.push_str(&format!("{} -> {}\n", route.describe(), route.operation.full_name()));
+                    table.push_str(&format!(
+                        "{} -> {}\n",
+                        route.describe(),
+                        route.operation.full_name()
+                    ));
                 }
                 // Every method of every service is reachable by at least one route.
                 for service in &services {
                     let service = gateway.pool.get_service_by_name(service).unwrap();
                     for method in service.methods() {
                         assert!(
-                            routes.iter().any(|r| r.operation.full_name() == method.full_name()),
+                            routes
+                                .iter()
+                                .any(|r| r.operation.full_name() == method.full_name()),
                             "{} has no route",
                             method.full_name()
                         );
@@ -112,7 +133,11 @@ async fn every_corpus_file_loads_with_routes_for_every_method() {
             }
         }
     }
-    assert!(failures.is_empty(), "corpus files that failed to load:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "corpus files that failed to load:\n{}",
+        failures.join("\n")
+    );
     insta::assert_snapshot!("corpus_route_tables", table);
 }
 
@@ -127,10 +152,12 @@ struct AbeGateway {
 
 async fn abe() -> AbeGateway {
     let dir = gateway_dir(ABE, &[ABE_SERVICE.to_owned()], "127.0.0.1:9");
-    let gateway = common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
+    let gateway =
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
     let echo = common::start_echo(&gateway.pool).await;
     let dir = gateway_dir(ABE, &[ABE_SERVICE.to_owned()], &echo.addr.to_string());
-    let gateway = common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
+    let gateway =
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
     AbeGateway {
         _echo: echo,
         gateway: common::serve(gateway).await,
@@ -147,7 +174,10 @@ async fn call(method: reqwest::Method, url: String, body: Option<Value>) -> (u16
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 #[tokio::test]
@@ -164,10 +194,19 @@ async fn a_bit_of_everything_verbs_queries_and_bodies() {
     let abe = abe().await;
     let url = |p: &str| abe.gateway.url(p);
     // Custom verbs, including one that contains a colon.
-    let (status, body) = call(reqwest::Method::POST, url("/v1/example/a_bit_of_everything/u1:custom"), None).await;
+    let (status, body) = call(
+        reqwest::Method::POST,
+        url("/v1/example/a_bit_of_everything/u1:custom"),
+        None,
+    )
+    .await;
     assert_eq!((status, &body["uuid"]), (200, &json!("u1")));
-    let (status, body) =
-        call(reqwest::Method::POST, url("/v1/example/a_bit_of_everything/u2:custom:custom"), None).await;
+    let (status, body) = call(
+        reqwest::Method::POST,
+        url("/v1/example/a_bit_of_everything/u2:custom:custom"),
+        None,
+    )
+    .await;
     assert_eq!((status, &body["uuid"]), (200, &json!("u2")));
     // Query parameters: nested, repeated, enums by name and number, well-known types, maps.
     let query = "single_nested.amount=7&single_nested.ok=TRUE&repeated_string_value=a&repeated_string_value=b%20c\
@@ -176,7 +215,9 @@ async fn a_bit_of_everything_verbs_queries_and_bodies() {
         &repeated_enum_value=ZERO&repeated_enum_value=1";
     let (status, body) = call(
         reqwest::Method::GET,
-        url(&format!("/v1/example/a_bit_of_everything/params/get/nested%20name?{query}")),
+        url(&format!(
+            "/v1/example/a_bit_of_everything/params/get/nested%20name?{query}"
+        )),
         None,
     )
     .await;
@@ -211,7 +252,10 @@ async fn a_bit_of_everything_verbs_queries_and_bodies() {
     )
     .await;
     assert_eq!(status, 400);
-    assert_eq!(body["message"], json!("field `single_nested.name` is set by the path and, differently, by the body"));
+    assert_eq!(
+        body["message"],
+        json!("field `single_nested.name` is set by the path and, differently, by the body")
+    );
     // Repeated path variables take comma-separated values.
     let (status, body) = call(
         reqwest::Method::GET,

@@ -16,10 +16,15 @@ fn committed_json_schemas_match_the_config_types() {
             std::fs::write(&path, &generated).unwrap();
             continue;
         }
-        let committed = std::fs::read_to_string(&path)
-            .unwrap_or_else(|_| panic!("{} is missing; run with ROSETTA_UPDATE_SCHEMAS=1", path.display()));
+        let committed = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!(
+                "{} is missing; run with ROSETTA_UPDATE_SCHEMAS=1",
+                path.display()
+            )
+        });
         assert_eq!(
-            committed, generated,
+            committed,
+            generated,
             "{} is out of date; run `ROSETTA_UPDATE_SCHEMAS=1 cargo test --test json_schema`",
             path.display()
         );
@@ -30,11 +35,24 @@ fn committed_json_schemas_match_the_config_types() {
 fn the_schemas_describe_the_files() {
     let [(_, gateway), (_, mapping)] = rosetta::config::json_schemas();
     assert_eq!(gateway["additionalProperties"], serde_json::json!(false));
-    for key in ["version", "listen", "schemas", "mappings", "backends", "limits"] {
-        assert!(gateway["properties"].get(key).is_some(), "gateway.yaml lacks {key}");
+    for key in [
+        "version", "listen", "schemas", "mappings", "backends", "limits",
+    ] {
+        assert!(
+            gateway["properties"].get(key).is_some(),
+            "gateway.yaml lacks {key}"
+        );
     }
-    for key in ["version", "frontend", "backend", "schemas", "services", "options", "rules"] {
-        assert!(mapping["properties"].get(key).is_some(), "mappings lack {key}");
+    for key in [
+        "version", "frontend", "backend", "schemas", "services", "options", "rules",
+    ] {
+        assert!(
+            mapping["properties"].get(key).is_some(),
+            "mappings lack {key}"
+        );
     }
-    assert_eq!(mapping["required"], serde_json::json!(["version", "frontend", "backend", "schemas", "services"]));
+    assert_eq!(
+        mapping["required"],
+        serde_json::json!(["version", "frontend", "backend", "schemas", "services"])
+    );
 }

@@ -17,7 +17,10 @@ fn client() -> reqwest::Client {
 async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn get(url: String) -> (StatusCode, Value) {
@@ -25,7 +28,15 @@ async fn get(url: String) -> (StatusCode, Value) {
 }
 
 async fn send(method: Method, url: String, body: &str) -> (StatusCode, Value) {
-    json_of(client().request(method, url).body(body.to_owned()).send().await.unwrap()).await
+    json_of(
+        client()
+            .request(method, url)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
 }
 
 /// Asserts a gateway error: status, code and message, in the body shape of section 6.
@@ -58,7 +69,11 @@ async fn create_update_delete() {
     .await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["id"], json!("1000"));
-    assert_eq!(created["followerCount"], json!("9007199254740993"), "int64 is lossless");
+    assert_eq!(
+        created["followerCount"],
+        json!("9007199254740993"),
+        "int64 is lossless"
+    );
     assert_eq!(created["sessionTtl"], json!("1.500s"));
     assert_eq!(created["nickname"], json!("KJ"));
     // Partial update: path binds user.id, the body is the user, the query gives the mask.
@@ -73,9 +88,24 @@ async fn create_update_delete() {
     assert_eq!(updated["tags"], json!(["orbits"]));
     assert_eq!(updated["name"], json!("Katherine Johnson"));
     // An id in the body that disagrees with the path is refused; an equal one is fine.
-    let got = send(Method::PATCH, demo.gateway.url("/v1/users/1000"), r#"{"id":"7"}"#).await;
-    assert_error(&got, 400, 3, "field `user.id` is set by the path and, differently, by the body");
-    let (status, _) = send(Method::PATCH, demo.gateway.url("/v1/users/1000"), r#"{"id":"1000","score":1}"#).await;
+    let got = send(
+        Method::PATCH,
+        demo.gateway.url("/v1/users/1000"),
+        r#"{"id":"7"}"#,
+    )
+    .await;
+    assert_error(
+        &got,
+        400,
+        3,
+        "field `user.id` is set by the path and, differently, by the body",
+    );
+    let (status, _) = send(
+        Method::PATCH,
+        demo.gateway.url("/v1/users/1000"),
+        r#"{"id":"1000","score":1}"#,
+    )
+    .await;
     assert_eq!(status, 200);
     // Delete returns google.protobuf.Empty, which is `{}`.
     let (status, body) = send(Method::DELETE, demo.gateway.url("/v1/users/1000"), "").await;
@@ -90,7 +120,12 @@ async fn backend_errors_carry_status_and_details() {
     let (status, body) = get(demo.gateway.url("/v1/users/999")).await;
     assert_eq!(status, 404);
     insta::assert_json_snapshot!("not_found_with_resource_info", body);
-    let (status, body) = send(Method::POST, demo.gateway.url("/v1/users"), r#"{"name":" "}"#).await;
+    let (status, body) = send(
+        Method::POST,
+        demo.gateway.url("/v1/users"),
+        r#"{"name":" "}"#,
+    )
+    .await;
     assert_eq!(status, 400);
     insta::assert_json_snapshot!("invalid_argument_with_bad_request", body);
 }
@@ -100,10 +135,17 @@ async fn query_parameters() {
     let demo = common::demo().await;
     let url = |q: &str| demo.gateway.url(&format!("/v1/users{q}"));
     let ids = |body: &Value| -> Vec<String> {
-        body.as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect()
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect()
     };
     let (status, body) = get(url("?role=ROLE_ADMIN")).await;
-    assert_eq!((status.as_u16(), ids(&body)), (200, vec!["1".to_owned(), "2".to_owned()]));
+    assert_eq!(
+        (status.as_u16(), ids(&body)),
+        (200, vec!["1".to_owned(), "2".to_owned()])
+    );
     // Enums by number too; camelCase names as well as proto names.
     let (_, body) = get(url("?role=1&pageSize=2")).await;
     assert_eq!(ids(&body), vec!["3", "4"]);
@@ -159,23 +201,67 @@ async fn path_and_body_errors() {
         3,
         "invalid value for path variable `id`: `abc` is not a 64-bit integer",
     );
-    let got = send(Method::POST, demo.gateway.url("/v1/users"), r#"{"name": "x""#).await;
-    assert_error(&got, 400, 3, "invalid JSON body: EOF while parsing an object at line 1 column 12");
-    let got = send(Method::POST, demo.gateway.url("/v1/users"), r#"{"name": 5}"#).await;
-    assert_error(&got, 400, 3, "invalid JSON body: invalid type: integer `5`, expected a string at line 1 column 10");
+    let got = send(
+        Method::POST,
+        demo.gateway.url("/v1/users"),
+        r#"{"name": "x""#,
+    )
+    .await;
+    assert_error(
+        &got,
+        400,
+        3,
+        "invalid JSON body: EOF while parsing an object at line 1 column 12",
+    );
+    let got = send(
+        Method::POST,
+        demo.gateway.url("/v1/users"),
+        r#"{"name": 5}"#,
+    )
+    .await;
+    assert_error(
+        &got,
+        400,
+        3,
+        "invalid JSON body: invalid type: integer `5`, expected a string at line 1 column 10",
+    );
     // The body of a body field is one JSON value: nothing can be smuggled in beside it.
-    let got = send(Method::POST, demo.gateway.url("/v1/users"), r#"{"name":"x"}, "other": 1"#).await;
-    assert_error(&got, 400, 3, "invalid JSON body: trailing characters at line 1 column 13");
+    let got = send(
+        Method::POST,
+        demo.gateway.url("/v1/users"),
+        r#"{"name":"x"}, "other": 1"#,
+    )
+    .await;
+    assert_error(
+        &got,
+        400,
+        3,
+        "invalid JSON body: trailing characters at line 1 column 13",
+    );
     // Unknown fields are ignored unless the mapping is strict.
-    let (status, _) = send(Method::POST, demo.gateway.url("/v1/users"), r#"{"name":"x","shoeSize":44}"#).await;
+    let (status, _) = send(
+        Method::POST,
+        demo.gateway.url("/v1/users"),
+        r#"{"name":"x","shoeSize":44}"#,
+    )
+    .await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn unknown_path_and_wrong_method() {
     let demo = common::demo().await;
-    assert_error(&get(demo.gateway.url("/v2/nothing")).await, 404, 5, "no route for GET /v2/nothing");
-    let response = client().put(demo.gateway.url("/v1/users/1")).send().await.unwrap();
+    assert_error(
+        &get(demo.gateway.url("/v2/nothing")).await,
+        404,
+        5,
+        "no route for GET /v2/nothing",
+    );
+    let response = client()
+        .put(demo.gateway.url("/v1/users/1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(response.headers()["allow"], "DELETE, GET, PATCH");
     assert_eq!(response.headers()["content-type"], "application/json");
@@ -207,14 +293,25 @@ async fn headers_become_metadata_and_back() {
 #[tokio::test]
 async fn raw_http_body_responses() {
     let demo = common::demo().await;
-    let response = client().get(demo.gateway.url("/v1/users/2/avatar")).send().await.unwrap();
+    let response = client()
+        .get(demo.gateway.url("/v1/users/2/avatar"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
     let svg = response.text().await.unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains(">A</text>"), "{svg}");
+    assert!(
+        svg.starts_with("<svg") && svg.contains(">A</text>"),
+        "{svg}"
+    );
 }
 
-async fn stream_text(demo: &common::Demo, query: &str, accept: &str) -> (StatusCode, String, String) {
+async fn stream_text(
+    demo: &common::Demo,
+    query: &str,
+    accept: &str,
+) -> (StatusCode, String, String) {
     let response = client()
         .get(demo.gateway.url(&format!("/v1/users{query}")))
         .header("accept", accept)
@@ -222,21 +319,32 @@ async fn stream_text(demo: &common::Demo, query: &str, accept: &str) -> (StatusC
         .await
         .unwrap();
     let status = response.status();
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     (status, content_type, response.text().await.unwrap())
 }
 
 #[tokio::test]
 async fn server_streaming_framings() {
     let demo = common::demo().await;
-    let (status, content_type, text) = stream_text(&demo, "?role=ROLE_ADMIN", "application/json").await;
-    assert_eq!((status.as_u16(), content_type.as_str()), (200, "application/json"));
+    let (status, content_type, text) =
+        stream_text(&demo, "?role=ROLE_ADMIN", "application/json").await;
+    assert_eq!(
+        (status.as_u16(), content_type.as_str()),
+        (200, "application/json")
+    );
     let array: Vec<Value> = serde_json::from_str(&text).unwrap();
     assert_eq!(array.len(), 2);
 
-    let (_, content_type, text) = stream_text(&demo, "?role=ROLE_ADMIN", "application/x-ndjson").await;
+    let (_, content_type, text) =
+        stream_text(&demo, "?role=ROLE_ADMIN", "application/x-ndjson").await;
     assert_eq!(content_type, "application/x-ndjson");
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines, array);
 
     let (_, content_type, text) = stream_text(&demo, "?role=ROLE_ADMIN", "text/event-stream").await;
@@ -273,7 +381,11 @@ async fn errors_in_streams() {
     );
 
     // Before the first message: a plain error response with its HTTP status.
-    let response = client().get(demo.gateway.url("/v1/users?page_size=-1")).send().await.unwrap();
+    let response = client()
+        .get(demo.gateway.url("/v1/users?page_size=-1"))
+        .send()
+        .await
+        .unwrap();
     let got = json_of(response).await;
     assert_error(&got, 400, 3, "page_size must not be negative");
 }
@@ -300,7 +412,10 @@ async fn streams_are_written_as_messages_arrive() {
     assert_eq!(lines, 5);
     // Five users 300 ms apart take over a second; the first must not wait for the rest.
     assert!(total >= Duration::from_millis(1200), "{total:?}");
-    assert!(first_at < Duration::from_millis(600), "first message after {first_at:?}");
+    assert!(
+        first_at < Duration::from_millis(600),
+        "first message after {first_at:?}"
+    );
 }
 
 #[tokio::test]
@@ -320,7 +435,11 @@ async fn client_hanging_up_cancels_the_backend_stream() {
     while cancelled.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(cancelled.load(Ordering::SeqCst), 1, "the backend stream was not cancelled");
+    assert_eq!(
+        cancelled.load(Ordering::SeqCst),
+        1,
+        "the backend stream was not cancelled"
+    );
 }
 
 #[tokio::test]
@@ -329,15 +448,25 @@ async fn client_streaming_from_ndjson_and_arrays() {
     let url = demo.gateway.url("/v1/users:upload");
     let ndjson = "{\"user\":{\"name\":\"a\"}}\n{\"user\":{\"name\":\"b\"}}\n";
     let (status, body) = send(Method::POST, url.clone(), ndjson).await;
-    assert_eq!((status.as_u16(), body), (200, json!({"created": 2, "ids": ["1000", "1001"]})));
+    assert_eq!(
+        (status.as_u16(), body),
+        (200, json!({"created": 2, "ids": ["1000", "1001"]}))
+    );
     let array = r#"[{"user":{"name":"c"}}, {"user":{"name":"d"}}, {"user":{"name":"e"}}]"#;
     let (status, body) = send(Method::POST, url.clone(), array).await;
-    assert_eq!((status.as_u16(), body), (200, json!({"created": 3, "ids": ["1002", "1003", "1004"]})));
+    assert_eq!(
+        (status.as_u16(), body),
+        (200, json!({"created": 3, "ids": ["1002", "1003", "1004"]}))
+    );
     // A body streamed in small chunks, as a slow client would send it.
-    let chunks: Vec<Result<String, std::io::Error>> = ["{\"user\":{\"na", "me\":\"f\"}}\n{\"us", "er\":{\"name\":\"g\"}}"]
-        .iter()
-        .map(|c| Ok(c.to_string()))
-        .collect();
+    let chunks: Vec<Result<String, std::io::Error>> = [
+        "{\"user\":{\"na",
+        "me\":\"f\"}}\n{\"us",
+        "er\":{\"name\":\"g\"}}",
+    ]
+    .iter()
+    .map(|c| Ok(c.to_string()))
+    .collect();
     let response = client()
         .post(url.clone())
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
@@ -346,11 +475,28 @@ async fn client_streaming_from_ndjson_and_arrays() {
         .unwrap();
     assert_eq!(json_of(response).await.1["created"], json!(2));
     // A bad element is a 400 that says what is wrong.
-    let got = send(Method::POST, url.clone(), "{\"user\":{\"name\":\"h\"}}\n{\"user\": 5}\n").await;
+    let got = send(
+        Method::POST,
+        url.clone(),
+        "{\"user\":{\"name\":\"h\"}}\n{\"user\": 5}\n",
+    )
+    .await;
     assert_eq!(got.0, 400, "{}", got.1);
-    assert!(got.1["message"].as_str().unwrap().starts_with("invalid JSON body:"), "{}", got.1);
+    assert!(
+        got.1["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON body:"),
+        "{}",
+        got.1
+    );
     let got = send(Method::POST, url, "[{\"user\":{\"name\":\"i\"}}").await;
-    assert_error(&got, 400, 3, "invalid request stream: the JSON array is not closed");
+    assert_error(
+        &got,
+        400,
+        3,
+        "invalid request stream: the JSON array is not closed",
+    );
 }
 
 #[tokio::test]
@@ -363,7 +509,12 @@ async fn bidi_over_http_body() {
     )
     .await;
     assert_eq!(status, 200);
-    let texts: Vec<&str> = body.as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
     assert_eq!(texts, vec!["HELLO", "WORLD"]);
 }
 
@@ -384,7 +535,10 @@ async fn bidi_over_websocket() {
         assert_eq!(reply["from"], json!("rosetta-demo"));
     }
     // A frame that is not a message ends the exchange with an error frame, then a close.
-    socket.send(Message::Text("{\"text\": 5}".into())).await.unwrap();
+    socket
+        .send(Message::Text("{\"text\": 5}".into()))
+        .await
+        .unwrap();
     let error = socket.next().await.unwrap().unwrap();
     let error: Value = serde_json::from_str(error.to_text().unwrap()).unwrap();
     assert_eq!(error["error"]["code"], json!(3), "{error}");
@@ -410,18 +564,34 @@ async fn deadlines() {
         .send()
         .await
         .unwrap();
-    assert_error(&json_of(response).await, 400, 3, "invalid grpc-timeout header");
+    assert_error(
+        &json_of(response).await,
+        400,
+        3,
+        "invalid grpc-timeout header",
+    );
 }
 
 #[tokio::test]
 async fn empty_streams() {
     let demo = common::demo().await;
     for id in 1..=5 {
-        let (status, _) = send(Method::DELETE, demo.gateway.url(&format!("/v1/users/{id}")), "").await;
+        let (status, _) = send(
+            Method::DELETE,
+            demo.gateway.url(&format!("/v1/users/{id}")),
+            "",
+        )
+        .await;
         assert_eq!(status, 200);
     }
     let (status, content_type, text) = stream_text(&demo, "", "application/json").await;
-    assert_eq!((status.as_u16(), content_type.as_str(), text.as_str()), (200, "application/json", "[]"));
+    assert_eq!(
+        (status.as_u16(), content_type.as_str(), text.as_str()),
+        (200, "application/json", "[]")
+    );
     let (_, content_type, text) = stream_text(&demo, "", "application/x-ndjson").await;
-    assert_eq!((content_type.as_str(), text.as_str()), ("application/x-ndjson", ""));
+    assert_eq!(
+        (content_type.as_str(), text.as_str()),
+        ("application/x-ndjson", "")
+    );
 }

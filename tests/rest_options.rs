@@ -19,8 +19,11 @@ struct Setup {
 
 /// The demo schema, a gateway.yaml with `gateway_extra`, and one mapping with `mapping_extra`.
 async fn setup(gateway_extra: &str, mapping_extra: &str) -> Setup {
-    let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let mut setup = setup_with_address(&backend.addr.to_string(), gateway_extra, mapping_extra).await;
+    let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut setup =
+        setup_with_address(&backend.addr.to_string(), gateway_extra, mapping_extra).await;
     setup._backend = Some(backend);
     setup
 }
@@ -51,7 +54,11 @@ async fn call(request: reqwest::RequestBuilder) -> (StatusCode, Value, reqwest::
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)), headers)
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        headers,
+    )
 }
 
 fn client() -> reqwest::Client {
@@ -73,7 +80,12 @@ async fn json_options() {
 #[tokio::test]
 async fn strict_mapping_refuses_unknown_fields() {
     let s = setup("", "options:\n  strict: true\n").await;
-    let (status, body, _) = call(client().post(s.gateway.url("/v1/users")).body(r#"{"name":"x","shoeSize":44}"#)).await;
+    let (status, body, _) = call(
+        client()
+            .post(s.gateway.url("/v1/users"))
+            .body(r#"{"name":"x","shoeSize":44}"#),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(
         body["message"],
@@ -84,7 +96,8 @@ async fn strict_mapping_refuses_unknown_fields() {
 #[tokio::test]
 async fn unknown_query_parameters_can_be_ignored() {
     let s = setup("", "options:\n  ignore_unknown_query_params: true\n").await;
-    let (status, body, _) = call(client().get(s.gateway.url("/v1/users/1?utm_source=mail&id=9"))).await;
+    let (status, body, _) =
+        call(client().get(s.gateway.url("/v1/users/1?utm_source=mail&id=9"))).await;
     assert_eq!(status, 200);
     assert_eq!(body["id"], json!("1"));
 }
@@ -105,15 +118,24 @@ async fn rules_override_annotations_and_select_the_response_body() {
     let (status, body, _) = call(client().get(s.gateway.url("/v2/users/1/tags"))).await;
     assert_eq!((status.as_u16(), body), (200, json!(["math", "poetry"])));
     let (status, body, _) = call(client().get(s.gateway.url("/v2/users/1"))).await;
-    assert_eq!((status.as_u16(), &body["name"]), (200, &json!("Ada Lovelace")));
+    assert_eq!(
+        (status.as_u16(), &body["name"]),
+        (200, &json!("Ada Lovelace"))
+    );
     // `replace` (the default) took the annotation's route away (PATCH and DELETE remain);
     // `add` kept it.
     let (status, _, headers) = call(client().get(s.gateway.url("/v1/users/1"))).await;
-    assert_eq!((status.as_u16(), headers["allow"].to_str().unwrap()), (405, "DELETE, PATCH"));
+    assert_eq!(
+        (status.as_u16(), headers["allow"].to_str().unwrap()),
+        (405, "DELETE, PATCH")
+    );
     let (status, _, _) = call(client().get(s.gateway.url("/v1/users"))).await;
     assert_eq!(status, 200);
     let (status, body, _) = call(client().get(s.gateway.url("/v2/admins?role=ROLE_ADMIN"))).await;
-    assert_eq!((status.as_u16(), body.as_array().map(Vec::len)), (200, Some(2)));
+    assert_eq!(
+        (status.as_u16(), body.as_array().map(Vec::len)),
+        (200, Some(2))
+    );
 }
 
 const UNANNOTATED: &str = "syntax = \"proto3\";
@@ -135,12 +157,24 @@ fn unannotated_dir(address: &str, auto_routes: bool) -> tempfile::TempDir {
 
 #[tokio::test]
 async fn methods_without_rules_get_automatic_routes() {
-    let probe = common::load(unannotated_dir("127.0.0.1:9", true).path(), common::vars(&[])).unwrap();
+    let probe = common::load(
+        unannotated_dir("127.0.0.1:9", true).path(),
+        common::vars(&[]),
+    )
+    .unwrap();
     let echo = common::start_echo(&probe.pool).await;
     let dir = unannotated_dir(&echo.addr.to_string(), true);
     let gateway = common::serve(common::load(dir.path(), common::vars(&[])).unwrap()).await;
-    let (status, body, _) = call(client().post(gateway.url("/t.v1.Notes/Echo")).body(r#"{"text":"hi","at":5}"#)).await;
-    assert_eq!((status.as_u16(), body), (200, json!({"text": "hi", "at": "5"})));
+    let (status, body, _) = call(
+        client()
+            .post(gateway.url("/t.v1.Notes/Echo"))
+            .body(r#"{"text":"hi","at":5}"#),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), body),
+        (200, json!({"text": "hi", "at": "5"}))
+    );
     // Switched off, the method has no route at all.
     let dir = unannotated_dir(&echo.addr.to_string(), false);
     let gateway = common::serve(common::load(dir.path(), common::vars(&[])).unwrap()).await;
@@ -167,12 +201,20 @@ async fn forward_headers_allow_list() {
 async fn request_body_limit() {
     let s = setup("limits:\n  max_body_size: 1KiB\n", "").await;
     let big = format!("{{\"name\":\"{}\"}}", "x".repeat(2000));
-    let (status, body, headers) = call(client().post(s.gateway.url("/v1/users")).body(big.clone())).await;
+    let (status, body, headers) =
+        call(client().post(s.gateway.url("/v1/users")).body(big.clone())).await;
     assert_eq!(status, 413);
     assert_eq!(headers["content-type"], "application/json");
-    assert_eq!(body, json!({"code": 8, "message": "request body is larger than the limit of 1024 bytes", "details": []}));
+    assert_eq!(
+        body,
+        json!({"code": 8, "message": "request body is larger than the limit of 1024 bytes", "details": []})
+    );
     // Chunked, with no length announced: refused once the limit is crossed.
-    let chunks: Vec<Result<String, std::io::Error>> = big.as_bytes().chunks(100).map(|c| Ok(String::from_utf8(c.to_vec()).unwrap())).collect();
+    let chunks: Vec<Result<String, std::io::Error>> = big
+        .as_bytes()
+        .chunks(100)
+        .map(|c| Ok(String::from_utf8(c.to_vec()).unwrap()))
+        .collect();
     let (status, body, _) = call(
         client()
             .post(s.gateway.url("/v1/users"))
@@ -181,20 +223,37 @@ async fn request_body_limit() {
     .await;
     assert_eq!((status.as_u16(), &body["code"]), (413, &json!(8)));
     // Under the limit is fine.
-    let (status, _, _) = call(client().post(s.gateway.url("/v1/users")).body(r#"{"name":"small"}"#)).await;
+    let (status, _, _) = call(
+        client()
+            .post(s.gateway.url("/v1/users"))
+            .body(r#"{"name":"small"}"#),
+    )
+    .await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn route_timeouts() {
-    let rules = "rules:\n  - selector: demo.v1.Users.Sleep\n    get: /v1/sleep\n    timeout: 150ms\n";
+    let rules =
+        "rules:\n  - selector: demo.v1.Users.Sleep\n    get: /v1/sleep\n    timeout: 150ms\n";
     let s = setup("", rules).await;
     let started = Instant::now();
     let (status, body, _) = call(client().get(s.gateway.url("/v1/sleep?duration=3s"))).await;
-    assert_eq!((status.as_u16(), body), (504, json!({"code": 4, "message": "deadline exceeded", "details": []})));
+    assert_eq!(
+        (status.as_u16(), body),
+        (
+            504,
+            json!({"code": 4, "message": "deadline exceeded", "details": []})
+        )
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     // A shorter grpc-timeout from the client wins over the route's.
-    let (status, _, _) = call(client().get(s.gateway.url("/v1/sleep?duration=0.1s")).header("grpc-timeout", "5S")).await;
+    let (status, _, _) = call(
+        client()
+            .get(s.gateway.url("/v1/sleep?duration=0.1s"))
+            .header("grpc-timeout", "5S"),
+    )
+    .await;
     assert_eq!(status, 200);
 }
 
@@ -204,7 +263,15 @@ async fn backend_down_is_503_without_internal_details() {
     let s = setup_with_address("127.0.0.1:9", "", "").await;
     let (status, body, _) = call(client().get(s.gateway.url("/v1/users/1"))).await;
     assert_eq!(status, 503);
-    assert_eq!(body, json!({"code": 14, "message": "the backend is unavailable", "details": []}));
-    let (status, _, _) = call(client().get(s.gateway.url("/v1/users")).header("accept", "application/x-ndjson")).await;
+    assert_eq!(
+        body,
+        json!({"code": 14, "message": "the backend is unavailable", "details": []})
+    );
+    let (status, _, _) = call(
+        client()
+            .get(s.gateway.url("/v1/users"))
+            .header("accept", "application/x-ndjson"),
+    )
+    .await;
     assert_eq!(status, 503);
 }

@@ -22,7 +22,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(file: impl Into<String>, line: u64, column: u64, message: impl Into<String>) -> Self {
+    pub fn new(
+        file: impl Into<String>,
+        line: u64,
+        column: u64,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             file: file.into(),
             line: line.max(1),
@@ -121,7 +126,9 @@ impl Diagnostics {
                 .take(d.column as usize - 1)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            out.push_str(&format!(" {pad} |\n {number} | {text}\n {pad} | {caret_pad}^\n"));
+            out.push_str(&format!(
+                " {pad} |\n {number} | {text}\n {pad} | {caret_pad}^\n"
+            ));
         }
     }
 }

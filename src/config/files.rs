@@ -17,10 +17,7 @@ pub enum Files {
 impl Files {
     pub fn embedded(files: &[(&str, &'static [u8])]) -> Self {
         Files::Embedded(Arc::new(
-            files
-                .iter()
-                .map(|(p, c)| (PathBuf::from(p), *c))
-                .collect(),
+            files.iter().map(|(p, c)| (PathBuf::from(p), *c)).collect(),
         ))
     }
 

@@ -107,7 +107,10 @@ pub fn load(
                         check_version(&config.version, &file, diags);
                         mappings.push(LoadedMapping {
                             file,
-                            dir: mapping_path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                            dir: mapping_path
+                                .parent()
+                                .map(Path::to_path_buf)
+                                .unwrap_or_default(),
                             config,
                         });
                     }
@@ -147,7 +150,12 @@ pub fn parse_yaml<T: DeserializeOwned>(
     let text = match files.read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
-            diags.push(Diagnostic::new(shown.as_ref(), 1, 1, format!("cannot read file: {e}")));
+            diags.push(Diagnostic::new(
+                shown.as_ref(),
+                1,
+                1,
+                format!("cannot read file: {e}"),
+            ));
             return None;
         }
     };
@@ -159,7 +167,12 @@ pub fn parse_yaml<T: DeserializeOwned>(
                 .location()
                 .map(|l| (l.line(), l.column()))
                 .unwrap_or((1, 1));
-            diags.push(Diagnostic::new(shown.as_ref(), line, column, yaml_message(&e)));
+            diags.push(Diagnostic::new(
+                shown.as_ref(),
+                line,
+                column,
+                yaml_message(&e),
+            ));
             None
         }
     }
@@ -178,7 +191,12 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
 
 /// Expands `${NAME}` in a configuration string. A missing variable is a diagnostic that names
 /// the variable but never shows any value.
-pub fn expand(text: &Located<String>, pos: Pos, vars: &Vars, diags: &mut Diagnostics) -> Option<String> {
+pub fn expand(
+    text: &Located<String>,
+    pos: Pos,
+    vars: &Vars,
+    diags: &mut Diagnostics,
+) -> Option<String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text.as_str();
     let mut ok = true;

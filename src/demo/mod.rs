@@ -22,8 +22,14 @@ use crate::status::Status;
 
 /// The files of `examples/demo/`, as `rosetta demo` loads them.
 pub const FILES: &[(&str, &[u8])] = &[
-    ("demo/gateway.yaml", include_bytes!("../../examples/demo/gateway.yaml")),
-    ("demo/mappings/users.yaml", include_bytes!("../../examples/demo/mappings/users.yaml")),
+    (
+        "demo/gateway.yaml",
+        include_bytes!("../../examples/demo/gateway.yaml"),
+    ),
+    (
+        "demo/mappings/users.yaml",
+        include_bytes!("../../examples/demo/mappings/users.yaml"),
+    ),
     (
         "demo/schemas/demo/v1/users.proto",
         include_bytes!("../../examples/demo/schemas/demo/v1/users.proto"),
@@ -51,9 +57,14 @@ pub fn pool() -> DescriptorPool {
             column: 1,
         },
     };
-    proto::compile(&files(), vec!["demo/schemas".into()], &[request], &mut diags)
-        .map(|c| c.pool)
-        .unwrap_or_else(|| panic!("the embedded demo schema compiles:\n{}", diags.render()))
+    proto::compile(
+        &files(),
+        vec!["demo/schemas".into()],
+        &[request],
+        &mut diags,
+    )
+    .map(|c| c.pool)
+    .unwrap_or_else(|| panic!("the embedded demo schema compiles:\n{}", diags.render()))
 }
 
 /// A running demo gRPC backend.
@@ -109,7 +120,8 @@ impl DemoState {
             .iter()
             .map(|json| {
                 let mut de = serde_json::Deserializer::from_str(json);
-                let m = DynamicMessage::deserialize(user.clone(), &mut de).expect("seed users are valid");
+                let m = DynamicMessage::deserialize(user.clone(), &mut de)
+                    .expect("seed users are valid");
                 (int64(&m, "id"), m)
             })
             .collect();
@@ -122,7 +134,11 @@ impl DemoState {
     }
 
     fn new_message(&self, name: &str) -> DynamicMessage {
-        DynamicMessage::new(self.pool.get_message_by_name(name).expect("demo message types exist"))
+        DynamicMessage::new(
+            self.pool
+                .get_message_by_name(name)
+                .expect("demo message types exist"),
+        )
     }
 
     fn users(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, DynamicMessage>> {
@@ -145,7 +161,10 @@ impl DemoState {
             violation.set_field_by_name("field", Value::String("user.name".into()));
             violation.set_field_by_name("description", Value::String("a user needs a name".into()));
             let mut bad = self.new_message("google.rpc.BadRequest");
-            bad.set_field_by_name("field_violations", Value::List(vec![Value::Message(violation)]));
+            bad.set_field_by_name(
+                "field_violations",
+                Value::List(vec![Value::Message(violation)]),
+            );
             return Err(Status::invalid_argument("user.name must not be empty")
                 .with_detail(any(&bad))
                 .to_tonic());
@@ -157,13 +176,18 @@ impl DemoState {
         self.check_user(&user)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         user.set_field_by_name("id", Value::I64(id));
-        user.set_field_by_name("created_at", Value::Message(self.timestamp(SystemTime::now())));
+        user.set_field_by_name(
+            "created_at",
+            Value::Message(self.timestamp(SystemTime::now())),
+        );
         self.users().insert(id, user.clone());
         Ok(user)
     }
 
     fn timestamp(&self, at: SystemTime) -> DynamicMessage {
-        let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let since = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
         let mut ts = self.new_message("google.protobuf.Timestamp");
         ts.set_field_by_name("seconds", Value::I64(since.as_secs() as i64));
         ts.set_field_by_name("nanos", Value::I32(since.subsec_nanos() as i32));
@@ -179,7 +203,9 @@ fn any(message: &DynamicMessage) -> Any {
 }
 
 fn int64(m: &DynamicMessage, field: &str) -> i64 {
-    m.get_field_by_name(field).and_then(|v| v.as_i64()).unwrap_or_default()
+    m.get_field_by_name(field)
+        .and_then(|v| v.as_i64())
+        .unwrap_or_default()
 }
 
 fn int32(m: &DynamicMessage, field: &str) -> i32 {
@@ -207,7 +233,11 @@ type Reply = Result<tonic::Response<ResponseStream>, tonic::Status>;
 struct DemoHandler(Arc<DemoState>);
 
 impl Handler for DemoHandler {
-    fn call(&self, method: MethodDescriptor, request: Request<Streaming<DynamicMessage>>) -> BoxFuture<'static, Reply> {
+    fn call(
+        &self,
+        method: MethodDescriptor,
+        request: Request<Streaming<DynamicMessage>>,
+    ) -> BoxFuture<'static, Reply> {
         let state = self.0.clone();
         async move {
             let received = received_metadata(request.metadata());
@@ -240,7 +270,16 @@ fn received_metadata(metadata: &MetadataMap) -> String {
             tonic::metadata::KeyRef::Ascii(k) => k.as_str().to_owned(),
             tonic::metadata::KeyRef::Binary(k) => k.as_str().to_owned(),
         })
-        .filter(|k| !matches!(k.as_str(), "te" | "content-type" | "user-agent" | "grpc-timeout" | "grpc-accept-encoding" | "grpc-encoding"))
+        .filter(|k| {
+            !matches!(
+                k.as_str(),
+                "te" | "content-type"
+                    | "user-agent"
+                    | "grpc-timeout"
+                    | "grpc-accept-encoding"
+                    | "grpc-encoding"
+            )
+        })
         .collect();
     names.sort();
     names.join(",")
@@ -260,7 +299,8 @@ impl DemoState {
             }
             "ListUsers" => self.list(&request),
             "CreateUser" => {
-                let user = message(&request, "user").unwrap_or_else(|| self.new_message("demo.v1.User"));
+                let user =
+                    message(&request, "user").unwrap_or_else(|| self.new_message("demo.v1.User"));
                 one(self.create(user)?)
             }
             "UpdateUser" => self.update(&request),
@@ -273,7 +313,11 @@ impl DemoState {
             }
             "GetAvatar" => {
                 let id = int64(&request, "id");
-                let name = self.users().get(&id).map(|u| string(u, "name")).ok_or_else(|| self.not_found(id))?;
+                let name = self
+                    .users()
+                    .get(&id)
+                    .map(|u| string(u, "name"))
+                    .ok_or_else(|| self.not_found(id))?;
                 let initial = name.chars().next().unwrap_or('?');
                 let svg = format!(
                     "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"64\" height=\"64\"><circle cx=\"32\" cy=\"32\" r=\"32\" fill=\"#4a6\"/><text x=\"32\" y=\"42\" font-size=\"28\" text-anchor=\"middle\" fill=\"#fff\">{initial}</text></svg>"
@@ -285,12 +329,19 @@ impl DemoState {
             }
             "Sleep" => {
                 let duration = message(&request, "duration")
-                    .map(|d| Duration::new(int64(&d, "seconds").max(0) as u64, int32(&d, "nanos").max(0) as u32))
+                    .map(|d| {
+                        Duration::new(
+                            int64(&d, "seconds").max(0) as u64,
+                            int32(&d, "nanos").max(0) as u32,
+                        )
+                    })
                     .unwrap_or_default();
                 tokio::time::sleep(duration.min(Duration::from_secs(60))).await;
                 one(self.new_message("google.protobuf.Empty"))
             }
-            other => Err(tonic::Status::unimplemented(format!("the demo has no method {other}"))),
+            other => Err(tonic::Status::unimplemented(format!(
+                "the demo has no method {other}"
+            ))),
         }
     }
 
@@ -315,20 +366,28 @@ impl DemoState {
             state: self.clone(),
             finished: false,
         };
-        let stream = futures::stream::unfold((users.into_iter().enumerate(), guard), move |(mut users, mut guard)| async move {
-            let Some((i, user)) = users.next() else {
-                guard.finish();
-                return None;
-            };
-            if fail_after > 0 && i == fail_after {
-                guard.finished = true;
-                return Some((Err(tonic::Status::aborted(format!("stopped after {fail_after} users, as asked"))), (users, guard)));
-            }
-            if i > 0 && !interval.is_zero() {
-                tokio::time::sleep(interval).await;
-            }
-            Some((Ok(user), (users, guard)))
-        })
+        let stream = futures::stream::unfold(
+            (users.into_iter().enumerate(), guard),
+            move |(mut users, mut guard)| async move {
+                let Some((i, user)) = users.next() else {
+                    guard.finish();
+                    return None;
+                };
+                if fail_after > 0 && i == fail_after {
+                    guard.finished = true;
+                    return Some((
+                        Err(tonic::Status::aborted(format!(
+                            "stopped after {fail_after} users, as asked"
+                        ))),
+                        (users, guard),
+                    ));
+                }
+                if i > 0 && !interval.is_zero() {
+                    tokio::time::sleep(interval).await;
+                }
+                Some((Ok(user), (users, guard)))
+            },
+        )
         .take_while({
             let mut failed = false;
             move |item| {
@@ -345,12 +404,19 @@ impl DemoState {
         let id = int64(&patch, "id");
         let mask: Vec<String> = message(request, "update_mask")
             .and_then(|m| m.get_field_by_name("paths").map(|v| v.into_owned()))
-            .and_then(|v| v.as_list().map(|l| l.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect()))
+            .and_then(|v| {
+                v.as_list().map(|l| {
+                    l.iter()
+                        .filter_map(|p| p.as_str().map(str::to_owned))
+                        .collect()
+                })
+            })
             .unwrap_or_default();
         let mut users = self.users();
         let user = users.get_mut(&id).ok_or_else(|| self.not_found(id))?;
         for field in patch.descriptor().fields() {
-            let named = mask.is_empty() && patch.has_field(&field) || mask.iter().any(|p| p == field.name());
+            let named = mask.is_empty() && patch.has_field(&field)
+                || mask.iter().any(|p| p == field.name());
             if named && field.name() != "id" {
                 user.set_field(&field, patch.get_field(&field).into_owned());
             }
@@ -362,7 +428,8 @@ impl DemoState {
     async fn upload(&self, input: &mut Streaming<DynamicMessage>) -> Reply {
         let mut ids = Vec::new();
         while let Some(request) = input.message().await? {
-            let user = message(&request, "user").unwrap_or_else(|| self.new_message("demo.v1.User"));
+            let user =
+                message(&request, "user").unwrap_or_else(|| self.new_message("demo.v1.User"));
             ids.push(Value::I64(int64(&self.create(user)?, "id")));
         }
         let mut summary = self.new_message("demo.v1.UploadUsersResponse");
@@ -378,7 +445,10 @@ impl DemoState {
             let mut reply = state.new_message("demo.v1.ChatMessage");
             reply.set_field_by_name("from", Value::String("rosetta-demo".into()));
             reply.set_field_by_name("text", Value::String(string(&said, "text").to_uppercase()));
-            reply.set_field_by_name("sent_at", Value::Message(state.timestamp(SystemTime::now())));
+            reply.set_field_by_name(
+                "sent_at",
+                Value::Message(state.timestamp(SystemTime::now())),
+            );
             Ok(reply)
         });
         tonic::Response::new(replies.boxed())

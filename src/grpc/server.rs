@@ -33,7 +33,12 @@ pub fn router(services: &[ServiceDescriptor], handler: Arc<dyn Handler>) -> axum
         services
             .iter()
             .flat_map(|s| s.methods())
-            .map(|m| (format!("/{}/{}", m.parent_service().full_name(), m.name()), m))
+            .map(|m| {
+                (
+                    format!("/{}/{}", m.parent_service().full_name(), m.name()),
+                    m,
+                )
+            })
             .collect(),
     );
     axum::Router::new().fallback(move |request: http::Request<Body>| {

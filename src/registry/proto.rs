@@ -15,15 +15,42 @@ use crate::config::{display_path, line_col, Diagnostic, Diagnostics, Files, Pos}
 
 /// `google/api` and `google/rpc` files that users import without shipping them.
 const BUNDLED: &[(&str, &str)] = &[
-    ("google/api/annotations.proto", include_str!("bundled/google/api/annotations.proto")),
-    ("google/api/http.proto", include_str!("bundled/google/api/http.proto")),
-    ("google/api/httpbody.proto", include_str!("bundled/google/api/httpbody.proto")),
-    ("google/api/field_behavior.proto", include_str!("bundled/google/api/field_behavior.proto")),
-    ("google/api/client.proto", include_str!("bundled/google/api/client.proto")),
-    ("google/api/visibility.proto", include_str!("bundled/google/api/visibility.proto")),
-    ("google/rpc/status.proto", include_str!("bundled/google/rpc/status.proto")),
-    ("google/rpc/code.proto", include_str!("bundled/google/rpc/code.proto")),
-    ("google/rpc/error_details.proto", include_str!("bundled/google/rpc/error_details.proto")),
+    (
+        "google/api/annotations.proto",
+        include_str!("bundled/google/api/annotations.proto"),
+    ),
+    (
+        "google/api/http.proto",
+        include_str!("bundled/google/api/http.proto"),
+    ),
+    (
+        "google/api/httpbody.proto",
+        include_str!("bundled/google/api/httpbody.proto"),
+    ),
+    (
+        "google/api/field_behavior.proto",
+        include_str!("bundled/google/api/field_behavior.proto"),
+    ),
+    (
+        "google/api/client.proto",
+        include_str!("bundled/google/api/client.proto"),
+    ),
+    (
+        "google/api/visibility.proto",
+        include_str!("bundled/google/api/visibility.proto"),
+    ),
+    (
+        "google/rpc/status.proto",
+        include_str!("bundled/google/rpc/status.proto"),
+    ),
+    (
+        "google/rpc/code.proto",
+        include_str!("bundled/google/rpc/code.proto"),
+    ),
+    (
+        "google/rpc/error_details.proto",
+        include_str!("bundled/google/rpc/error_details.proto"),
+    ),
 ];
 
 /// Files every pool gets, so that error details and HTTP bodies can always be rendered.
@@ -134,7 +161,11 @@ pub fn compile(
         }
     }
 
-    let include_list = includes.iter().map(|p| display_path(p)).collect::<Vec<_>>().join(", ");
+    let include_list = includes
+        .iter()
+        .map(|p| display_path(p))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sources = Arc::new(Mutex::new(Sources::new()));
     let resolver = Resolver {
         files: files.clone(),
@@ -199,7 +230,10 @@ fn protox_diagnostic(
     if error.is_file_not_found() && error.file().is_none_or(|f| f == request.path) {
         return Diagnostic::at(
             &request.pos,
-            format!("schema `{}` was not found in the include directories ({includes})", request.path),
+            format!(
+                "schema `{}` was not found in the include directories ({includes})",
+                request.path
+            ),
         );
     }
     // Point into the .proto file when protox knows where the problem is.

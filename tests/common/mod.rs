@@ -53,7 +53,10 @@ pub async fn serve(gateway: Gateway) -> RunningGateway {
 }
 
 pub fn vars(pairs: &[(&str, String)]) -> Vars {
-    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     Arc::new(move |name| map.get(name).cloned())
 }
 
@@ -64,7 +67,9 @@ pub struct Demo {
 }
 
 pub async fn demo() -> Demo {
-    let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let vars = vars(&[(demo::GRPC_ADDRESS_VAR, backend.addr.to_string())]);
     let gateway = gateway::load(demo::files(), demo::GATEWAY_FILE.as_ref(), vars)
         .unwrap_or_else(|d| panic!("{}", d.render()));

@@ -177,7 +177,10 @@ mod tests {
             vec!["{\"a\":\"]\\\"\"}", "{\"b\":2}"]
         );
         assert_eq!(split(&["[]"]).unwrap(), Vec::<String>::new());
-        assert_eq!(split(&["[1, \"x\" ,true]"]).unwrap(), vec!["1", "\"x\"", "true"]);
+        assert_eq!(
+            split(&["[1, \"x\" ,true]"]).unwrap(),
+            vec!["1", "\"x\"", "true"]
+        );
     }
 
     #[test]

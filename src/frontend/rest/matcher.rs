@@ -47,7 +47,12 @@ pub enum Lookup<'p> {
 impl Matcher {
     /// Adds a route. On a conflict returns the index of the route that already matches exactly
     /// the same requests.
-    pub fn insert(&mut self, method: &Method, template: &PathTemplate, route: usize) -> Result<(), usize> {
+    pub fn insert(
+        &mut self,
+        method: &Method,
+        template: &PathTemplate,
+        route: usize,
+    ) -> Result<(), usize> {
         let mut node = &mut self.root;
         let mut multi = false;
         for segment in &template.segments {
@@ -57,7 +62,11 @@ impl Matcher {
                 Segment::Multi => multi = true,
             }
         }
-        let ends = if multi { &mut node.multi_ends } else { &mut node.ends };
+        let ends = if multi {
+            &mut node.multi_ends
+        } else {
+            &mut node.ends
+        };
         let by_method = ends.entry(template.verb.clone()).or_default();
         if let Some(existing) = by_method.get(method) {
             return Err(*existing);
@@ -114,7 +123,13 @@ impl Matcher {
     }
 }
 
-fn search(node: &Node, segments: &[&str], i: usize, verb: Option<&str>, method: &Method) -> Option<usize> {
+fn search(
+    node: &Node,
+    segments: &[&str],
+    i: usize,
+    verb: Option<&str>,
+    method: &Method,
+) -> Option<usize> {
     let find = |ends: &Ends| {
         ends.get(&verb.map(str::to_owned))
             .and_then(|m| m.get(method))
@@ -231,7 +246,11 @@ mod tests {
         let m = matcher(&[("GET", "/v1/users/{id}")]);
         assert_eq!(found(&m, "GET", "/v1/users"), None);
         assert_eq!(found(&m, "GET", "/v1/users/1/extra"), None);
-        assert_eq!(found(&m, "GET", "/v1/users/"), None, "an empty segment is no id");
+        assert_eq!(
+            found(&m, "GET", "/v1/users/"),
+            None,
+            "an empty segment is no id"
+        );
     }
 
     #[test]
@@ -265,10 +284,20 @@ mod tests {
     #[test]
     fn same_requests_twice_is_a_conflict() {
         let mut m = Matcher::default();
-        m.insert(&Method::GET, &parse("/v1/{a}").unwrap(), 0).unwrap();
-        assert_eq!(m.insert(&Method::GET, &parse("/v1/{b}").unwrap(), 1), Err(0));
-        assert_eq!(m.insert(&Method::POST, &parse("/v1/{b}").unwrap(), 2), Ok(()));
-        assert_eq!(m.insert(&Method::GET, &parse("/v1/{b}:x").unwrap(), 3), Ok(()));
+        m.insert(&Method::GET, &parse("/v1/{a}").unwrap(), 0)
+            .unwrap();
+        assert_eq!(
+            m.insert(&Method::GET, &parse("/v1/{b}").unwrap(), 1),
+            Err(0)
+        );
+        assert_eq!(
+            m.insert(&Method::POST, &parse("/v1/{b}").unwrap(), 2),
+            Ok(())
+        );
+        assert_eq!(
+            m.insert(&Method::GET, &parse("/v1/{b}:x").unwrap(), 3),
+            Ok(())
+        );
     }
 
     #[test]

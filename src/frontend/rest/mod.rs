@@ -39,7 +39,12 @@ pub struct RestFrontend {
 }
 
 impl RestFrontend {
-    pub fn new(matcher: Matcher, routes: Vec<Arc<Route>>, pool: DescriptorPool, max_body: usize) -> Self {
+    pub fn new(
+        matcher: Matcher,
+        routes: Vec<Arc<Route>>,
+        pool: DescriptorPool,
+        max_body: usize,
+    ) -> Self {
         RestFrontend {
             matcher,
             routes,
@@ -105,7 +110,13 @@ impl RestFrontend {
         let headers = &parts.headers;
         let input_error = InputError::default();
         let input: MessageStream = if route.operation.kind.streams_requests() {
-            streaming_input(route.clone(), body, bindings, self.max_body, input_error.clone())
+            streaming_input(
+                route.clone(),
+                body,
+                bindings,
+                self.max_body,
+                input_error.clone(),
+            )
         } else {
             let bytes = read_body(body, headers, self.max_body).await?;
             let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
@@ -131,7 +142,11 @@ impl RestFrontend {
                 .await
                 .ok_or_else(|| Status::internal("the backend sent no response message"))??;
             let (bytes, content_type) = response::payload(&route, &message)?;
-            return Ok(response::ok(content_type, Body::from(bytes), &reply.metadata));
+            return Ok(response::ok(
+                content_type,
+                Body::from(bytes),
+                &reply.metadata,
+            ));
         }
         let framing = Framing::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()));
         // Wait for the first message, so that an error before it gets its HTTP status.
@@ -156,7 +171,9 @@ async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Byte
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(Status::payload_too_large(limit)),
-        Err(_) => Err(Status::invalid_argument("the request body could not be read")),
+        Err(_) => Err(Status::invalid_argument(
+            "the request body could not be read",
+        )),
     }
 }
 
@@ -179,7 +196,10 @@ impl InputError {
 /// Ends a reply stream with the request body's error, if it had one.
 fn with_input_error(messages: ReplyStream, input_error: InputError) -> ReplyStream {
     messages
-        .chain(futures::stream::once(async move { input_error.take() }).filter_map(|e| async move { e.map(Err) }))
+        .chain(
+            futures::stream::once(async move { input_error.take() })
+                .filter_map(|e| async move { e.map(Err) }),
+        )
         .boxed()
 }
 
@@ -230,13 +250,18 @@ fn streaming_input(
                     Some(Err(_)) => Err("the request body could not be read".to_owned()),
                     None => {
                         state.done = true;
-                        state.splitter.finish().map(|last| last.into_iter().collect())
+                        state
+                            .splitter
+                            .finish()
+                            .map(|last| last.into_iter().collect())
                     }
                 };
                 match split {
                     Ok(values) => state.pending.extend(values),
                     Err(why) => {
-                        input_error.set(Status::invalid_argument(format!("invalid request stream: {why}")));
+                        input_error.set(Status::invalid_argument(format!(
+                            "invalid request stream: {why}"
+                        )));
                         return None;
                     }
                 }
@@ -270,7 +295,9 @@ pub fn forward_metadata(headers: &HeaderMap, allow: &[HeaderName]) -> HeaderMap 
             Some(stripped) => HeaderName::from_bytes(stripped.as_bytes()).ok(),
             None => allow.contains(name).then(|| name.clone()),
         };
-        if let Some(target) = target.filter(|t| !HOP_BY_HOP.contains(&t.as_str()) && !t.as_str().starts_with("grpc-")) {
+        if let Some(target) =
+            target.filter(|t| !HOP_BY_HOP.contains(&t.as_str()) && !t.as_str().starts_with("grpc-"))
+        {
             out.append(target, value.clone());
         }
     }
@@ -278,7 +305,10 @@ pub fn forward_metadata(headers: &HeaderMap, allow: &[HeaderName]) -> HeaderMap 
 }
 
 /// The call's deadline: the sooner of the request's `grpc-timeout` and the route's timeout.
-pub fn deadline(headers: &HeaderMap, route_timeout: Option<Duration>) -> Result<Option<Instant>, Status> {
+pub fn deadline(
+    headers: &HeaderMap,
+    route_timeout: Option<Duration>,
+) -> Result<Option<Instant>, Status> {
     let requested = match headers.get("grpc-timeout") {
         None => None,
         Some(value) => Some(
@@ -336,7 +366,10 @@ mod tests {
         headers.insert("cookie", "secret".parse().unwrap());
         headers.insert("connection", "close".parse().unwrap());
         headers.insert("grpc-metadata-grpc-status", "0".parse().unwrap());
-        let allow = vec![HeaderName::from_static("authorization"), HeaderName::from_static("connection")];
+        let allow = vec![
+            HeaderName::from_static("authorization"),
+            HeaderName::from_static("connection"),
+        ];
         let out = forward_metadata(&headers, &allow);
         let mut names: Vec<_> = out.keys().map(|k| k.as_str()).collect();
         names.sort();

@@ -28,17 +28,22 @@ enum Target {
 }
 
 /// The bindings of a request's path variables and query parameters.
-pub fn bindings(route: &Route, segments: &[&str], query: Option<&str>) -> Result<Vec<Binding>, Status> {
+pub fn bindings(
+    route: &Route,
+    segments: &[&str],
+    query: Option<&str>,
+) -> Result<Vec<Binding>, Status> {
     let mut out = Vec::new();
     for (variable, fields) in route.template.variables.iter().zip(&route.variable_fields) {
         let end = variable.end.unwrap_or(segments.len());
         let raw = segments[variable.start..end].join("/");
-        let text = super::matcher::unescape(&raw, variable.is_single_segment()).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "path variable `{}` is not valid UTF-8 once unescaped",
-                variable.field_path.join(".")
-            ))
-        })?;
+        let text =
+            super::matcher::unescape(&raw, variable.is_single_segment()).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "path variable `{}` is not valid UTF-8 once unescaped",
+                    variable.field_path.join(".")
+                ))
+            })?;
         let leaf = fields.last().expect("field paths are never empty");
         let value = if leaf.is_list() {
             text.split(',')
@@ -100,14 +105,20 @@ fn query_bindings(route: &Route, query: &str, out: &mut Vec<Binding>) -> Result<
                 input.full_name()
             )));
         }
-        let leaf = path.last().expect("resolve_path never returns an empty path");
-        let invalid = |why: String| Status::invalid_argument(format!("invalid value for query parameter `{key}`: {why}"));
+        let leaf = path
+            .last()
+            .expect("resolve_path never returns an empty path");
+        let invalid = |why: String| {
+            Status::invalid_argument(format!("invalid value for query parameter `{key}`: {why}"))
+        };
         let target = match (map_key, leaf.is_map(), leaf.is_list()) {
             (Some(map_key), true, _) => {
-                let Kind::Message(entry) = leaf.kind() else { unreachable!("maps are messages") };
+                let Kind::Message(entry) = leaf.kind() else {
+                    unreachable!("maps are messages")
+                };
                 let key = parse_value(&entry.map_entry_key_field(), map_key)
                     .ok()
-                    .and_then(|v| value_to_map_key(v))
+                    .and_then(value_to_map_key)
                     .ok_or_else(|| invalid(format!("`{map_key}` is not a valid map key")))?;
                 let value = parse_value(&entry.map_entry_value_field(), &text).map_err(invalid)?;
                 Target::MapEntry(key, value)
@@ -118,7 +129,11 @@ fn query_bindings(route: &Route, query: &str, out: &mut Vec<Binding>) -> Result<
                 return Err(Status::invalid_argument(format!(
                     "query parameter `{key}` does not fit field `{}` ({})",
                     leaf.name(),
-                    if leaf.is_map() { "a map: use `field[key]=value`" } else { "not a map" }
+                    if leaf.is_map() {
+                        "a map: use `field[key]=value`"
+                    } else {
+                        "not a map"
+                    }
                 )))
             }
         };
@@ -183,7 +198,10 @@ pub fn apply(bindings: &[Binding], message: &mut DynamicMessage) -> Result<(), S
         let (parent, leaf) = parent_of(message, &binding.path);
         match &binding.target {
             Target::Set(value) => {
-                if binding.from_path && parent.has_field(leaf) && parent.get_field(leaf).as_ref() != value {
+                if binding.from_path
+                    && parent.has_field(leaf)
+                    && parent.get_field(leaf).as_ref() != value
+                {
                     return Err(Status::invalid_argument(format!(
                         "field `{}` is set by the path and, differently, by the body",
                         dotted(&binding.path)
@@ -211,7 +229,10 @@ fn dotted(path: &[FieldDescriptor]) -> String {
 }
 
 /// The message that holds the last field of `path`, creating intermediate messages.
-fn parent_of<'m, 'p>(message: &'m mut DynamicMessage, path: &'p [FieldDescriptor]) -> (&'m mut DynamicMessage, &'p FieldDescriptor) {
+fn parent_of<'m, 'p>(
+    message: &'m mut DynamicMessage,
+    path: &'p [FieldDescriptor],
+) -> (&'m mut DynamicMessage, &'p FieldDescriptor) {
     let (leaf, parents) = path.split_last().expect("field paths are never empty");
     let mut current = message;
     for field in parents {
@@ -224,7 +245,11 @@ fn parent_of<'m, 'p>(message: &'m mut DynamicMessage, path: &'p [FieldDescriptor
 }
 
 /// Decodes the request body per the route's body binding. `None` for no body.
-pub fn decode_body(route: &Route, body: &[u8], content_type: Option<&str>) -> Result<DynamicMessage, Status> {
+pub fn decode_body(
+    route: &Route,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Result<DynamicMessage, Status> {
     let input = route.operation.method.input();
     let options = DeserializeOptions::new().deny_unknown_fields(route.mapping.strict);
     match &route.body {
@@ -263,7 +288,7 @@ pub fn decode_body(route: &Route, body: &[u8], content_type: Option<&str>) -> Re
     }
 }
 
-fn decode_json(
+pub fn decode_json(
     desc: MessageDescriptor,
     body: &[u8],
     options: &DeserializeOptions,
@@ -272,15 +297,22 @@ fn decode_json(
         return Ok(DynamicMessage::new(desc));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
-    DynamicMessage::deserialize_with_options(desc, &mut de, options).and_then(|m| de.end().map(|_| m))
+    DynamicMessage::deserialize_with_options(desc, &mut de, options)
+        .and_then(|m| de.end().map(|_| m))
 }
 
 /// A JSON error as a 400, its position shifted back by `prefix` bytes added before the body on
 /// its first line.
 fn json_error(e: &serde_json::Error, prefix: usize) -> Status {
     let text = e.to_string();
-    let what = text.rfind(" at line ").map_or(text.as_str(), |i| &text[..i]);
-    let column = if e.line() == 1 { e.column().saturating_sub(prefix) } else { e.column() };
+    let what = text
+        .rfind(" at line ")
+        .map_or(text.as_str(), |i| &text[..i]);
+    let column = if e.line() == 1 {
+        e.column().saturating_sub(prefix)
+    } else {
+        e.column()
+    };
     Status::invalid_argument(format!(
         "invalid JSON body: {what} at line {} column {}",
         e.line(),
@@ -294,7 +326,10 @@ pub fn is_http_body(desc: &MessageDescriptor) -> bool {
 
 fn http_body(desc: MessageDescriptor, body: &[u8], content_type: Option<&str>) -> DynamicMessage {
     let mut message = DynamicMessage::new(desc);
-    message.set_field_by_name("content_type", Value::String(content_type.unwrap_or_default().to_owned()));
+    message.set_field_by_name(
+        "content_type",
+        Value::String(content_type.unwrap_or_default().to_owned()),
+    );
     message.set_field_by_name("data", Value::Bytes(bytes::Bytes::copy_from_slice(body)));
     message
 }
@@ -329,19 +364,25 @@ fn parse_kind(kind: &Kind, text: &str) -> Result<Value, String> {
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
             Value::I64(text.parse().map_err(|_| number("a 64-bit integer"))?)
         }
-        Kind::Uint32 | Kind::Fixed32 => {
-            Value::U32(text.parse().map_err(|_| number("an unsigned 32-bit integer"))?)
-        }
-        Kind::Uint64 | Kind::Fixed64 => {
-            Value::U64(text.parse().map_err(|_| number("an unsigned 64-bit integer"))?)
-        }
+        Kind::Uint32 | Kind::Fixed32 => Value::U32(
+            text.parse()
+                .map_err(|_| number("an unsigned 32-bit integer"))?,
+        ),
+        Kind::Uint64 | Kind::Fixed64 => Value::U64(
+            text.parse()
+                .map_err(|_| number("an unsigned 64-bit integer"))?,
+        ),
         Kind::Float => Value::F32(text.parse().map_err(|_| number("a number"))?),
         Kind::Double => Value::F64(text.parse().map_err(|_| number("a number"))?),
         Kind::Enum(e) => {
             let value = e
                 .get_value_by_name(text)
                 .map(|v| v.number())
-                .or_else(|| text.parse::<i32>().ok().filter(|n| e.get_value(*n).is_some()))
+                .or_else(|| {
+                    text.parse::<i32>()
+                        .ok()
+                        .filter(|n| e.get_value(*n).is_some())
+                })
                 .ok_or_else(|| format!("`{text}` is not a value of enum {}", e.full_name()))?;
             Value::EnumNumber(value)
         }
@@ -370,8 +411,11 @@ const WRAPPERS: &[&str] = &[
 fn parse_well_known(desc: &MessageDescriptor, text: &str) -> Result<DynamicMessage, String> {
     let name = desc.full_name();
     if TEXT_FORM.contains(&name) {
-        return DynamicMessage::deserialize(desc.clone(), serde_json::Value::String(text.to_owned()))
-            .map_err(|e| format!("`{text}` is not a valid {}: {e}", desc.name()));
+        return DynamicMessage::deserialize(
+            desc.clone(),
+            serde_json::Value::String(text.to_owned()),
+        )
+        .map_err(|e| format!("`{text}` is not a valid {}: {e}", desc.name()));
     }
     match desc.get_field_by_name("value") {
         Some(inner) if WRAPPERS.contains(&name) => {

@@ -29,28 +29,41 @@ pub fn message_json(message: &DynamicMessage, options: &SerializeOptions) -> Res
 /// the raw bytes of a `google.api.HttpBody`. Returns the bytes and their content type.
 pub fn payload(route: &Route, message: &DynamicMessage) -> Result<(Bytes, HeaderValue), Status> {
     let options = &route.mapping.serialize;
-    let selected = match &route.response_body {
-        None => None,
-        Some(field) => Some(message.get_field(field).into_owned()),
-    };
+    let selected = route
+        .response_body
+        .as_ref()
+        .map(|field| message.get_field(field).into_owned());
     match selected {
         None => http_body_or_json(message, options),
         Some(Value::Message(inner)) => http_body_or_json(&inner, options),
         Some(_) => {
             // A scalar, list or map field: render the message holding only it, and take it out.
-            let field = route.response_body.as_ref().expect("selected implies a field");
+            let field = route
+                .response_body
+                .as_ref()
+                .expect("selected implies a field");
             let mut holder = DynamicMessage::new(message.descriptor());
             holder.set_field(field, message.get_field(field).into_owned());
             let json = message_json(&holder, &options.clone().skip_default_fields(false))?;
             let value: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
-            let key = if route.mapping.proto_field_names { field.name() } else { field.json_name() };
+            let key = if route.mapping.proto_field_names {
+                field.name()
+            } else {
+                field.json_name()
+            };
             let inner = value.get(key).cloned().unwrap_or(serde_json::Value::Null);
-            Ok((Bytes::from(serde_json::to_vec(&inner).unwrap_or_default()), JSON))
+            Ok((
+                Bytes::from(serde_json::to_vec(&inner).unwrap_or_default()),
+                JSON,
+            ))
         }
     }
 }
 
-fn http_body_or_json(message: &DynamicMessage, options: &SerializeOptions) -> Result<(Bytes, HeaderValue), Status> {
+fn http_body_or_json(
+    message: &DynamicMessage,
+    options: &SerializeOptions,
+) -> Result<(Bytes, HeaderValue), Status> {
     if !is_http_body(&message.descriptor()) {
         return Ok((message_json(message, options)?, JSON));
     }
@@ -74,9 +87,18 @@ pub fn error(status: &Status, pool: &DescriptorPool) -> Response {
 }
 
 /// 405 with `Allow`.
-pub fn method_not_allowed(method: &Method, path: &str, allowed: &[Method], pool: &DescriptorPool) -> Response {
+pub fn method_not_allowed(
+    method: &Method,
+    path: &str,
+    allowed: &[Method],
+    pool: &DescriptorPool,
+) -> Response {
     let mut response = error(&Status::method_not_allowed(method, path), pool);
-    let allow = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let allow = allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     if let Ok(value) = HeaderValue::from_str(&allow) {
         response.headers_mut().insert(ALLOW, value);
     }
@@ -100,7 +122,13 @@ fn is_protocol_header(name: &str) -> bool {
     name.starts_with("grpc-")
         || matches!(
             name,
-            "content-type" | "content-length" | "te" | "trailer" | "date" | "server" | "transfer-encoding"
+            "content-type"
+                | "content-length"
+                | "te"
+                | "trailer"
+                | "date"
+                | "server"
+                | "transfer-encoding"
         )
 }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, Method};
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MethodDescriptor, SerializeOptions, Value};
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, Kind, MethodDescriptor, SerializeOptions, Value,
+};
 
 use super::request::{resolve_path, settable_from_text};
 use super::template::{self, PathTemplate};
@@ -116,7 +118,10 @@ pub fn annotation_rules(method: &MethodDescriptor, origin: &Pos) -> Vec<RuleSpec
     };
     let mut out = Vec::new();
     push_annotation_rule(&rule, origin, &mut out);
-    if let Some(Value::List(more)) = rule.get_field_by_name("additional_bindings").map(|v| v.into_owned()) {
+    if let Some(Value::List(more)) = rule
+        .get_field_by_name("additional_bindings")
+        .map(|v| v.into_owned())
+    {
         for extra in more {
             if let Value::Message(extra) = extra {
                 push_annotation_rule(&extra, origin, &mut out);
@@ -199,7 +204,10 @@ fn config_rule(
     .collect();
     if let Some(custom) = &rule.custom {
         let method = Method::from_bytes(custom.kind.as_bytes()).map_err(|_| {
-            (pos(&custom.kind), format!("`{}` is not an HTTP method", custom.kind.value))
+            (
+                pos(&custom.kind),
+                format!("`{}` is not an HTTP method", custom.kind.value),
+            )
         })?;
         patterns.push((method, &custom.path));
     }
@@ -217,7 +225,8 @@ fn config_rule(
         )),
         [_, (_, second), ..] => Err((
             pos(second),
-            "a rule can have only one of `get`, `put`, `post`, `delete`, `patch` and `custom`".into(),
+            "a rule can have only one of `get`, `put`, `post`, `delete`, `patch` and `custom`"
+                .into(),
         )),
     }
 }
@@ -250,7 +259,10 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
     for variable in &template.variables {
         let dotted = variable.field_path.join(".");
         let fields = resolve_path(&input, &dotted).ok_or_else(|| {
-            format!("path variable `{dotted}` names no singular field of {}", input.full_name())
+            format!(
+                "path variable `{dotted}` names no singular field of {}",
+                input.full_name()
+            )
         })?;
         let leaf = fields.last().expect("non-empty");
         // A repeated field takes comma-separated values, as in grpc-gateway.
@@ -266,14 +278,20 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
         None | Some("") => BodyBinding::None,
         Some("*") => BodyBinding::Whole,
         Some(name) => BodyBinding::Field(resolve_path(&input, name).ok_or_else(|| {
-            format!("body field `{name}` names no field of {}", input.full_name())
+            format!(
+                "body field `{name}` names no field of {}",
+                input.full_name()
+            )
         })?),
     };
     let output = method.output();
     let response_body = match spec.response_body.as_deref() {
         None | Some("") => None,
         Some(name) => Some(output.get_field_by_name(name).ok_or_else(|| {
-            format!("response_body `{name}` is not a top-level field of {}", output.full_name())
+            format!(
+                "response_body `{name}` is not a top-level field of {}",
+                output.full_name()
+            )
         })?),
     };
     if spec.method == Method::GET && !matches!(body, BodyBinding::None) {

@@ -241,9 +241,7 @@ impl Parser<'_> {
     fn literal(&mut self) -> Result<String, TemplateError> {
         let start = self.pos;
         let rest = &self.text[start..];
-        let mut len = rest
-            .find(['/', '{', '}', '='])
-            .unwrap_or(rest.len());
+        let mut len = rest.find(['/', '{', '}', '=']).unwrap_or(rest.len());
         // In the last segment, a `:` starts the verb.
         if start + len == self.text.len() {
             if let Some(colon) = rest[..len].find(':') {
@@ -291,7 +289,13 @@ mod tests {
         let t = parse("/v1/{book.name=shelves/*/books/*}").unwrap();
         assert_eq!(
             t.segments,
-            vec![lit("v1"), lit("shelves"), Segment::Single, lit("books"), Segment::Single]
+            vec![
+                lit("v1"),
+                lit("shelves"),
+                Segment::Single,
+                lit("books"),
+                Segment::Single
+            ]
         );
         assert_eq!(t.variables[0].field_path, vec!["book", "name"]);
         assert_eq!((t.variables[0].start, t.variables[0].end), (1, Some(5)));
@@ -336,7 +340,10 @@ mod tests {
         let cases = [
             ("v1/users", "a path template must start with `/`"),
             ("/v1/{a={b}}", "variables cannot be nested"),
-            ("/v1/**/x", "`**` must be the last segment (it is segment 2)"),
+            (
+                "/v1/**/x",
+                "`**` must be the last segment (it is segment 2)",
+            ),
             ("/v1/{}", "expected a field name"),
             ("/v1/{id", "expected `}` to close the variable"),
             ("/v1/a*b", "`*` must be a whole segment"),

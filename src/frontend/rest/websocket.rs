@@ -73,7 +73,8 @@ pub async fn serve(
                 let mut messages = reply.messages;
                 let mut outcome = Ok(());
                 while let Some(item) = messages.next().await {
-                    let json = item.and_then(|m| response::payload(&route, &m).map(|(json, _)| json));
+                    let json =
+                        item.and_then(|m| response::payload(&route, &m).map(|(json, _)| json));
                     match json {
                         Ok(json) => {
                             let text = String::from_utf8_lossy(&json).into_owned();
