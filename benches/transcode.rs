@@ -1,14 +1,18 @@
 //! JSON <-> protobuf transcoding on the request and response paths, on messages of about
 //! 100 B, 10 KiB and 1 MiB of JSON. Throughput is per byte of JSON.
 //!
-//! - `json_to_protobuf`: what a REST request body costs: JSON -> DynamicMessage -> wire bytes.
-//! - `protobuf_to_json`: what a gRPC response costs: wire bytes -> DynamicMessage -> JSON.
+//! - `json_to_protobuf`: what a REST request body costs: JSON -> wire bytes (rosetta's direct
+//!   transcoder, `protojson`).
+//! - `protobuf_to_json`: what a gRPC response costs: wire bytes -> JSON.
+//! - `*_via_dynamic`: the same through prost-reflect's `DynamicMessage`, for comparison (the
+//!   fallback path).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use prost::Message;
 use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
 use rosetta::config::{Diagnostics, Files, Pos};
 use rosetta::frontend::rest::{request, response};
+use rosetta::protojson::{json_to_wire, wire_to_json, JsonOptions, Plan};
 use rosetta::registry::proto::{self, SchemaRequest};
 
 const PROTO: &[u8] = br#"
@@ -77,50 +81,77 @@ fn cases() -> Vec<(&'static str, String)> {
 }
 
 fn json_to_protobuf(c: &mut Criterion) {
-    let desc = page_descriptor();
-    let options = DeserializeOptions::new().deny_unknown_fields(false);
+    let plan = Plan::new(&page_descriptor(), JsonOptions::default());
     let mut group = c.benchmark_group("json_to_protobuf");
     for (name, json) in cases() {
         group.throughput(Throughput::Bytes(json.len() as u64));
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("{name} ({} B)", json.len())),
-            &json,
-            |b, json| {
-                b.iter(|| {
-                    let message =
-                        request::decode_json(desc.clone(), json.as_bytes(), &options).unwrap();
-                    message.encode_to_vec()
-                })
-            },
-        );
+        group.bench_with_input(BenchmarkId::from_parameter(name), &json, |b, json| {
+            b.iter(|| json_to_wire(&plan, json.as_bytes()).unwrap())
+        });
     }
     group.finish();
 }
 
 fn protobuf_to_json(c: &mut Criterion) {
+    let plan = Plan::new(&page_descriptor(), JsonOptions::default());
+    let mut group = c.benchmark_group("protobuf_to_json");
+    for (name, json) in cases() {
+        let wire = json_to_wire(&plan, json.as_bytes()).unwrap();
+        group.throughput(Throughput::Bytes(json.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &wire, |b, wire| {
+            b.iter(|| {
+                let mut out = Vec::with_capacity(wire.len() * 2);
+                wire_to_json(&plan, wire, &mut out).unwrap();
+                out
+            })
+        });
+    }
+    group.finish();
+}
+
+fn json_to_protobuf_via_dynamic(c: &mut Criterion) {
+    let desc = page_descriptor();
+    let options = DeserializeOptions::new().deny_unknown_fields(false);
+    let mut group = c.benchmark_group("json_to_protobuf_via_dynamic");
+    for (name, json) in cases() {
+        group.throughput(Throughput::Bytes(json.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &json, |b, json| {
+            b.iter(|| {
+                let message =
+                    request::decode_json(desc.clone(), json.as_bytes(), &options).unwrap();
+                message.encode_to_vec()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn protobuf_to_json_via_dynamic(c: &mut Criterion) {
     let desc = page_descriptor();
     let options = SerializeOptions::new()
         .skip_default_fields(true)
         .stringify_64_bit_integers(true);
-    let mut group = c.benchmark_group("protobuf_to_json");
+    let mut group = c.benchmark_group("protobuf_to_json_via_dynamic");
     for (name, json) in cases() {
         let wire = request::decode_json(desc.clone(), json.as_bytes(), &DeserializeOptions::new())
             .unwrap()
             .encode_to_vec();
         group.throughput(Throughput::Bytes(json.len() as u64));
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("{name} ({} B)", json.len())),
-            &wire,
-            |b, wire| {
-                b.iter(|| {
-                    let message = DynamicMessage::decode(desc.clone(), wire.as_slice()).unwrap();
-                    response::message_json(&message, &options).unwrap()
-                })
-            },
-        );
+        group.bench_with_input(BenchmarkId::from_parameter(name), &wire, |b, wire| {
+            b.iter(|| {
+                let message = DynamicMessage::decode(desc.clone(), wire.as_slice()).unwrap();
+                response::message_json(&message, &options).unwrap()
+            })
+        });
     }
     group.finish();
 }
 
-criterion_group!(benches, json_to_protobuf, protobuf_to_json);
+criterion_group!(
+    benches,
+    json_to_protobuf,
+    protobuf_to_json,
+    json_to_protobuf_via_dynamic,
+    protobuf_to_json_via_dynamic
+);
 criterion_main!(benches);

@@ -6,18 +6,49 @@ use std::sync::Arc;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use http::HeaderMap;
-use prost_reflect::DynamicMessage;
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage};
 use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
 
 use crate::registry::Operation;
 use crate::status::Status;
 
+/// A message of the canonical model: decoded, or still in wire form. Frontends and backends
+/// that can work on the wire form (the REST frontend's JSON transcoder, the gRPC backend)
+/// never pay for decoding; anything that needs the fields calls [`Message::decoded`].
+#[derive(Debug, Clone)]
+pub enum Message {
+    Decoded(DynamicMessage),
+    Encoded(MessageDescriptor, Bytes),
+}
+
+impl Message {
+    pub fn descriptor(&self) -> MessageDescriptor {
+        match self {
+            Message::Decoded(m) => m.descriptor(),
+            Message::Encoded(desc, _) => desc.clone(),
+        }
+    }
+
+    /// The fields; decodes the wire form.
+    pub fn decoded(&self) -> Result<Cow<'_, DynamicMessage>, Status> {
+        match self {
+            Message::Decoded(m) => Ok(Cow::Borrowed(m)),
+            Message::Encoded(desc, bytes) => DynamicMessage::decode(desc.clone(), bytes.as_ref())
+                .map(Cow::Owned)
+                .map_err(|e| Status::internal(format!("cannot decode {}: {e}", desc.full_name()))),
+        }
+    }
+}
+
 /// Request messages: exactly one for unary and server-streaming operations.
-pub type MessageStream = BoxStream<'static, DynamicMessage>;
+pub type MessageStream = BoxStream<'static, Message>;
 
 /// Response messages, ending early with a status when the backend fails mid-stream.
-pub type ReplyStream = BoxStream<'static, Result<DynamicMessage, Status>>;
+pub type ReplyStream = BoxStream<'static, Result<Message, Status>>;
 
 pub struct Call {
     pub operation: Arc<Operation>,

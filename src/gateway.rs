@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prost_reflect::{DescriptorPool, MethodDescriptor};
+use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 
 use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
 use crate::call::Invoker;
@@ -19,6 +19,7 @@ use crate::config::{
 use crate::frontend::rest::matcher::Matcher;
 use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
 use crate::frontend::rest::RestFrontend;
+use crate::protojson::{JsonOptions, Plan};
 use crate::registry::proto::{self, Compiled, SchemaRequest};
 use crate::registry::{declared_at, Operation};
 
@@ -349,6 +350,10 @@ fn mapping_routes(
         }
     }
 
+    let mut plans = Plans {
+        options: settings.json,
+        built: HashMap::new(),
+    };
     let mut routes = Vec::new();
     for method in methods {
         let declared = declared_at(&method, &compiled.shown_name(method.parent_file().name()));
@@ -363,6 +368,8 @@ fn mapping_routes(
             specs.push(route::auto_rule(&method, &declared));
         }
         let operation = Operation::new(method.clone());
+        let request_plan = plans.get(&method.input());
+        let response_plan = plans.get(&method.output());
         let timeout = timeout
             .or(mapping.config.options.timeout.map(|d| d.0))
             .or(backend_timeout);
@@ -377,6 +384,8 @@ fn mapping_routes(
                     response_body: resolved.response_body,
                     timeout,
                     mapping: settings.clone(),
+                    request_plan: request_plan.clone(),
+                    response_plan: response_plan.clone(),
                     invoker: invoker.clone(),
                     origin: spec.origin.clone(),
                 }),
@@ -388,6 +397,22 @@ fn mapping_routes(
         }
     }
     routes
+}
+
+/// JSON plans of one mapping, one per message type, shared by its routes.
+struct Plans {
+    options: JsonOptions,
+    built: HashMap<String, Arc<Plan>>,
+}
+
+impl Plans {
+    fn get(&mut self, desc: &MessageDescriptor) -> Arc<Plan> {
+        let options = self.options;
+        self.built
+            .entry(desc.full_name().to_owned())
+            .or_insert_with(|| Plan::new(desc, options))
+            .clone()
+    }
 }
 
 fn describe(spec: &RuleSpec) -> String {

@@ -11,5 +11,6 @@ pub mod demo;
 pub mod frontend;
 pub mod gateway;
 pub mod grpc;
+pub mod protojson;
 pub mod registry;
 pub mod status;

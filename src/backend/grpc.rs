@@ -1,4 +1,4 @@
-//! The gRPC backend: calls any operation through tonic with a codec over `DynamicMessage`, on a
+//! The gRPC backend: calls any operation through tonic with a descriptor-driven codec, on a
 //! small pool of HTTP/2 connections.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,8 +10,9 @@ use futures::StreamExt;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
+use crate::call::Message;
 use crate::call::{Call, Invoker, Reply};
-use crate::grpc::DynamicCodec;
+use crate::grpc::DescriptorCodec;
 use crate::status::Status;
 
 /// Settings of one gRPC backend, resolved from configuration.
@@ -100,7 +101,7 @@ impl GrpcBackend {
         if let Some(deadline) = call.deadline {
             request.set_timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
         }
-        let codec = DynamicCodec::new(operation.method.output());
+        let codec = DescriptorCodec::<Message>::new(operation.method.output());
         let response = client
             .streaming(request, operation.grpc_path.clone(), codec)
             .await

@@ -1,58 +1,102 @@
-use prost::Message;
+use std::marker::PhantomData;
+
+use bytes::{Buf, BufMut};
+use prost::Message as _;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::Status;
 
-/// A tonic codec that encodes any `DynamicMessage` and decodes messages of one type, so that
-/// calls need no generated code.
-#[derive(Clone)]
-pub struct DynamicCodec {
-    decode_as: MessageDescriptor,
+use crate::call::Message;
+
+/// A message type a descriptor-driven codec can carry.
+pub trait WireMessage: Sized + Send + 'static {
+    fn decode_from(desc: &MessageDescriptor, src: &mut DecodeBuf<'_>) -> Result<Self, Status>;
+    fn encode_into(self, dst: &mut EncodeBuf<'_>) -> Result<(), Status>;
 }
 
-impl DynamicCodec {
-    /// A codec that decodes messages of type `decode_as`.
-    pub fn new(decode_as: MessageDescriptor) -> Self {
-        DynamicCodec { decode_as }
-    }
-}
-
-impl Codec for DynamicCodec {
-    type Encode = DynamicMessage;
-    type Decode = DynamicMessage;
-    type Encoder = DynamicEncoder;
-    type Decoder = DynamicDecoder;
-
-    fn encoder(&mut self) -> DynamicEncoder {
-        DynamicEncoder
+/// Decoded on arrival: for handlers that read the fields (the demo and test servers).
+impl WireMessage for DynamicMessage {
+    fn decode_from(desc: &MessageDescriptor, src: &mut DecodeBuf<'_>) -> Result<Self, Status> {
+        DynamicMessage::decode(desc.clone(), src)
+            .map_err(|e| Status::internal(format!("cannot decode {}: {e}", desc.full_name())))
     }
 
-    fn decoder(&mut self) -> DynamicDecoder {
-        DynamicDecoder(self.decode_as.clone())
-    }
-}
-
-pub struct DynamicEncoder;
-
-impl Encoder for DynamicEncoder {
-    type Item = DynamicMessage;
-    type Error = Status;
-
-    fn encode(&mut self, item: DynamicMessage, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst)
+    fn encode_into(self, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        self.encode(dst)
             .map_err(|e| Status::internal(format!("cannot encode message: {e}")))
     }
 }
 
-pub struct DynamicDecoder(MessageDescriptor);
+/// Kept in wire form: for the gateway, which transcodes the bytes directly.
+impl WireMessage for Message {
+    fn decode_from(desc: &MessageDescriptor, src: &mut DecodeBuf<'_>) -> Result<Self, Status> {
+        Ok(Message::Encoded(
+            desc.clone(),
+            src.copy_to_bytes(src.remaining()),
+        ))
+    }
 
-impl Decoder for DynamicDecoder {
-    type Item = DynamicMessage;
+    fn encode_into(self, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        match self {
+            Message::Encoded(_, bytes) => {
+                dst.put_slice(&bytes);
+                Ok(())
+            }
+            Message::Decoded(message) => message.encode_into(dst),
+        }
+    }
+}
+
+/// A tonic codec for messages known only by their descriptors, so that calls need no generated
+/// code: it encodes any `M` and decodes messages of one type.
+pub struct DescriptorCodec<M> {
+    decode_as: MessageDescriptor,
+    message: PhantomData<fn() -> M>,
+}
+
+impl<M> DescriptorCodec<M> {
+    /// A codec that decodes messages of type `decode_as`.
+    pub fn new(decode_as: MessageDescriptor) -> Self {
+        DescriptorCodec {
+            decode_as,
+            message: PhantomData,
+        }
+    }
+}
+
+impl<M: WireMessage> Codec for DescriptorCodec<M> {
+    type Encode = M;
+    type Decode = M;
+    type Encoder = DescriptorEncoder<M>;
+    type Decoder = DescriptorDecoder<M>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        DescriptorEncoder(PhantomData)
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        DescriptorDecoder(self.decode_as.clone(), PhantomData)
+    }
+}
+
+pub struct DescriptorEncoder<M>(PhantomData<fn() -> M>);
+
+impl<M: WireMessage> Encoder for DescriptorEncoder<M> {
+    type Item = M;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, Status> {
-        DynamicMessage::decode(self.0.clone(), src)
-            .map(Some)
-            .map_err(|e| Status::internal(format!("cannot decode {}: {e}", self.0.full_name())))
+    fn encode(&mut self, item: M, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode_into(dst)
+    }
+}
+
+pub struct DescriptorDecoder<M>(MessageDescriptor, PhantomData<fn() -> M>);
+
+impl<M: WireMessage> Decoder for DescriptorDecoder<M> {
+    type Item = M;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<M>, Status> {
+        M::decode_from(&self.0, src).map(Some)
     }
 }

@@ -13,7 +13,7 @@ use prost_reflect::{DynamicMessage, MethodDescriptor, ServiceDescriptor};
 use tonic::server::{Grpc, StreamingService};
 use tonic::{Request, Status, Streaming};
 
-use super::DynamicCodec;
+use super::DescriptorCodec;
 
 /// What a handler answers: a stream of messages (one for unary and client-streaming methods).
 pub type ResponseStream = BoxStream<'static, Result<DynamicMessage, Status>>;
@@ -50,7 +50,7 @@ pub fn router(services: &[ServiceDescriptor], handler: Arc<dyn Handler>) -> axum
                     .into_http::<Body>()
                     .into_response();
             };
-            let codec = DynamicCodec::new(method.input());
+            let codec = DescriptorCodec::<DynamicMessage>::new(method.input());
             let dispatch = Dispatch { method, handler };
             Grpc::new(codec)
                 .streaming(dispatch, request)

@@ -120,8 +120,7 @@ impl RestFrontend {
         } else {
             let bytes = read_body(body, headers, self.max_body).await?;
             let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-            let mut message = request::decode_body(&route, &bytes, content_type)?;
-            request::apply(&bindings, &mut message)?;
+            let message = request::decode_message(&route, &bytes, content_type, &bindings)?;
             futures::stream::once(async { message }).boxed()
         };
         let call = Call {
@@ -232,9 +231,7 @@ fn streaming_input(
         async move {
             loop {
                 if let Some(value) = state.pending.pop_front() {
-                    let decoded = request::decode_body(&route, &value, None)
-                        .and_then(|mut m| request::apply(&bindings, &mut m).map(|_| m));
-                    return match decoded {
+                    return match request::decode_message(&route, &value, None, &bindings) {
                         Ok(message) => Some((message, state)),
                         Err(status) => {
                             input_error.set(status);

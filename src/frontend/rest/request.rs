@@ -9,6 +9,8 @@ use prost_reflect::{
 };
 
 use super::route::{BodyBinding, Route};
+use crate::call::Message;
+use crate::protojson::json_to_wire;
 use crate::status::Status;
 
 /// A value taken from the path or the query, to be set on every request message.
@@ -244,7 +246,26 @@ fn parent_of<'m, 'p>(
     (current, leaf)
 }
 
-/// Decodes the request body per the route's body binding. `None` for no body.
+/// The input message of a request: its body per the route's body binding, then the path and
+/// query bindings. A whole-message JSON body with no bindings (the common POST) is transcoded
+/// straight to wire form.
+pub fn decode_message(
+    route: &Route,
+    body: &[u8],
+    content_type: Option<&str>,
+    bindings: &[Binding],
+) -> Result<Message, Status> {
+    let input = route.operation.method.input();
+    if bindings.is_empty() && matches!(route.body, BodyBinding::Whole) && !is_http_body(&input) {
+        let wire = json_to_wire(&route.request_plan, body).map_err(|e| json_error(&e, 0))?;
+        return Ok(Message::Encoded(input, wire.into()));
+    }
+    let mut message = decode_body(route, body, content_type)?;
+    apply(bindings, &mut message)?;
+    Ok(Message::Decoded(message))
+}
+
+/// Decodes the request body per the route's body binding.
 pub fn decode_body(
     route: &Route,
     body: &[u8],

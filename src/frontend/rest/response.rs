@@ -11,7 +11,8 @@ use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage, SerializeOpt
 
 use super::request::is_http_body;
 use super::route::Route;
-use crate::call::ReplyStream;
+use crate::call::{Message, ReplyStream};
+use crate::protojson::wire_to_json;
 use crate::status::Status;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -27,7 +28,17 @@ pub fn message_json(message: &DynamicMessage, options: &SerializeOptions) -> Res
 
 /// The HTTP body of one response message: its JSON, the JSON of its `response_body` field, or
 /// the raw bytes of a `google.api.HttpBody`. Returns the bytes and their content type.
-pub fn payload(route: &Route, message: &DynamicMessage) -> Result<(Bytes, HeaderValue), Status> {
+pub fn payload(route: &Route, message: &Message) -> Result<(Bytes, HeaderValue), Status> {
+    if let Message::Encoded(desc, wire) = message {
+        if route.response_body.is_none() && !is_http_body(desc) {
+            let mut out = Vec::with_capacity(wire.len() * 2 + 16);
+            if wire_to_json(&route.response_plan, wire, &mut out).is_ok() {
+                return Ok((out.into(), JSON));
+            }
+        }
+    }
+    let message = message.decoded()?;
+    let message = message.as_ref();
     let options = &route.mapping.serialize;
     let selected = route
         .response_body
@@ -229,7 +240,7 @@ pub fn stream(
     route: std::sync::Arc<Route>,
     pool: DescriptorPool,
     framing: Framing,
-    first: DynamicMessage,
+    first: Message,
     rest: ReplyStream,
 ) -> (HeaderValue, Body) {
     // HttpBody streams are raw: each message's data is written as it is.

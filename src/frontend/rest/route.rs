@@ -13,11 +13,14 @@ use super::request::{resolve_path, settable_from_text};
 use super::template::{self, PathTemplate};
 use crate::call::Invoker;
 use crate::config::{HttpRuleConfig, Located, Pos, RestOptions};
+use crate::protojson::{JsonOptions, Plan};
 use crate::registry::Operation;
 
 /// Per-mapping settings every route of the mapping shares.
 #[derive(Debug)]
 pub struct MappingSettings {
+    pub json: JsonOptions,
+    /// The same options for the `DynamicMessage` path.
     pub serialize: SerializeOptions,
     pub proto_field_names: bool,
     pub strict: bool,
@@ -28,6 +31,12 @@ pub struct MappingSettings {
 impl MappingSettings {
     pub fn new(options: &RestOptions) -> Self {
         MappingSettings {
+            json: JsonOptions {
+                proto_field_names: options.proto_field_names,
+                emit_defaults: options.emit_defaults,
+                enums_as_numbers: options.enums_as_numbers,
+                deny_unknown_fields: options.strict,
+            },
             serialize: SerializeOptions::new()
                 .use_proto_field_name(options.proto_field_names)
                 .skip_default_fields(!options.emit_defaults)
@@ -63,6 +72,9 @@ pub struct Route {
     pub response_body: Option<FieldDescriptor>,
     pub timeout: Option<Duration>,
     pub mapping: Arc<MappingSettings>,
+    /// JSON plans of the input and output types, for the direct transcoder.
+    pub request_plan: Arc<Plan>,
+    pub response_plan: Arc<Plan>,
     pub invoker: Invoker,
     /// Where the rule was written.
     pub origin: Pos,

@@ -48,9 +48,7 @@ pub async fn serve(
                     Message::Close(_) => break,
                     _ => continue,
                 };
-                let decoded = request::decode_body(&reader_route, text.as_bytes(), None)
-                    .and_then(|mut m| request::apply(&bindings, &mut m).map(|_| m));
-                match decoded {
+                match request::decode_message(&reader_route, text.as_bytes(), None, &bindings) {
                     Ok(message) => {
                         if tx.send(message).await.is_err() {
                             break;
