@@ -501,8 +501,7 @@ fn write_number(
             Number::U(v) => i64::try_from(v).map_err(|_| out_of_range()),
             Number::F(v)
                 if v.fract() == 0.0
-                    && v >= -9.223_372_036_854_776e18
-                    && v < 9.223_372_036_854_776e18 =>
+                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v) =>
             {
                 Ok(v as i64)
             }
