@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 
 use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
@@ -438,6 +439,10 @@ pub async fn serve(
     let app = axum::Router::new().fallback(move |request: http::Request<axum::body::Body>| {
         let rest = rest.clone();
         async move { rest.handle(request).await }
+    });
+    // Small responses must leave at once, not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -22,6 +22,9 @@ enum Command {
         /// The gateway configuration.
         #[arg(short, long, default_value = "gateway.yaml")]
         config: PathBuf,
+        /// Listen here instead of at the configuration's `listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
     },
     /// Load and check the configuration, mappings and schemas; print every problem.
     Check {
@@ -33,6 +36,13 @@ enum Command {
     Demo {
         /// Where the gateway listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Run only the demo gRPC backend (demo.v1.Users), e.g. behind your own configuration or
+    /// for benchmarks.
+    DemoBackend {
+        /// Where the backend listens.
+        #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
     },
 }
@@ -53,7 +63,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli.command))
+    // Run on a worker thread, not on the main thread: a future polled by `block_on` makes
+    // every I/O event hop between the main thread and the workers.
+    let task = runtime.spawn(run(cli.command));
+    runtime.block_on(task).unwrap_or(ExitCode::FAILURE)
 }
 
 async fn run(command: Command) -> ExitCode {
@@ -72,14 +85,30 @@ async fn run(command: Command) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve { config } => match gateway::load(Files::Disk, &config, env_vars()) {
-            Ok(gateway) => serve(gateway).await,
-            Err(diags) => {
-                eprint!("{}", diags.render());
+        Command::Serve { config, listen } => {
+            match gateway::load(Files::Disk, &config, env_vars()) {
+                Ok(mut gateway) => {
+                    gateway.listen = listen.unwrap_or(gateway.listen);
+                    serve(gateway).await
+                }
+                Err(diags) => {
+                    eprint!("{}", diags.render());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Demo { listen } => run_demo(listen).await,
+        Command::DemoBackend { listen } => match demo::start_grpc(listen).await {
+            Ok(backend) => {
+                println!("demo gRPC backend demo.v1.Users on {}", backend.addr);
+                shutdown_signal().await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot start the demo backend on {listen}: {e}");
                 ExitCode::FAILURE
             }
         },
-        Command::Demo { listen } => run_demo(listen).await,
     }
 }
 

@@ -78,6 +78,10 @@ impl StreamingService<DynamicMessage> for Dispatch {
 
 /// Serves `router` on `listener` until the task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router).await
 }
 
