@@ -27,10 +27,12 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 # Two cores: the gateway on core 0; the backend and the load generator on core 1.
-pin() { if command -v taskset >/dev/null; then taskset -c "$@"; else shift; "$@"; fi; }
+# (Arrays, not functions: a backgrounded function is a subshell, and $! would be its pid.)
+if command -v taskset >/dev/null; then core0=(taskset -c 0); core1=(taskset -c 1); else core0=(); core1=(); fi
+pin() { shift; "${core1[@]}" "$@"; }
 
-pin 1 "$BIN" demo-backend --listen 127.0.0.1:$BACKEND_PORT >/dev/null & pids+=($!)
-pin 0 env ROSETTA_DEMO_GRPC=127.0.0.1:$BACKEND_PORT RUST_LOG=warn \
+"${core1[@]}" "$BIN" demo-backend --listen 127.0.0.1:$BACKEND_PORT >/dev/null & pids+=($!)
+"${core0[@]}" env ROSETTA_DEMO_GRPC=127.0.0.1:$BACKEND_PORT RUST_LOG=warn \
   "$BIN" serve -c examples/demo/gateway.yaml --listen 127.0.0.1:$GATEWAY_PORT & pids+=($!)
 gateway_pid=$!
 for _ in $(seq 50); do curl -sf -m 1 http://127.0.0.1:$GATEWAY_PORT/v1/users/1 >/dev/null && break; sleep 0.1; done
@@ -52,7 +54,7 @@ wrk_pct() { awk -v p="$2" '$1==p {v=$2; if (v ~ /us$/) {sub(/us/,"",v); print v}
 wrk_rps() { awk '/Requests\/sec/ {print $2}' <<<"$1"; }
 h2_rps() { awk '/finished in/ {print $4}' <<<"$1" | tr -d ','; }
 # h2load prints the mean and sd of request times; the median needs its per-request log.
-h2_pct() { sort -n "$1" | awk -v p="$2" '{a[NR]=$3} END {i=int(NR*p/100); if (i<1) i=1; print a[i]}'; }
+h2_pct() { awk '{print $3}' "$1" | sort -n | awk -v p="$2" '{a[NR]=$1} END {i=int(NR*p/100); if (i<1) i=1; print a[i]}'; }
 
 {
   echo "# rosetta load test, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, ${DURATION}s x $REPS"

@@ -173,6 +173,7 @@ Try:
   curl -X PATCH '{base}/v1/users/3?update_mask=email' -d '{{"email":"grace@navy.mil"}}'
   curl -X POST {base}/v1/users:upload -H 'Content-Type: application/x-ndjson' --data-binary $'{{"user":{{"name":"a"}}}}\n{{"user":{{"name":"b"}}}}'
   curl {base}/v1/users/2/avatar
+  curl {base}/v1/users:export
   curl -i {base}/v1/users/999
   curl -i -H 'grpc-timeout: 100m' '{base}/v1/sleep?duration=2s'
 

@@ -25,7 +25,7 @@ fn check_accepts_the_demo_configuration() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.ends_with("gateway.yaml: ok (10 routes)\n"),
+        stdout.ends_with("gateway.yaml: ok (12 routes)\n"),
         "{stdout}"
     );
 }

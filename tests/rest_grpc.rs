@@ -291,6 +291,37 @@ async fn headers_become_metadata_and_back() {
 }
 
 #[tokio::test]
+async fn raw_http_body_requests_and_streams() {
+    let demo = common::demo().await;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n raw bytes";
+    let response = client()
+        .put(demo.gateway.url("/v1/users/3/avatar"))
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (_, user) = get(demo.gateway.url("/v1/users/3")).await;
+    use base64::Engine;
+    assert_eq!(
+        user["avatar"],
+        json!(base64::engine::general_purpose::STANDARD.encode(png))
+    );
+    // A stream of HttpBody messages is written raw, chunk after chunk.
+    let response = client()
+        .get(demo.gateway.url("/v1/users:export?role=ROLE_ADMIN"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/csv");
+    assert_eq!(
+        response.text().await.unwrap(),
+        "id,name,email\n1,Ada Lovelace,ada@example.com\n2,Alan Turing,alan@example.com\n"
+    );
+}
+
+#[tokio::test]
 async fn raw_http_body_responses() {
     let demo = common::demo().await;
     let response = client()

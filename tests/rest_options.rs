@@ -184,6 +184,48 @@ async fn methods_without_rules_get_automatic_routes() {
 }
 
 #[tokio::test]
+async fn binary_descriptor_sets_are_schemas_too() {
+    // A descriptor set as `protoc --include_imports -o users.pb` writes it, options included.
+    let set = demo::pool().encode_to_vec();
+    let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mapping = format!(
+        "version: 1\nfrontend: rest\nbackend:\n  address: http://{}\nschemas: [users.pb]\nservices: [demo.v1.Users]\n",
+        backend.addr
+    );
+    let dir = common::write_files(&[
+        ("gateway.yaml", "version: 1\n"),
+        ("mappings/users.yaml", &mapping),
+    ]);
+    std::fs::write(dir.path().join("mappings/users.pb"), set).unwrap();
+    let gateway = common::serve(
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render())),
+    )
+    .await;
+    let (status, body, _) = call(client().get(gateway.url("/v1/users/2"))).await;
+    assert_eq!(
+        (status.as_u16(), &body["name"]),
+        (200, &json!("Alan Turing"))
+    );
+    // A file that is not a descriptor set is an error at the mapping entry.
+    std::fs::write(dir.path().join("mappings/users.pb"), b"not protobuf").unwrap();
+    let diags = match common::load(dir.path(), common::vars(&[])) {
+        Ok(_) => panic!("should not load"),
+        Err(d) => d,
+    };
+    assert_eq!(diags.items.len(), 1);
+    assert!(
+        diags.items[0]
+            .message
+            .starts_with("cannot read descriptor set `users.pb`"),
+        "{:?}",
+        diags.items
+    );
+    assert_eq!((diags.items[0].line, diags.items[0].column), (5, 11));
+}
+
+#[tokio::test]
 async fn forward_headers_allow_list() {
     let s = setup("", "options:\n  forward_headers: [x-tenant]\n").await;
     let (status, _, headers) = call(

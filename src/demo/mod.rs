@@ -327,6 +327,46 @@ impl DemoState {
                 body.set_field_by_name("data", Value::Bytes(svg.into()));
                 one(body)
             }
+            "SetAvatar" => {
+                let id = int64(&request, "id");
+                let image = message(&request, "image")
+                    .unwrap_or_else(|| self.new_message("google.api.HttpBody"));
+                let mut users = self.users();
+                let user = users.get_mut(&id).ok_or_else(|| self.not_found(id))?;
+                user.set_field_by_name(
+                    "avatar",
+                    image
+                        .get_field_by_name("data")
+                        .map(|v| v.into_owned())
+                        .unwrap_or(Value::Bytes(Default::default())),
+                );
+                one(self.new_message("google.protobuf.Empty"))
+            }
+            "ExportUsers" => {
+                let role = int32(&request, "role");
+                let mut lines = vec!["id,name,email\n".to_owned()];
+                lines.extend(
+                    self.users()
+                        .values()
+                        .filter(|u| role == 0 || int32(u, "role") == role)
+                        .map(|u| {
+                            format!(
+                                "{},{},{}\n",
+                                int64(u, "id"),
+                                string(u, "name"),
+                                string(u, "email")
+                            )
+                        }),
+                );
+                let state = self.clone();
+                let chunks = futures::stream::iter(lines).map(move |line| {
+                    let mut chunk = state.new_message("google.api.HttpBody");
+                    chunk.set_field_by_name("content_type", Value::String("text/csv".into()));
+                    chunk.set_field_by_name("data", Value::Bytes(line.into()));
+                    Ok(chunk)
+                });
+                Ok(tonic::Response::new(chunks.boxed()))
+            }
             "Sleep" => {
                 let duration = message(&request, "duration")
                     .map(|d| {

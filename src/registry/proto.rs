@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use miette::Diagnostic as _;
 use prost::Message;
 use prost_reflect::DescriptorPool;
-use prost_types::{FileDescriptorProto, FileDescriptorSet};
 use protox::file::{File, FileResolver, GoogleFileResolver};
 
 use crate::config::{display_path, line_col, Diagnostic, Diagnostics, Files, Pos};
@@ -76,15 +75,15 @@ pub struct SchemaRequest {
 struct Resolver {
     files: Files,
     includes: Vec<PathBuf>,
-    descriptor_files: HashMap<String, FileDescriptorProto>,
+    descriptor_files: HashMap<String, File>,
     sources: Arc<Mutex<Sources>>,
     google: GoogleFileResolver,
 }
 
 impl FileResolver for Resolver {
     fn open_file(&self, name: &str) -> Result<File, protox::Error> {
-        if let Some(fd) = self.descriptor_files.get(name) {
-            return Ok(File::from_file_descriptor_proto(fd.clone()));
+        if let Some(file) = self.descriptor_files.get(name) {
+            return Ok(file.clone());
         }
         for include in &self.includes {
             let path = include.join(name);
@@ -134,6 +133,7 @@ pub fn compile(
     diags: &mut Diagnostics,
 ) -> Option<Compiled> {
     let mut descriptor_files = HashMap::new();
+    let mut unreadable = false;
     let mut proto_requests = Vec::new();
     for request in requests {
         if request.path.ends_with(".pb") || request.path.ends_with(".binpb") {
@@ -141,20 +141,21 @@ pub fn compile(
             let set = files
                 .read(&path)
                 .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| e.to_string())
-                });
+                .and_then(|bytes| split_descriptor_set(&bytes).map_err(|e| e.to_string()));
             match set {
                 Ok(set) => {
-                    for fd in set.file {
-                        proto_requests.push((fd.name().to_owned(), request));
-                        descriptor_files.insert(fd.name().to_owned(), fd);
+                    for file in set {
+                        proto_requests.push((file.name().to_owned(), request));
+                        descriptor_files.insert(file.name().to_owned(), file);
                     }
                 }
-                Err(e) => diags.push(Diagnostic::at(
-                    &request.pos,
-                    format!("cannot read descriptor set `{}`: {e}", request.path),
-                )),
+                Err(e) => {
+                    unreadable = true;
+                    diags.push(Diagnostic::at(
+                        &request.pos,
+                        format!("cannot read descriptor set `{}`: {e}", request.path),
+                    ));
+                }
             }
         } else {
             proto_requests.push((request.path.clone(), request));
@@ -176,7 +177,7 @@ pub fn compile(
     };
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_source_info(true).include_imports(true);
-    let mut failed = false;
+    let mut failed = unreadable;
     for name in ALWAYS {
         if let Err(e) = compiler.open_file(name) {
             diags.push(Diagnostic::new("<bundled>", 1, 1, e.to_string()));
@@ -204,6 +205,22 @@ pub fn compile(
         pool: compiler.descriptor_pool(),
         shown,
     })
+}
+
+/// The files of a binary `FileDescriptorSet`, each decoded from its own bytes so that
+/// extension options (`google.api.http` above all) are kept: decoding through `prost_types`
+/// would drop them.
+fn split_descriptor_set(bytes: &[u8]) -> Result<Vec<File>, prost::DecodeError> {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RawSet {
+        #[prost(bytes = "bytes", repeated, tag = "1")]
+        file: Vec<bytes::Bytes>,
+    }
+    RawSet::decode(bytes)?
+        .file
+        .into_iter()
+        .map(File::decode_file_descriptor_proto)
+        .collect()
 }
 
 /// import name -> (path as shown, text)
