@@ -61,7 +61,7 @@ h2_pct() { awk '{print $3}' "$1" | sort -n | awk -v p="$2" '{a[NR]=$1} END {i=in
   echo "idle RSS of rosetta serve (demo config): $((idle_rss_kib / 1024)) MiB ($idle_rss_kib KiB)"
   echo "scenario | conns | req/s | p50 us | p99 us"
   for rep in $(seq "$REPS"); do
-    for conns in 1 32; do
+    for conns in 1 4 32; do
       out=$(wrkrun -c$conns)
       echo "rest->grpc GET /v1/users/1 (rep $rep) | $conns | $(wrk_rps "$out") | $(wrk_pct "$out" 50%) | $(wrk_pct "$out" 99%)"
       h2 -c$conns -m1 --log-file="$TMP/h2.log" >/dev/null

@@ -84,16 +84,25 @@ impl Drop for DemoGrpc {
 pub async fn start_grpc(addr: SocketAddr) -> std::io::Result<DemoGrpc> {
     let pool = pool();
     let state = Arc::new(DemoState::new(pool.clone()));
-    let service = pool
-        .get_service_by_name("demo.v1.Users")
-        .expect("the demo schema has demo.v1.Users");
-    let router = server::router(&[service], Arc::new(DemoHandler(state.clone())));
+    let router = router_with(&pool, state.clone());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         let _ = server::serve(listener, router).await;
     });
     Ok(DemoGrpc { addr, state, task })
+}
+
+/// The demo gRPC service with fresh data, to serve on a listener of the caller's (e.g. TLS).
+pub fn router(pool: &DescriptorPool) -> axum::Router {
+    router_with(pool, Arc::new(DemoState::new(pool.clone())))
+}
+
+fn router_with(pool: &DescriptorPool, state: Arc<DemoState>) -> axum::Router {
+    let service = pool
+        .get_service_by_name("demo.v1.Users")
+        .expect("the demo schema has demo.v1.Users");
+    server::router(&[service], Arc::new(DemoHandler(state)))
 }
 
 /// The demo's data, and what tests observe of it.

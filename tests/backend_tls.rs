@@ -1,0 +1,101 @@
+//! TLS to a gRPC backend: a real TLS server (rustls, ALPN h2) with a certificate made for the
+//! test; the gateway trusts it through `tls.ca_file` and checks its name.
+
+mod common;
+
+use std::sync::Arc;
+
+use rosetta::demo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+/// An axum listener that completes a TLS handshake on every accepted connection.
+struct TlsListener {
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else { continue };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// The demo gRPC service behind TLS for `localhost`; returns its port and the CA (the
+/// self-signed certificate itself) in PEM.
+async fn tls_demo_backend() -> (u16, String, tokio::task::JoinHandle<()>) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_pem = cert.cert.pem();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let listener = TlsListener {
+        tcp,
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+    };
+    let pool = demo::pool();
+    let router = demo::router(&pool);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (port, cert_pem, task)
+}
+
+fn config(port: u16, server_name: &str) -> tempfile::TempDir {
+    let gateway = format!(
+        "version: 1\nschemas:\n  include: [{}/examples/demo/schemas]\nbackends:\n  users:\n    protocol: grpc\n    address: https://127.0.0.1:{port}\n    tls:\n      ca_file: ca.pem\n      server_name: {server_name}\n",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mapping = "version: 1\nfrontend: rest\nbackend:\n  use: users\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n";
+    common::write_files(&[("gateway.yaml", &gateway), ("mappings/users.yaml", mapping)])
+}
+
+#[tokio::test]
+async fn calls_a_tls_backend_and_checks_its_certificate() {
+    let (port, ca, task) = tls_demo_backend().await;
+    let dir = config(port, "localhost");
+    std::fs::write(dir.path().join("ca.pem"), &ca).unwrap();
+    let gateway = common::serve(common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()))).await;
+    let body: serde_json::Value = reqwest::get(gateway.url("/v1/users/1")).await.unwrap().json().await.unwrap();
+    assert_eq!(body["name"], "Ada Lovelace");
+
+    // A certificate for another name is refused: the backend counts as unavailable.
+    let dir = config(port, "elsewhere.example");
+    std::fs::write(dir.path().join("ca.pem"), &ca).unwrap();
+    let gateway = common::serve(common::load(dir.path(), common::vars(&[])).unwrap()).await;
+    let response = reqwest::get(gateway.url("/v1/users/1")).await.unwrap();
+    assert_eq!(response.status(), 503);
+    task.abort();
+}
+
+#[tokio::test]
+async fn an_unreadable_ca_file_is_a_located_error() {
+    let dir = config(1, "localhost");
+    let diags = match common::load(dir.path(), common::vars(&[])) {
+        Ok(_) => panic!("should not load"),
+        Err(d) => d,
+    };
+    assert_eq!(diags.items.len(), 1, "{}", diags.render());
+    assert!(diags.items[0].message.starts_with("cannot read CA file `ca.pem`"), "{}", diags.render());
+    assert_eq!((diags.items[0].line, diags.items[0].column), (9, 16));
+}
