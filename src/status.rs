@@ -228,14 +228,6 @@ pub fn http_status_for(code: Code) -> StatusCode {
     }
 }
 
-/// Packs a typed detail message (any `prost::Name`) into an `Any`.
-pub fn pack<M: prost::Name>(detail: &M) -> Any {
-    Any {
-        type_url: M::type_url(),
-        value: detail.encode_to_vec(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,9 @@ impl axum::serve::Listener for TlsListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            let Ok((tcp, addr)) = self.tcp.accept().await else { continue };
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
             if let Ok(tls) = self.acceptor.accept(tcp).await {
                 return (tls, addr);
             }
@@ -40,12 +42,14 @@ async fn tls_demo_backend() -> (u16, String, tokio::task::JoinHandle<()>) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert_pem = cert.cert.pem();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.cert.der().clone()], key)
-        .unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
     config.alpn_protocols = vec![b"h2".to_vec()];
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = tcp.local_addr().unwrap().port();
@@ -75,8 +79,16 @@ async fn calls_a_tls_backend_and_checks_its_certificate() {
     let (port, ca, task) = tls_demo_backend().await;
     let dir = config(port, "localhost");
     std::fs::write(dir.path().join("ca.pem"), &ca).unwrap();
-    let gateway = common::serve(common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()))).await;
-    let body: serde_json::Value = reqwest::get(gateway.url("/v1/users/1")).await.unwrap().json().await.unwrap();
+    let gateway = common::serve(
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render())),
+    )
+    .await;
+    let body: serde_json::Value = reqwest::get(gateway.url("/v1/users/1"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["name"], "Ada Lovelace");
 
     // A certificate for another name is refused: the backend counts as unavailable.
@@ -96,6 +108,12 @@ async fn an_unreadable_ca_file_is_a_located_error() {
         Err(d) => d,
     };
     assert_eq!(diags.items.len(), 1, "{}", diags.render());
-    assert!(diags.items[0].message.starts_with("cannot read CA file `ca.pem`"), "{}", diags.render());
+    assert!(
+        diags.items[0]
+            .message
+            .starts_with("cannot read CA file `ca.pem`"),
+        "{}",
+        diags.render()
+    );
     assert_eq!((diags.items[0].line, diags.items[0].column), (9, 16));
 }

@@ -142,14 +142,6 @@ impl Plan {
             options,
         })
     }
-
-    pub fn root(&self) -> &MessageDescriptor {
-        &self.messages[0].desc
-    }
-
-    pub fn options(&self) -> JsonOptions {
-        self.options
-    }
 }
 
 struct Builder {

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, Method};
-use prost_reflect::{
-    DynamicMessage, FieldDescriptor, Kind, MethodDescriptor, SerializeOptions, Value,
-};
+use prost_reflect::{DynamicMessage, FieldDescriptor, MethodDescriptor, SerializeOptions, Value};
 
 use super::request::{resolve_path, settable_from_text};
 use super::template::{self, PathTemplate};
@@ -315,9 +313,4 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
         body,
         response_body,
     })
-}
-
-/// Whether a field is a message field whose type is `google.api.HttpBody`.
-pub fn is_http_body_field(field: &FieldDescriptor) -> bool {
-    matches!(field.kind(), Kind::Message(m) if super::request::is_http_body(&m))
 }
