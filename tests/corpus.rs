@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use rosetta::config::{Diagnostics, Files};
-use rosetta::registry::proto::{self, SchemaRequest};
 use serde_json::{json, Value};
 
 fn proto_files() -> Vec<String> {
@@ -35,19 +33,8 @@ fn proto_files() -> Vec<String> {
 
 /// The services declared in one corpus file.
 fn services_of(file: &str) -> Vec<String> {
-    let mut diags = Diagnostics::default();
-    let request = SchemaRequest {
-        path: file.to_owned(),
-        dir: PathBuf::new(),
-        pos: rosetta::gateway::unplaced(file),
-    };
-    let compiled = proto::compile(
-        &Files::Disk,
-        vec![common::corpus_dir()],
-        &[request],
-        &mut diags,
-    )
-    .unwrap_or_else(|| panic!("{file} does not compile:\n{}", diags.render()));
+    let compiled = common::compile_corpus_file(file)
+        .unwrap_or_else(|diags| panic!("{file} does not compile:\n{}", diags.render()));
     let file = compiled.pool.get_file_by_name(file).unwrap();
     file.services().map(|s| s.full_name().to_owned()).collect()
 }
@@ -73,19 +60,9 @@ const UNSUPPORTED: &[(&str, &str)] = &[(
 #[test]
 fn editions_files_are_refused_with_a_clear_reason() {
     for (file, reason) in UNSUPPORTED {
-        let mut diags = Diagnostics::default();
-        let request = SchemaRequest {
-            path: file.to_string(),
-            dir: PathBuf::new(),
-            pos: rosetta::gateway::unplaced(file),
+        let Err(diags) = common::compile_corpus_file(file) else {
+            panic!("{file} compiled");
         };
-        let compiled = proto::compile(
-            &Files::Disk,
-            vec![common::corpus_dir()],
-            &[request],
-            &mut diags,
-        );
-        assert!(compiled.is_none());
         let rendered = diags.render();
         assert!(rendered.contains(reason), "{rendered}");
         assert!(rendered.contains("opaque.proto:1:1"), "{rendered}");

@@ -3,16 +3,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use prost::Message;
 use prost_reflect::{
     DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor,
     ReflectMessage, SerializeOptions, Value,
 };
-use rosetta::config::{Diagnostics, Files};
 use rosetta::protojson::{json_to_wire, wire_to_json, JsonOptions, Plan};
-use rosetta::registry::proto::{self, SchemaRequest};
 
 /// A small deterministic generator (xorshift), so failures reproduce.
 struct Rng(u64);
@@ -168,23 +164,10 @@ fn slow_json(m: &DynamicMessage, o: JsonOptions) -> serde_json::Value {
 }
 
 fn roots() -> Vec<MessageDescriptor> {
-    let corpus = common::corpus_dir();
-    let mut diags = Diagnostics::default();
-    let request = |path: &str| SchemaRequest {
-        path: path.into(),
-        dir: PathBuf::new(),
-        pos: rosetta::gateway::unplaced(path),
-    };
-    let abe = proto::compile(
-        &Files::Disk,
-        vec![corpus],
-        &[request(
-            "examples/internal/proto/examplepb/a_bit_of_everything.proto",
-        )],
-        &mut diags,
-    )
-    .unwrap()
-    .pool;
+    let abe =
+        common::compile_corpus_file("examples/internal/proto/examplepb/a_bit_of_everything.proto")
+            .unwrap()
+            .pool;
     let demo = rosetta::demo::pool();
     vec![
         abe.get_message_by_name("grpc.gateway.examples.internal.proto.examplepb.ABitOfEverything")

@@ -150,6 +150,20 @@ pub async fn start_echo(pool: &DescriptorPool) -> EchoGrpc {
     EchoGrpc { addr, task }
 }
 
+/// Compiles one file of the corpus (a path relative to `corpus_dir()`).
+pub fn compile_corpus_file(
+    file: &str,
+) -> Result<rosetta::registry::proto::Compiled, rosetta::config::Diagnostics> {
+    let mut diags = rosetta::config::Diagnostics::default();
+    let request = rosetta::registry::proto::SchemaRequest {
+        path: file.to_owned(),
+        dir: Default::default(),
+        pos: rosetta::gateway::unplaced(file),
+    };
+    rosetta::registry::proto::compile(&Files::Disk, vec![corpus_dir()], &[request], &mut diags)
+        .ok_or(diags)
+}
+
 /// The repository's copy of the grpc-gateway example protos.
 pub fn corpus_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/grpc-gateway")

@@ -194,27 +194,23 @@ impl Framing {
         out.freeze()
     }
 
+    /// The last frame of a stream that failed: an `{"error": ...}` element or line (closing the
+    /// array), or an SSE `error` event.
     fn error(self, first: bool, status_json: &[u8]) -> Bytes {
-        let mut out = BytesMut::with_capacity(status_json.len() + 24);
-        match self {
-            Framing::JsonArray | Framing::Ndjson => {
-                if self == Framing::JsonArray {
-                    out.put_slice(if first { b"[" } else { b"," });
-                }
-                out.put_slice(b"{\"error\":");
-                out.put_slice(status_json);
-                out.put_u8(b'}');
-                if self == Framing::JsonArray {
-                    out.put_u8(b']');
-                } else {
-                    out.put_u8(b'\n');
-                }
-            }
-            Framing::Sse => {
-                out.put_slice(b"event: error\ndata: ");
-                out.put_slice(status_json);
-                out.put_slice(b"\n\n");
-            }
+        if self == Framing::Sse {
+            let mut out = BytesMut::with_capacity(status_json.len() + 24);
+            out.put_slice(b"event: error\ndata: ");
+            out.put_slice(status_json);
+            out.put_slice(b"\n\n");
+            return out.freeze();
+        }
+        let mut wrapped = Vec::with_capacity(status_json.len() + 10);
+        wrapped.extend_from_slice(b"{\"error\":");
+        wrapped.extend_from_slice(status_json);
+        wrapped.push(b'}');
+        let mut out = BytesMut::from(self.message(first, &wrapped).as_ref());
+        if self == Framing::JsonArray {
+            out.put_u8(b']');
         }
         out.freeze()
     }
