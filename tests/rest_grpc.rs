@@ -59,6 +59,26 @@ async fn unary_get_transcodes_every_field_kind() {
 }
 
 #[tokio::test]
+async fn http2_cleartext_clients_are_served_on_the_same_port() {
+    let demo = common::demo().await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let response = h2
+        .get(demo.gateway.url("/v1/users/5"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    let (status, body) = json_of(response).await;
+    assert_eq!(
+        (status.as_u16(), &body["name"]),
+        (200, &json!("Barbara Liskov"))
+    );
+}
+
+#[tokio::test]
 async fn create_update_delete() {
     let demo = common::demo().await;
     let (status, created) = send(
