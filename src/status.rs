@@ -22,17 +22,6 @@ pub struct Status {
     pub http_override: Option<StatusCode>,
 }
 
-/// The wire form of `google.rpc.Status`, used to decode `grpc-status-details-bin`.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<Any>,
-}
-
 impl Status {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
         Status {
@@ -97,51 +86,6 @@ impl Status {
             .unwrap_or_else(|| http_status_for(self.code))
     }
 
-    /// The canonical status of an error a gRPC backend sent, details included.
-    ///
-    /// Errors that tonic made itself (connection refused, protocol errors) carry transport
-    /// text that may name internal addresses, so they are replaced by a neutral message.
-    pub fn from_backend(status: &tonic::Status) -> Self {
-        if std::error::Error::source(status).is_some() {
-            let code = match status.code() {
-                Code::DeadlineExceeded => Code::DeadlineExceeded,
-                Code::Cancelled => Code::Cancelled,
-                _ => Code::Unavailable,
-            };
-            return Status::new(code, neutral_message(code));
-        }
-        let details = if status.details().is_empty() {
-            Vec::new()
-        } else {
-            RpcStatus::decode(status.details())
-                .map(|s| s.details)
-                .unwrap_or_default()
-        };
-        Status {
-            code: status.code(),
-            message: status.message().to_owned(),
-            details,
-            http_override: None,
-        }
-    }
-
-    /// The tonic form, with details packed into `grpc-status-details-bin`.
-    pub fn to_tonic(&self) -> tonic::Status {
-        if self.details.is_empty() {
-            return tonic::Status::new(self.code, self.message.clone());
-        }
-        let body = RpcStatus {
-            code: self.code as i32,
-            message: self.message.clone(),
-            details: self.details.clone(),
-        };
-        tonic::Status::with_details(
-            self.code,
-            self.message.clone(),
-            Bytes::from(body.encode_to_vec()),
-        )
-    }
-
     /// The JSON body of section 6: `{"code", "message", "details"}`. Details whose type the pool
     /// knows are rendered as proto3 JSON with `@type`; unknown ones keep their bytes in base64.
     pub fn to_json(&self, pool: &DescriptorPool) -> serde_json::Value {
@@ -180,14 +124,6 @@ impl std::fmt::Display for Status {
 }
 
 impl std::error::Error for Status {}
-
-fn neutral_message(code: Code) -> &'static str {
-    match code {
-        Code::DeadlineExceeded => "deadline exceeded",
-        Code::Cancelled => "the call was cancelled",
-        _ => "the backend is unavailable",
-    }
-}
 
 fn detail_json(pool: &DescriptorPool, any: &Any) -> serde_json::Value {
     let rendered = pool
@@ -259,15 +195,5 @@ mod tests {
                 (16, 401),
             ]
         );
-    }
-
-    #[test]
-    fn details_round_trip_through_tonic() {
-        let status = Status::invalid_argument("bad").with_detail(Any {
-            type_url: "type.googleapis.com/x.Y".into(),
-            value: vec![1, 2, 3],
-        });
-        let back = Status::from_backend(&status.to_tonic());
-        assert_eq!(back, status);
     }
 }

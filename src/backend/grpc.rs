@@ -94,7 +94,7 @@ impl GrpcBackend {
         // DEADLINE_EXCEEDED.
         let failed = move |s: tonic::Status| match deadline {
             Some(d) if tokio::time::Instant::now() >= d => Status::deadline_exceeded(),
-            _ => Status::from_backend(&s),
+            _ => crate::grpc::status::from_tonic(&s),
         };
         let mut request = tonic::Request::new(call.input);
         *request.metadata_mut() = MetadataMap::from_headers(call.metadata);

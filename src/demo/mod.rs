@@ -17,6 +17,7 @@ use tonic::{Request, Streaming};
 
 use crate::config::{Diagnostics, Files};
 use crate::grpc::server::{self, Handler, ResponseStream};
+use crate::grpc::status::to_tonic;
 use crate::registry::proto::{self, SchemaRequest};
 use crate::status::Status;
 
@@ -159,9 +160,7 @@ impl DemoState {
         info.set_field_by_name("resource_type", Value::String("demo.v1.User".into()));
         info.set_field_by_name("resource_name", Value::String(format!("users/{id}")));
         info.set_field_by_name("description", Value::String("no user has this id".into()));
-        Status::not_found(format!("user {id} not found"))
-            .with_detail(any(&info))
-            .to_tonic()
+        to_tonic(&Status::not_found(format!("user {id} not found")).with_detail(any(&info)))
     }
 
     fn check_user(&self, user: &DynamicMessage) -> Result<(), tonic::Status> {
@@ -174,9 +173,9 @@ impl DemoState {
                 "field_violations",
                 Value::List(vec![Value::Message(violation)]),
             );
-            return Err(Status::invalid_argument("user.name must not be empty")
-                .with_detail(any(&bad))
-                .to_tonic());
+            return Err(to_tonic(
+                &Status::invalid_argument("user.name must not be empty").with_detail(any(&bad)),
+            ));
         }
         Ok(())
     }
@@ -396,7 +395,9 @@ impl DemoState {
 
     fn list(self: Arc<Self>, request: &DynamicMessage) -> Reply {
         if int32(request, "page_size") < 0 {
-            return Err(Status::invalid_argument("page_size must not be negative").to_tonic());
+            return Err(to_tonic(&Status::invalid_argument(
+                "page_size must not be negative",
+            )));
         }
         let role = int32(request, "role");
         let page_size = int32(request, "page_size").max(0) as usize;

@@ -3,5 +3,6 @@
 
 mod codec;
 pub mod server;
+pub mod status;
 
 pub use codec::{DescriptorCodec, WireMessage};
