@@ -15,7 +15,7 @@ use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
 use crate::call::Invoker;
 use crate::config::{
     self, BackendConfig, Diagnostic, Diagnostics, Files, LoadedConfig, LoadedMapping, RuleMode,
-    TlsConfig, Vars,
+    Vars,
 };
 use crate::frontend::rest::matcher::Matcher;
 use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
@@ -99,7 +99,14 @@ pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> 
         // Without a backend the routes are still checked, so that every problem is reported.
         let invoker =
             mapping_backend(config, mapping, &named, diags).unwrap_or_else(unreachable_backend);
-        for spec in mapping_routes(mapping, &compiled, invoker, diags) {
+        let backend = &mapping.config.backend;
+        let named_timeout = backend
+            .use_name
+            .as_ref()
+            .and_then(|name| config.gateway.backends.get(name.as_str()))
+            .and_then(|b| b.timeout);
+        let backend_timeout = backend.timeout.or(named_timeout).map(|d| d.0);
+        for spec in mapping_routes(mapping, &compiled, invoker, backend_timeout, diags) {
             let index = routes.len();
             if let Err(existing) = matcher.insert(&spec.http_method, &spec.template, index) {
                 let other = &routes[existing];
@@ -141,6 +148,7 @@ fn unreachable_backend() -> Invoker {
     }))
 }
 
+/// A backend from its configuration; `file` and `dir` are those of the file it is written in.
 fn make_backend(
     config: &LoadedConfig,
     file: &Arc<str>,
@@ -148,29 +156,7 @@ fn make_backend(
     backend: &BackendConfig,
     diags: &mut Diagnostics,
 ) -> Option<Invoker> {
-    make_grpc(
-        config,
-        file,
-        dir,
-        &backend.address,
-        backend.tls.as_ref(),
-        backend.connect_timeout.map(|d| d.0),
-        backend.connections,
-        diags,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn make_grpc(
-    config: &LoadedConfig,
-    file: &Arc<str>,
-    dir: &Path,
-    address: &config::Located<String>,
-    tls: Option<&TlsConfig>,
-    connect_timeout: Option<Duration>,
-    connections: usize,
-    diags: &mut Diagnostics,
-) -> Option<Invoker> {
+    let address = &backend.address;
     let pos = config::pos_in(file, address);
     let address = config::expand(address, pos.clone(), &config.vars, diags)?;
     if !(address.starts_with("http://") || address.starts_with("https://")) {
@@ -180,7 +166,7 @@ fn make_grpc(
         ));
         return None;
     }
-    let tls = match tls {
+    let tls = match &backend.tls {
         None => None,
         Some(tls) => {
             let ca_pem = match &tls.ca_file {
@@ -205,8 +191,10 @@ fn make_grpc(
     let settings = GrpcSettings {
         address,
         tls,
-        connect_timeout: connect_timeout.unwrap_or(Duration::from_secs(5)),
-        connections,
+        connect_timeout: backend
+            .connect_timeout
+            .map_or(Duration::from_secs(5), |d| d.0),
+        connections: backend.connections,
     };
     match GrpcBackend::new(&settings) {
         Ok(backend) => Some(backend.into_invoker()),
@@ -226,6 +214,13 @@ fn mapping_backend(
 ) -> Option<Invoker> {
     let backend = &mapping.config.backend;
     match (&backend.use_name, &backend.address) {
+        (Some(name), None) if backend.protocol.is_some() || backend.tls.is_some() => {
+            diags.push(Diagnostic::at(
+                &mapping.pos(name),
+                "`protocol` and `tls` belong to the backend in gateway.yaml, not beside `use`",
+            ));
+            None
+        }
         (Some(name), None) => {
             let found = named.get(name.as_str()).cloned();
             if found.is_none() && !config.gateway.backends.contains_key(name.as_str()) {
@@ -247,17 +242,18 @@ fn mapping_backend(
             found
         }
         (None, Some(address)) => {
-            // gRPC is the only backend protocol so far, so `protocol` needs no dispatch yet.
-            make_grpc(
-                config,
-                &mapping.file,
-                &mapping.dir,
-                address,
-                backend.tls.as_ref(),
-                None,
-                2,
-                diags,
-            )
+            let inline = BackendConfig {
+                protocol: backend
+                    .protocol
+                    .clone()
+                    .unwrap_or_else(|| config::Located::unplaced(config::BackendProtocol::Grpc)),
+                address: address.clone(),
+                tls: backend.tls.clone(),
+                timeout: backend.timeout,
+                connect_timeout: None,
+                connections: BackendConfig::DEFAULT_CONNECTIONS,
+            };
+            make_backend(config, &mapping.file, &mapping.dir, &inline, diags)
         }
         (Some(name), Some(_)) => {
             diags.push(Diagnostic::at(
@@ -282,11 +278,11 @@ fn mapping_routes(
     mapping: &LoadedMapping,
     compiled: &Compiled,
     invoker: Invoker,
+    backend_timeout: Option<Duration>,
     diags: &mut Diagnostics,
 ) -> Vec<Route> {
     let settings = Arc::new(MappingSettings::new(&mapping.config.options));
     let pool = &compiled.pool;
-    let backend_timeout = mapping.config.backend.timeout.map(|d| d.0);
     let mut methods: Vec<MethodDescriptor> = Vec::new();
     for service in &mapping.config.services {
         match pool.get_service_by_name(service) {

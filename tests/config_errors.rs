@@ -131,6 +131,25 @@ async fn schema_problems_point_into_the_proto() {
 }
 
 #[tokio::test]
+async fn backend_settings_beside_use_are_refused() {
+    let mapping = MAPPING.replace(
+        "  use: users\n",
+        "  use: users\n  tls:\n    server_name: x\n",
+    );
+    let rendered = errors_of(GATEWAY, &mapping, PROTO).await;
+    assert!(
+        rendered.contains(
+            "error: `protocol` and `tls` belong to the backend in gateway.yaml, not beside `use`"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("<dir>/mappings/users.yaml:4:8"),
+        "{rendered}"
+    );
+}
+
+#[tokio::test]
 async fn secrets_never_appear_in_errors() {
     // The variable is set, but the address it gives is wrong: the error must not show it.
     let gateway = GATEWAY.replace("http://127.0.0.1:9", "${SECRET_ADDR}");

@@ -300,6 +300,42 @@ async fn route_timeouts() {
 }
 
 #[tokio::test]
+async fn the_named_backends_timeout_is_the_default_deadline() {
+    let s = setup("    timeout: 150ms\n", "").await;
+    let started = Instant::now();
+    let (status, _, _) = call(client().get(s.gateway.url("/v1/sleep?duration=3s"))).await;
+    assert_eq!(status, 504);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // The mapping's own backend timeout overrides it.
+    let s = setup_with_mapping_backend_timeout().await;
+    let (status, _, _) = call(client().get(s.gateway.url("/v1/sleep?duration=0.3s"))).await;
+    assert_eq!(status, 200);
+}
+
+async fn setup_with_mapping_backend_timeout() -> Setup {
+    let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gateway_yaml = format!(
+        "version: 1\nbackends:\n  users:\n    protocol: grpc\n    address: http://{}\n    timeout: 100ms\n",
+        backend.addr
+    );
+    let mapping_yaml = "version: 1\nfrontend: rest\nbackend:\n  use: users\n  timeout: 5s\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n";
+    let dir = common::write_files(&[
+        ("gateway.yaml", &gateway_yaml),
+        ("mappings/users.yaml", mapping_yaml),
+        ("schemas/demo/v1/users.proto", PROTO),
+    ]);
+    let gateway =
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
+    Setup {
+        gateway: common::serve(gateway).await,
+        _backend: Some(backend),
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
 async fn backend_down_is_503_without_internal_details() {
     // Port 9 (discard) on loopback: nothing listens there.
     let s = setup_with_address("127.0.0.1:9", "", "").await;

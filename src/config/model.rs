@@ -248,8 +248,12 @@ pub struct BackendConfig {
     pub connections: usize,
 }
 
+impl BackendConfig {
+    pub const DEFAULT_CONNECTIONS: usize = 2;
+}
+
 fn default_connections() -> usize {
-    2
+    BackendConfig::DEFAULT_CONNECTIONS
 }
 
 /// TLS settings for a backend connection.
@@ -311,7 +315,7 @@ pub struct BackendRef {
     /// TLS, when the backend is written here.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
-    /// Per-call deadline, when the backend is written here.
+    /// Per-call deadline; with `use`, it overrides the named backend's.
     #[serde(default)]
     pub timeout: Option<DurationText>,
 }
