@@ -624,6 +624,32 @@ async fn deadlines() {
 }
 
 #[tokio::test]
+async fn a_deadline_that_passes_mid_stream_ends_it_with_an_error_frame() {
+    let demo = common::demo().await;
+    let started = Instant::now();
+    let response = client()
+        .get(demo.gateway.url("/v1/users?interval_ms=400"))
+        .header("accept", "application/x-ndjson")
+        .header("grpc-timeout", "600m")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Users 1 and 2 arrive at 0 and 400 ms; the deadline ends the stream at 600 ms.
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(
+        lines[2],
+        json!({"error": {"code": 4, "message": "deadline exceeded", "details": []}})
+    );
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
+
+#[tokio::test]
 async fn empty_streams() {
     let demo = common::demo().await;
     for id in 1..=5 {
