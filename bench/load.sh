@@ -25,6 +25,7 @@ TMP=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 # Two cores: the gateway on core 0; the backend and the load generator on core 1.
 # (Arrays, not functions: a backgrounded function is a subshell, and $! would be its pid.)
