@@ -28,7 +28,9 @@ struct Node {
 pub struct Matcher {
     root: Node,
     methods: BTreeSet<String>,
-    has_verbs: bool,
+    /// The most `:` any registered verb contains, plus one; 0 when there are no verbs. Bounds
+    /// the ways a request path is split, so a path full of colons costs no more than others.
+    verb_splits: usize,
 }
 
 /// The outcome of a lookup.
@@ -73,7 +75,9 @@ impl Matcher {
         }
         by_method.insert(method.clone(), route);
         self.methods.insert(method.as_str().to_owned());
-        self.has_verbs |= template.verb.is_some();
+        if let Some(verb) = &template.verb {
+            self.verb_splits = self.verb_splits.max(verb.matches(':').count() + 1);
+        }
         Ok(())
     }
 
@@ -106,17 +110,21 @@ impl Matcher {
         }
     }
 
-    /// The ways to read a path: with a custom verb split off its last segment at each `:`
-    /// (the longest verb first, as verbs may contain `:`), and as it is.
+    /// The ways to read a path: with a custom verb split off its last segment at one of its
+    /// last `:`s (the longest verb first, as verbs may contain `:`), and as it is.
     fn candidates<'p>(&self, segments: Vec<&'p str>) -> Vec<(Vec<&'p str>, Option<&'p str>)> {
-        let mut out = Vec::with_capacity(2);
         let last = segments.last().copied().unwrap_or_default();
-        if self.has_verbs {
-            for (colon, _) in last.match_indices(':') {
-                let mut with_verb = segments.clone();
-                *with_verb.last_mut().expect("non-empty") = &last[..colon];
-                out.push((with_verb, Some(&last[colon + 1..])));
-            }
+        let mut colons: Vec<usize> = last
+            .rmatch_indices(':')
+            .take(self.verb_splits)
+            .map(|(i, _)| i)
+            .collect();
+        colons.reverse();
+        let mut out = Vec::with_capacity(colons.len() + 1);
+        for colon in colons {
+            let mut with_verb = segments.clone();
+            *with_verb.last_mut().expect("non-empty") = &last[..colon];
+            out.push((with_verb, Some(&last[colon + 1..])));
         }
         out.push((segments, None));
         out
@@ -269,6 +277,16 @@ mod tests {
         // Without a matching verb route, the colon is part of the segment.
         assert_eq!(found(&m, "GET", "/v1/ops/a:b"), Some(1));
         assert_eq!(found(&m, "POST", "/v1/ops/7:other"), None);
+    }
+
+    #[test]
+    fn hostile_paths_cost_little() {
+        let m = matcher(&[("POST", "/v1/{name}:cancel"), ("GET", "/v1/{a=**}")]);
+        let path = format!("/v1{}/{}", "/x".repeat(16_000), ":".repeat(16_000));
+        let started = std::time::Instant::now();
+        assert_eq!(found(&m, "GET", &path), Some(1));
+        assert_eq!(found(&m, "POST", &path), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -62,7 +62,7 @@ impl RestFrontend {
         let path = parts.uri.path().to_owned();
         if websocket::is_upgrade(&parts.headers) {
             if let Some((route, segments)) = self.bidi_route(&path) {
-                return websocket::serve(route, &segments, parts, self.pool.clone())
+                return websocket::serve(route, &segments, parts, self.pool.clone(), self.max_body)
                     .await
                     .unwrap_or_else(|status| response::error(&status, &self.pool));
             }

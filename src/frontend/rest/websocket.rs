@@ -28,12 +28,15 @@ pub async fn serve(
     segments: &[&str],
     mut parts: http::request::Parts,
     pool: DescriptorPool,
+    max_message: usize,
 ) -> Result<Response, Status> {
     let bindings = request::bindings(&route, segments, parts.uri.query())?;
     let metadata = forward_metadata(&parts.headers, &route.mapping.forward_headers);
     let deadline = deadline(&parts.headers, route.timeout)?;
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-        Ok(upgrade) => upgrade,
+        Ok(upgrade) => upgrade
+            .max_message_size(max_message)
+            .max_frame_size(max_message),
         Err(rejection) => return Ok(rejection.into_response()),
     };
     Ok(upgrade.on_upgrade(move |socket| async move {
