@@ -329,3 +329,50 @@ fn large_nested_lengths_are_encoded_correctly() {
         70_000
     );
 }
+
+#[test]
+fn hostile_wire_input_falls_back_instead_of_crashing() {
+    let files = rosetta::config::Files::embedded(&[(
+        "t/node.proto",
+        b"syntax = \"proto3\";\npackage t;\nmessage Node { Node child = 1; string name = 2; }\n"
+            .as_slice(),
+    )]);
+    let request = rosetta::registry::proto::SchemaRequest {
+        path: "node.proto".into(),
+        dir: "t".into(),
+        pos: rosetta::gateway::unplaced("node.proto"),
+    };
+    let mut diags = rosetta::config::Diagnostics::default();
+    let pool = rosetta::registry::proto::compile(&files, vec!["t".into()], &[request], &mut diags)
+        .unwrap()
+        .pool;
+    let node = pool.get_message_by_name("t.Node").unwrap();
+    let plan = Plan::new(&node, JsonOptions::default());
+    // 10,000 levels of nesting.
+    let mut wire: Vec<u8> = Vec::new();
+    for _ in 0..10_000 {
+        let mut outer = vec![0x0a];
+        prost::encoding::encode_varint(wire.len() as u64, &mut outer);
+        outer.extend_from_slice(&wire);
+        wire = outer;
+    }
+    let mut out = Vec::new();
+    assert!(wire_to_json(&plan, &wire, &mut out).is_err());
+    assert!(out.is_empty(), "nothing is left half-written");
+    // A length that points far past the end.
+    let mut out = Vec::new();
+    assert!(wire_to_json(
+        &plan,
+        &[0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+        &mut out
+    )
+    .is_err());
+    // Deep JSON: 50 levels are fine, 200 are refused (serde_json's recursion limit).
+    let nested = |n: usize| format!("{}{{}}{}", "{\"child\":".repeat(n), "}".repeat(n));
+    assert!(json_to_wire(&plan, nested(50).as_bytes()).is_ok());
+    let error = json_to_wire(&plan, nested(200).as_bytes()).unwrap_err();
+    assert!(
+        error.to_string().contains("recursion limit exceeded"),
+        "{error}"
+    );
+}

@@ -4,6 +4,7 @@ use base64::Engine;
 use prost_reflect::{DynamicMessage, SerializeOptions};
 use serde_json::ser::{CompactFormatter, Formatter};
 use smallvec::SmallVec;
+use std::cell::Cell;
 use std::io::Write as _;
 
 use super::{FieldKind, FieldPlan, MessagePlan, Plan};
@@ -16,11 +17,31 @@ pub struct Fallback;
 /// Appends the JSON of the root message of `plan`, encoded as `wire`, to `out`.
 pub fn wire_to_json(plan: &Plan, wire: &[u8], out: &mut Vec<u8>) -> Result<(), Fallback> {
     let start = out.len();
-    let result = write_message(plan, 0, wire, out);
+    let ctx = Ctx {
+        plan,
+        depth: Cell::new(0),
+    };
+    let result = write_message(&ctx, 0, wire, out);
     if result.is_err() {
         out.truncate(start);
     }
     result
+}
+
+/// Messages nested deeper than this go to the fallback, which refuses them (prost's limit).
+const MAX_DEPTH: usize = 100;
+
+/// The plan, and how deep the writer is in nested messages.
+struct Ctx<'p> {
+    plan: &'p Plan,
+    depth: Cell<usize>,
+}
+
+impl std::ops::Deref for Ctx<'_> {
+    type Target = Plan;
+    fn deref(&self) -> &Plan {
+        self.plan
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -48,8 +69,9 @@ fn varint(wire: &[u8], pos: &mut usize) -> Result<u64, Fallback> {
 
 fn raw<'a>(wire: &'a [u8], pos: &mut usize, wire_type: u64) -> Result<Raw<'a>, Fallback> {
     let take = |pos: &mut usize, n: usize| -> Result<&'a [u8], Fallback> {
-        let bytes = wire.get(*pos..*pos + n).ok_or(Fallback)?;
-        *pos += n;
+        let end = pos.checked_add(n).ok_or(Fallback)?;
+        let bytes = wire.get(*pos..end).ok_or(Fallback)?;
+        *pos = end;
         Ok(bytes)
     };
     Ok(match wire_type {
@@ -68,8 +90,19 @@ fn raw<'a>(wire: &'a [u8], pos: &mut usize, wire_type: u64) -> Result<Raw<'a>, F
     })
 }
 
-fn write_message(
-    plan: &Plan,
+fn write_message(plan: &Ctx, index: usize, wire: &[u8], out: &mut Vec<u8>) -> Result<(), Fallback> {
+    let depth = plan.depth.get();
+    if depth >= MAX_DEPTH {
+        return Err(Fallback);
+    }
+    plan.depth.set(depth + 1);
+    let result = write_message_fields(plan, index, wire, out);
+    plan.depth.set(depth);
+    result
+}
+
+fn write_message_fields(
+    plan: &Ctx,
     index: usize,
     wire: &[u8],
     out: &mut Vec<u8>,
@@ -129,7 +162,7 @@ fn key(field: &FieldPlan, first: &mut bool, out: &mut Vec<u8>) {
 }
 
 fn write_field(
-    plan: &Plan,
+    plan: &Ctx,
     field: &FieldPlan,
     group: &[(u16, Raw)],
     first: &mut bool,
@@ -242,7 +275,7 @@ fn is_zero(kind: &FieldKind, value: Raw) -> bool {
     }
 }
 
-fn write_default(plan: &Plan, field: &FieldPlan, out: &mut Vec<u8>) {
+fn write_default(plan: &Ctx, field: &FieldPlan, out: &mut Vec<u8>) {
     if field.map.is_some() {
         out.extend_from_slice(b"{}");
     } else if field.list {
@@ -252,7 +285,7 @@ fn write_default(plan: &Plan, field: &FieldPlan, out: &mut Vec<u8>) {
     }
 }
 
-fn write_zero(plan: &Plan, kind: &FieldKind, out: &mut Vec<u8>) -> Result<(), Fallback> {
+fn write_zero(plan: &Ctx, kind: &FieldKind, out: &mut Vec<u8>) -> Result<(), Fallback> {
     write_value(plan, kind, zero(kind), out)
 }
 
@@ -280,7 +313,7 @@ fn write_map_key(kind: &FieldKind, value: Raw, out: &mut Vec<u8>) -> Result<(), 
 }
 
 fn write_value(
-    plan: &Plan,
+    plan: &Ctx,
     kind: &FieldKind,
     value: Raw,
     out: &mut Vec<u8>,
@@ -465,7 +498,7 @@ fn write_escaped(text: &[u8], out: &mut Vec<u8>) {
 /// form as prost-reflect (which formats Timestamp and Duration with prost-types, as here);
 /// the others go through prost-reflect.
 fn write_special(
-    plan: &Plan,
+    plan: &Ctx,
     message: &MessagePlan,
     wire: &[u8],
     out: &mut Vec<u8>,
@@ -597,7 +630,7 @@ fn seconds_and_nanos(wire: &[u8]) -> Result<(i64, i32), Fallback> {
 
 /// Through prost-reflect.
 fn write_through_dynamic(
-    plan: &Plan,
+    plan: &Ctx,
     message: &MessagePlan,
     wire: &[u8],
     out: &mut Vec<u8>,
