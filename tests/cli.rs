@@ -53,6 +53,45 @@ fn check_fails_with_located_errors() {
 }
 
 #[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut child = Command::new(BIN)
+        .args(["serve", "-c"])
+        .arg(examples_demo())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it listens, then ask it to stop as a container runtime would.
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(exit.success(), "{exit:?}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still running after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn serve_refuses_to_start_on_errors() {
     let output = Command::new(BIN)
         .args(["serve", "-c", "/nonexistent/gateway.yaml"])
