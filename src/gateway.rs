@@ -33,9 +33,28 @@ pub struct Gateway {
 
 /// Loads `gateway.yaml` at `path` with everything it names and builds the gateway.
 pub fn load(files: Files, path: &Path, vars: Vars) -> Result<Gateway, Diagnostics> {
+    load_with(files, path, vars, &connect_grpc)
+}
+
+/// Makes the invoker of a gRPC backend from its checked settings.
+pub type Connect<'a> = &'a dyn Fn(&GrpcSettings) -> Result<Invoker, String>;
+
+/// Connects to real gRPC backends (lazily: nothing is dialled until the first call).
+pub fn connect_grpc(settings: &GrpcSettings) -> Result<Invoker, String> {
+    GrpcBackend::new(settings).map(GrpcBackend::into_invoker)
+}
+
+/// Like [`load`], with backends made by `connect` (the dry run of `rosetta transcode` records
+/// calls instead of making them).
+pub fn load_with(
+    files: Files,
+    path: &Path,
+    vars: Vars,
+    connect: Connect<'_>,
+) -> Result<Gateway, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let gateway =
-        config::load(files, path, vars, &mut diags).and_then(|loaded| build(&loaded, &mut diags));
+    let gateway = config::load(files, path, vars, &mut diags)
+        .and_then(|loaded| build(&loaded, connect, &mut diags));
     match gateway {
         Some(gateway) if diags.is_empty() => Ok(gateway),
         _ => Err(diags),
@@ -43,7 +62,11 @@ pub fn load(files: Files, path: &Path, vars: Vars) -> Result<Gateway, Diagnostic
 }
 
 /// Builds the gateway; `None` (with diagnostics) when anything is wrong.
-pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> {
+pub fn build(
+    config: &LoadedConfig,
+    connect: Connect<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Gateway> {
     let listen = match config.gateway.listen.parse::<SocketAddr>() {
         Ok(addr) => Some(addr),
         Err(_) => {
@@ -67,6 +90,7 @@ pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> 
                 &config.gateway_file,
                 &config.base_dir,
                 backend,
+                connect,
                 diags,
             )?;
             Some((name.as_str(), invoker))
@@ -97,8 +121,8 @@ pub fn build(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<Gateway> 
     let mut matcher = Matcher::default();
     for mapping in &config.mappings {
         // Without a backend the routes are still checked, so that every problem is reported.
-        let invoker =
-            mapping_backend(config, mapping, &named, diags).unwrap_or_else(unreachable_backend);
+        let invoker = mapping_backend(config, mapping, &named, connect, diags)
+            .unwrap_or_else(unreachable_backend);
         let backend = &mapping.config.backend;
         let named_timeout = backend
             .use_name
@@ -154,6 +178,7 @@ fn make_backend(
     file: &Arc<str>,
     dir: &Path,
     backend: &BackendConfig,
+    connect: Connect<'_>,
     diags: &mut Diagnostics,
 ) -> Option<Invoker> {
     let address = &backend.address;
@@ -196,8 +221,8 @@ fn make_backend(
             .map_or(Duration::from_secs(5), |d| d.0),
         connections: backend.connections,
     };
-    match GrpcBackend::new(&settings) {
-        Ok(backend) => Some(backend.into_invoker()),
+    match connect(&settings) {
+        Ok(invoker) => Some(invoker),
         Err(why) => {
             diags.push(Diagnostic::at(&pos, why));
             None
@@ -210,6 +235,7 @@ fn mapping_backend(
     config: &LoadedConfig,
     mapping: &LoadedMapping,
     named: &HashMap<&str, Invoker>,
+    connect: Connect<'_>,
     diags: &mut Diagnostics,
 ) -> Option<Invoker> {
     let backend = &mapping.config.backend;
@@ -253,7 +279,7 @@ fn mapping_backend(
                 connect_timeout: None,
                 connections: BackendConfig::DEFAULT_CONNECTIONS,
             };
-            make_backend(config, &mapping.file, &mapping.dir, &inline, diags)
+            make_backend(config, &mapping.file, &mapping.dir, &inline, connect, diags)
         }
         (Some(name), Some(_)) => {
             diags.push(Diagnostic::at(

@@ -14,3 +14,4 @@ pub mod grpc;
 pub mod protojson;
 pub mod registry;
 pub mod status;
+pub mod toolchain;

@@ -1,5 +1,5 @@
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -31,6 +31,19 @@ enum Command {
         /// The gateway configuration.
         #[arg(short, long, default_value = "gateway.yaml")]
         config: PathBuf,
+    },
+    /// Show what a request turns into: the route, the backend call (message as JSON and as
+    /// bytes) and, with a recorded backend response, the response. Calls no backend.
+    Transcode {
+        /// The gateway configuration.
+        #[arg(short, long, default_value = "gateway.yaml")]
+        config: PathBuf,
+        /// A request file (YAML: method, path, headers, body), or `-` for standard input.
+        #[arg(long)]
+        request: PathBuf,
+        /// A recorded backend response (YAML: messages, metadata, status).
+        #[arg(long)]
+        response: Option<PathBuf>,
     },
     /// Run the built-in demo: demo backends in-process and the gateway in front of them.
     Demo {
@@ -97,6 +110,11 @@ async fn run(command: Command) -> ExitCode {
                 }
             }
         }
+        Command::Transcode {
+            config,
+            request,
+            response,
+        } => run_transcode(&config, &request, response.as_deref()).await,
         Command::Demo { listen } => run_demo(listen).await,
         Command::DemoBackend { listen } => match demo::start_grpc(listen).await {
             Ok(backend) => {
@@ -129,6 +147,46 @@ async fn serve(gateway: gateway::Gateway) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_transcode(config: &Path, request: &Path, response: Option<&Path>) -> ExitCode {
+    let read = |path: &Path| -> Result<(String, String), String> {
+        let text = if path == Path::new("-") {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        };
+        text.map(|t| (path.display().to_string(), t))
+            .map_err(|e| format!("error: cannot read {}: {e}", path.display()))
+    };
+    let texts = read(request).and_then(|req| Ok((req, response.map(read).transpose()?)));
+    let (request, response) = match texts {
+        Ok(texts) => texts,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = rosetta::toolchain::transcode::transcode(
+        Files::Disk,
+        config,
+        env_vars(),
+        (&request.0, &request.1),
+        response
+            .as_ref()
+            .map(|(name, text)| (name.as_str(), text.as_str())),
+    )
+    .await;
+    match outcome {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            eprint!("{}", diags.render());
             ExitCode::FAILURE
         }
     }

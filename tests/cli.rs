@@ -92,6 +92,41 @@ fn serve_stops_cleanly_on_sigterm() {
 }
 
 #[test]
+fn transcode_reads_the_request_from_stdin() {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(["transcode", "--request", "-", "-c"])
+        .arg(examples_demo())
+        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"method: GET\npath: /v1/users/7\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("backend:    grpc /demo.v1.Users/GetUser (Unary)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("message 1:  {\"id\":\"7\"}\n  bytes:    08 07"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn serve_refuses_to_start_on_errors() {
     let output = Command::new(BIN)
         .args(["serve", "-c", "/nonexistent/gateway.yaml"])

@@ -159,8 +159,17 @@ pub fn parse_yaml<T: DeserializeOwned>(
             return None;
         }
     };
-    diags.remember_source(shown, text.as_str().into());
-    match serde_saphyr::from_str::<T>(&text) {
+    parse_yaml_str(&text, shown, diags)
+}
+
+/// Parses YAML text shown as `shown` in diagnostics.
+pub fn parse_yaml_str<T: DeserializeOwned>(
+    text: &str,
+    shown: &Arc<str>,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    diags.remember_source(shown, text.into());
+    match serde_saphyr::from_str::<T>(text) {
         Ok(v) => Some(v),
         Err(e) => {
             let (line, column) = e

@@ -57,6 +57,14 @@ impl RestFrontend {
         &self.routes
     }
 
+    /// The route a request would take, if any.
+    pub fn route_for(&self, method: &Method, path: &str) -> Option<Arc<Route>> {
+        match self.matcher.lookup(method, path) {
+            Lookup::Found { route, .. } => Some(self.routes[route].clone()),
+            _ => None,
+        }
+    }
+
     pub async fn handle(self: Arc<Self>, request: http::Request<Body>) -> Response {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path().to_owned();

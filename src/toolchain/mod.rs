@@ -1,0 +1,3 @@
+//! Tools for people who write mappings: a dry run that shows what a request turns into.
+
+pub mod transcode;

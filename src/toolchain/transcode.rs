@@ -1,0 +1,320 @@
+//! `rosetta transcode`: runs a request through the real frontend and stages, with every backend
+//! replaced by a recorder, and prints the route, the backend call it would make and, given a
+//! recorded backend response, the response the client would get. Nothing is sent anywhere.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http_body_util::BodyExt;
+use prost::Message as _;
+use prost_reflect::{DeserializeOptions, DynamicMessage, SerializeOptions};
+use serde::Deserialize;
+
+use crate::call::{Call, Invoker, Message, Reply};
+use crate::config::{self, Diagnostic, Diagnostics, Files, Located, Vars};
+use crate::gateway;
+use crate::registry::Operation;
+use crate::status::{Code, Status};
+
+/// A REST request, as written in a request file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestFile {
+    pub method: Located<String>,
+    /// Path and query, e.g. `/v1/users?role=ROLE_ADMIN`.
+    pub path: Located<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON value (sent as JSON), or a string (sent as it is).
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+}
+
+/// What the backend answered, as written in a response file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseFile {
+    /// Response messages as JSON: one for a unary method, any number for a stream.
+    #[serde(default)]
+    pub messages: Vec<serde_json::Value>,
+    /// Response metadata.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// An error instead of (or after) the messages.
+    #[serde(default)]
+    pub status: Option<StatusFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusFile {
+    pub code: i32,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// One call the frontend made to a backend.
+pub struct RecordedCall {
+    pub operation: Arc<Operation>,
+    pub messages: Vec<Message>,
+    pub metadata: HeaderMap,
+    pub timeout: Option<Duration>,
+}
+
+/// Stands in for every backend: records calls and answers with the response file.
+struct Recorder {
+    calls: Mutex<Vec<RecordedCall>>,
+    response: Option<ResponseFile>,
+}
+
+impl Recorder {
+    async fn call(&self, call: Call) -> Result<Reply, Status> {
+        let timeout = call
+            .deadline
+            .map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+        let messages: Vec<Message> = call.input.collect().await;
+        let operation = call.operation.clone();
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(RecordedCall {
+                operation: operation.clone(),
+                messages,
+                metadata: call.metadata,
+                timeout,
+            });
+        }
+        let Some(response) = &self.response else {
+            return Err(Status::unavailable(
+                "dry run: no backend response was given",
+            ));
+        };
+        let mut items = Vec::new();
+        for json in &response.messages {
+            let message = DynamicMessage::deserialize_with_options(
+                operation.method.output(),
+                json,
+                &DeserializeOptions::new(),
+            )
+            .map_err(|e| {
+                Status::invalid_argument(format!(
+                    "the recorded response is not a {}: {e}",
+                    operation.method.output().full_name()
+                ))
+            })?;
+            items.push(Ok(Message::Decoded(message)));
+        }
+        if let Some(status) = &response.status {
+            let error = Status::new(Code::from_i32(status.code), status.message.clone());
+            if items.is_empty() {
+                return Err(error);
+            }
+            items.push(Err(error));
+        }
+        let mut metadata = HeaderMap::new();
+        for (name, value) in &response.metadata {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                metadata.append(name, value);
+            }
+        }
+        Ok(Reply {
+            metadata,
+            messages: futures::stream::iter(items).boxed(),
+        })
+    }
+}
+
+/// Loads the gateway with recorded backends, sends the request through it and describes what
+/// happened. `request` and `response` are YAML texts shown as the given names in diagnostics.
+pub async fn transcode(
+    files: Files,
+    config_path: &Path,
+    vars: Vars,
+    request: (&str, &str),
+    response: Option<(&str, &str)>,
+) -> Result<String, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let request_file: Option<RequestFile> =
+        config::parse_yaml_str(request.1, &Arc::from(request.0), &mut diags);
+    let response_file: Option<ResponseFile> = response
+        .and_then(|(name, text)| config::parse_yaml_str(text, &Arc::from(name), &mut diags));
+    let has_response = response_file.is_some();
+    let (Some(request_file), true) = (request_file, diags.is_empty()) else {
+        return Err(diags);
+    };
+    let recorder = Arc::new(Recorder {
+        calls: Mutex::default(),
+        response: response_file,
+    });
+    let connect_recorder = {
+        let recorder = recorder.clone();
+        move |_: &crate::backend::grpc::GrpcSettings| -> Result<Invoker, String> {
+            let recorder = recorder.clone();
+            Ok(Invoker::new(tower::service_fn(move |call: Call| {
+                let recorder = recorder.clone();
+                async move { recorder.call(call).await }
+            })))
+        }
+    };
+    let gateway = gateway::load_with(files, config_path, vars, &connect_recorder)?;
+    let http_request = build_request(&request_file, request.0)?;
+    let (method, path) = (
+        http_request.method().clone(),
+        http_request.uri().path().to_owned(),
+    );
+    let response = gateway.rest.clone().handle(http_request).await;
+
+    let mut out = String::new();
+    match gateway.rest.route_for(&method, &path) {
+        Some(route) => {
+            let _ = writeln!(
+                out,
+                "route:      {} -> {}  (declared at {})",
+                route.describe(),
+                route.operation.full_name(),
+                route.origin
+            );
+        }
+        None => {
+            let _ = writeln!(out, "route:      none for {method} {path}");
+        }
+    }
+    let _ = writeln!(out, "stages:     none");
+    let calls = recorder
+        .calls
+        .lock()
+        .map(|mut c| std::mem::take(&mut *c))
+        .unwrap_or_default();
+    if calls.is_empty() {
+        let _ = writeln!(out, "backend:    no call (the gateway answered by itself)");
+    }
+    for call in &calls {
+        describe_call(&mut out, call);
+    }
+    if has_response || calls.is_empty() {
+        describe_response(&mut out, response).await;
+    }
+    Ok(out)
+}
+
+fn build_request(
+    file: &RequestFile,
+    shown: &str,
+) -> Result<http::Request<axum::body::Body>, Diagnostics> {
+    let located_error = |located: &Located<String>, message: String| {
+        let mut diags = Diagnostics::default();
+        diags.push(Diagnostic::new(
+            shown,
+            located.line,
+            located.column,
+            message,
+        ));
+        diags
+    };
+    let method = Method::from_bytes(file.method.as_bytes()).map_err(|_| {
+        located_error(
+            &file.method,
+            format!("`{}` is not an HTTP method", file.method.value),
+        )
+    })?;
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(file.path.as_str());
+    for (name, value) in &file.headers {
+        builder = builder.header(name, value);
+    }
+    let body = match &file.body {
+        None => Vec::new(),
+        Some(serde_json::Value::String(raw)) => raw.clone().into_bytes(),
+        Some(json) => serde_json::to_vec(json).unwrap_or_default(),
+    };
+    builder
+        .body(axum::body::Body::from(body))
+        .map_err(|e| located_error(&file.path, format!("not a valid request: {e}")))
+}
+
+fn describe_call(out: &mut String, call: &RecordedCall) {
+    let _ = writeln!(
+        out,
+        "backend:    grpc {} ({:?})",
+        call.operation.grpc_path, call.operation.kind
+    );
+    match call.timeout {
+        Some(t) => {
+            // To the nearest 10 ms: the time spent reaching the recorder is not part of it.
+            let _ = writeln!(
+                out,
+                "deadline:   {} ms",
+                (t.as_micros() + 5_000) / 10_000 * 10
+            );
+        }
+        None => {
+            let _ = writeln!(out, "deadline:   none");
+        }
+    }
+    for (name, value) in &call.metadata {
+        let _ = writeln!(
+            out,
+            "metadata:   {name}: {}",
+            value.to_str().unwrap_or("<binary>")
+        );
+    }
+    for (i, message) in call.messages.iter().enumerate() {
+        let decoded = message.decoded();
+        let (json, wire) = match &decoded {
+            Ok(m) => {
+                let mut serializer = serde_json::Serializer::new(Vec::new());
+                let options = SerializeOptions::new().stringify_64_bit_integers(true);
+                let _ = m.serialize_with_options(&mut serializer, &options);
+                (
+                    String::from_utf8_lossy(&serializer.into_inner()).into_owned(),
+                    m.encode_to_vec(),
+                )
+            }
+            Err(status) => (format!("<{}>", status.message), Vec::new()),
+        };
+        let hex: Vec<String> = wire.iter().map(|b| format!("{b:02x}")).collect();
+        let _ = writeln!(out, "message {}:  {json}", i + 1);
+        let _ = writeln!(
+            out,
+            "  bytes:    {}",
+            if hex.is_empty() {
+                "(empty)".to_owned()
+            } else {
+                hex.join(" ")
+            }
+        );
+    }
+}
+
+async fn describe_response(out: &mut String, response: axum::response::Response) {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "response:   {} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    for (name, value) in &headers {
+        let _ = writeln!(out, "  {name}: {}", value.to_str().unwrap_or("<binary>"));
+    }
+    let body = String::from_utf8_lossy(&body);
+    let _ = writeln!(
+        out,
+        "  body:     {}",
+        body.trim_end().replace('\n', "\n            ")
+    );
+}
