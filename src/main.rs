@@ -15,6 +15,12 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway.
@@ -31,6 +37,9 @@ enum Command {
         /// The gateway configuration.
         #[arg(short, long, default_value = "gateway.yaml")]
         config: PathBuf,
+        /// `text` for people, `json` for editors and CI.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Show what a request turns into: the route, the backend call (message as JSON and as
     /// bytes) and, with a recorded backend response, the response. Calls no backend.
@@ -84,20 +93,37 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Check { config } => match gateway::load(Files::Disk, &config, env_vars()) {
-            Ok(gateway) => {
-                println!(
-                    "{}: ok ({} routes)",
-                    config.display(),
-                    gateway.rest.routes().len()
-                );
-                ExitCode::SUCCESS
+        Command::Check { config, format } => {
+            let outcome = gateway::load(Files::Disk, &config, env_vars());
+            if format == Format::Json {
+                // One JSON document on stdout either way: {"ok", "routes", "errors"}.
+                let (routes, errors) = match &outcome {
+                    Ok(gateway) => (gateway.rest.routes().len(), Vec::new()),
+                    Err(diags) => (0, diags.items.clone()),
+                };
+                let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "errors": errors});
+                println!("{report}");
+                return if errors.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                };
             }
-            Err(diags) => {
-                eprint!("{}", diags.render());
-                ExitCode::FAILURE
+            match outcome {
+                Ok(gateway) => {
+                    println!(
+                        "{}: ok ({} routes)",
+                        config.display(),
+                        gateway.rest.routes().len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(diags) => {
+                    eprint!("{}", diags.render());
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
         Command::Serve { config, listen } => {
             match gateway::load(Files::Disk, &config, env_vars()) {
                 Ok(mut gateway) => {

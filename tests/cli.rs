@@ -127,6 +127,49 @@ fn transcode_reads_the_request_from_stdin() {
 }
 
 #[test]
+fn check_reports_as_json_for_editors_and_ci() {
+    let run = |with_var: bool| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["check", "--format", "json", "-c"])
+            .arg(examples_demo());
+        if with_var {
+            command.env("ROSETTA_DEMO_GRPC", "127.0.0.1:9");
+        } else {
+            command.env_remove("ROSETTA_DEMO_GRPC");
+        }
+        let output = command.output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        (output.status.code(), report)
+    };
+    let (code, report) = run(true);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        report,
+        serde_json::json!({"ok": true, "routes": 12, "errors": []})
+    );
+    let (code, report) = run(false);
+    assert_eq!(code, Some(1));
+    assert_eq!(report["ok"], false);
+    let error = &report["errors"][0];
+    assert!(
+        error["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("examples/demo/gateway.yaml"),
+        "{report}"
+    );
+    assert_eq!(
+        (&error["line"], &error["column"]),
+        (&serde_json::json!(11), &serde_json::json!(14))
+    );
+    assert_eq!(
+        error["message"],
+        "environment variable `ROSETTA_DEMO_GRPC` is not set"
+    );
+}
+
+#[test]
 fn serve_refuses_to_start_on_errors() {
     let output = Command::new(BIN)
         .args(["serve", "-c", "/nonexistent/gateway.yaml"])
