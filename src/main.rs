@@ -54,6 +54,18 @@ enum Command {
         #[arg(long)]
         response: Option<PathBuf>,
     },
+    /// Run the mapping test cases (`NAME.yaml`, a request and optionally a recorded response)
+    /// and compare their dry-run reports with the snapshots beside them (`NAME.snap`).
+    Test {
+        /// The gateway configuration.
+        #[arg(short, long, default_value = "gateway.yaml")]
+        config: PathBuf,
+        /// Case files or directories of them (default: `tests/` in the mappings directory).
+        paths: Vec<PathBuf>,
+        /// Write the snapshots of the cases that differ or have none.
+        #[arg(long)]
+        update: bool,
+    },
     /// Run the built-in demo: demo backends in-process and the gateway in front of them.
     Demo {
         /// Where the gateway listens.
@@ -141,6 +153,11 @@ async fn run(command: Command) -> ExitCode {
             request,
             response,
         } => run_transcode(&config, &request, response.as_deref()).await,
+        Command::Test {
+            config,
+            paths,
+            update,
+        } => run_mapping_tests(&config, paths, update).await,
         Command::Demo { listen } => run_demo(listen).await,
         Command::DemoBackend { listen } => match demo::start_grpc(listen).await {
             Ok(backend) => {
@@ -215,6 +232,75 @@ async fn run_transcode(config: &Path, request: &Path, response: Option<&Path>) -
             eprint!("{}", diags.render());
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn run_mapping_tests(config: &Path, paths: Vec<PathBuf>, update: bool) -> ExitCode {
+    use rosetta::toolchain::mapping_tests::{self, Verdict};
+    use std::io::IsTerminal;
+    let paths = if paths.is_empty() {
+        vec![config
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join("mappings/tests")]
+    } else {
+        paths
+    };
+    let mut cases = Vec::new();
+    for path in &paths {
+        match mapping_tests::cases_at(&Files::Disk, path) {
+            Ok(found) => cases.extend(found),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let outcomes = match mapping_tests::run(Files::Disk, config, env_vars(), &cases, update).await {
+        Ok(outcomes) => outcomes,
+        Err(diags) => {
+            eprint!("{}", diags.render());
+            return ExitCode::FAILURE;
+        }
+    };
+    let colour = std::io::stdout().is_terminal();
+    let paint = |code: &str, text: &str| {
+        if colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for outcome in &outcomes {
+        let ms = outcome.elapsed.as_millis();
+        match &outcome.verdict {
+            Verdict::Passed => {
+                passed += 1;
+                println!("{}  {} ({ms} ms)", paint("32", "ok     "), outcome.case);
+            }
+            Verdict::Updated => {
+                passed += 1;
+                println!("{}  {} ({ms} ms)", paint("33", "updated"), outcome.case);
+            }
+            Verdict::Failed(why) => {
+                failed += 1;
+                println!(
+                    "{}  {} ({ms} ms)\n{why}",
+                    paint("31", "FAILED "),
+                    outcome.case
+                );
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 && !cases.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        if cases.is_empty() {
+            eprintln!("error: no test cases found");
+        }
+        ExitCode::FAILURE
     }
 }
 

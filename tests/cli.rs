@@ -1,6 +1,7 @@
 //! The `rosetta` binary: `check` reports problems with exit codes; `demo` serves and stops.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -167,6 +168,97 @@ fn check_reports_as_json_for_editors_and_ci() {
         error["message"],
         "environment variable `ROSETTA_DEMO_GRPC` is not set"
     );
+}
+
+#[test]
+fn the_demo_mapping_tests_pass() {
+    let output = Command::new(BIN)
+        .args(["test", "-c"])
+        .arg(examples_demo())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.ends_with("5 passed, 0 failed\n"), "{stdout}");
+}
+
+/// A copy of examples/demo to change.
+fn demo_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
+    let mut stack = vec![source.clone()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            let target = dir.path().join(path.strip_prefix(&source).unwrap());
+            if path.is_dir() {
+                std::fs::create_dir_all(&target).unwrap();
+                stack.push(path);
+            } else {
+                std::fs::copy(&path, &target).unwrap();
+            }
+        }
+    }
+    dir
+}
+
+#[test]
+fn a_changed_mapping_fails_with_a_diff_until_updated() {
+    let dir = demo_copy();
+    let mapping = dir.path().join("mappings/users.yaml");
+    let text = std::fs::read_to_string(&mapping).unwrap() + "options:\n  emit_defaults: true\n";
+    std::fs::write(&mapping, text).unwrap();
+    let run = |update: bool| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["test", "-c"])
+            .arg(dir.path().join("gateway.yaml"));
+        if update {
+            command.arg("--update");
+        }
+        let output = command.output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = run(false);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("FAILED   "), "{stdout}");
+    // The response now carries the fields at their defaults.
+    assert!(
+        stdout.contains("-  body:     {\"id\":\"3\",\"name\":\"Grace Hopper\",\"email\":\"grace@navy.mil\"}\n")
+            && stdout.contains("+  body:     {\"id\":\"3\",\"name\":\"Grace Hopper\",\"email\":\"grace@navy.mil\",\"role\":\"ROLE_UNSPECIFIED\",\"tags\":[]"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("2 passed, 3 failed\n"), "{stdout}");
+    let (code, stdout) = run(true);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(stdout.matches("updated  ").count(), 3, "{stdout}");
+    let (code, stdout) = run(false);
+    assert_eq!(
+        (code, stdout.ends_with("5 passed, 0 failed\n")),
+        (Some(0), true),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_bad_case_file_is_a_located_failure() {
+    let dir = demo_copy();
+    let case = dir.path().join("mappings/tests/broken.yaml");
+    std::fs::write(&case, "request:\n  method: GET\n  pth: /v1/users/1\n").unwrap();
+    let output = Command::new(BIN)
+        .args(["test", "-c"])
+        .arg(dir.path().join("gateway.yaml"))
+        .arg(&case)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout.contains("unknown field `pth`"), "{stdout}");
+    assert!(stdout.contains("broken.yaml:3:3"), "{stdout}");
+    assert!(stdout.ends_with("0 passed, 1 failed\n"), "{stdout}");
 }
 
 #[test]

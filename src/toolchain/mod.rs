@@ -1,3 +1,4 @@
 //! Tools for people who write mappings: a dry run that shows what a request turns into.
 
+pub mod mapping_tests;
 pub mod transcode;

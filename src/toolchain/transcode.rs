@@ -66,10 +66,12 @@ pub struct RecordedCall {
     pub timeout: Option<Duration>,
 }
 
-/// Stands in for every backend: records calls and answers with the response file.
+/// Stands in for every backend: records calls and answers with the response of the case at
+/// hand.
+#[derive(Default)]
 struct Recorder {
     calls: Mutex<Vec<RecordedCall>>,
-    response: Option<ResponseFile>,
+    response: Mutex<Option<Arc<ResponseFile>>>,
 }
 
 impl Recorder {
@@ -87,7 +89,8 @@ impl Recorder {
                 timeout,
             });
         }
-        let Some(response) = &self.response else {
+        let response = self.response.lock().ok().and_then(|r| r.clone());
+        let Some(response) = response else {
             return Err(Status::unavailable(
                 "dry run: no backend response was given",
             ));
@@ -130,6 +133,104 @@ impl Recorder {
     }
 }
 
+/// A gateway whose backends are recorders: requests go through the real frontend, and nothing
+/// is sent anywhere.
+pub struct DryRun {
+    gateway: gateway::Gateway,
+    recorder: Arc<Recorder>,
+    /// How the gateway's directory is shown, stripped from places in reports so that they do
+    /// not depend on the working directory.
+    base: String,
+}
+
+impl DryRun {
+    /// Loads the gateway. Variables that are not set stand for placeholders here: a dry run
+    /// needs no real backend address.
+    pub fn load(files: Files, config_path: &Path, vars: Vars) -> Result<DryRun, Diagnostics> {
+        let vars: Vars = Arc::new(move |name| {
+            vars(name).or_else(|| Some(format!("unset-{}.invalid", name.to_ascii_lowercase())))
+        });
+        let recorder = Arc::new(Recorder::default());
+        let connect_recorder = {
+            let recorder = recorder.clone();
+            move |_: &crate::backend::grpc::GrpcSettings| -> Result<Invoker, String> {
+                let recorder = recorder.clone();
+                Ok(Invoker::new(tower::service_fn(move |call: Call| {
+                    let recorder = recorder.clone();
+                    async move { recorder.call(call).await }
+                })))
+            }
+        };
+        let gateway = gateway::load_with(files, config_path, vars, &connect_recorder)?;
+        let dir = config_path.parent().unwrap_or(Path::new(""));
+        let base = config::display_path(dir);
+        Ok(DryRun {
+            gateway,
+            recorder,
+            base: if base.is_empty() {
+                base
+            } else {
+                format!("{base}/")
+            },
+        })
+    }
+
+    /// Sends `request` (from the file shown as `shown`) through the gateway, with `response`
+    /// as every backend's answer, and describes what happened.
+    pub async fn report(
+        &self,
+        request: &RequestFile,
+        shown: &str,
+        response: Option<ResponseFile>,
+    ) -> Result<String, Diagnostics> {
+        let has_response = response.is_some();
+        if let Ok(mut slot) = self.recorder.response.lock() {
+            *slot = response.map(Arc::new);
+        }
+        let http_request = build_request(request, shown)?;
+        let (method, path) = (
+            http_request.method().clone(),
+            http_request.uri().path().to_owned(),
+        );
+        let rest = self.gateway.rest.clone();
+        let response = rest.clone().handle(http_request).await;
+
+        let mut out = String::new();
+        match rest.route_for(&method, &path) {
+            Some(route) => {
+                let origin = route.origin.to_string();
+                let origin = origin.strip_prefix(&self.base).unwrap_or(&origin);
+                let _ = writeln!(
+                    out,
+                    "route:      {} -> {}  (declared at {origin})",
+                    route.describe(),
+                    route.operation.full_name(),
+                );
+            }
+            None => {
+                let _ = writeln!(out, "route:      none for {method} {path}");
+            }
+        }
+        let _ = writeln!(out, "stages:     none");
+        let calls = self
+            .recorder
+            .calls
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
+        if calls.is_empty() {
+            let _ = writeln!(out, "backend:    no call (the gateway answered by itself)");
+        }
+        for call in &calls {
+            describe_call(&mut out, call);
+        }
+        if has_response || calls.is_empty() {
+            describe_response(&mut out, response).await;
+        }
+        Ok(out)
+    }
+}
+
 /// Loads the gateway with recorded backends, sends the request through it and describes what
 /// happened. `request` and `response` are YAML texts shown as the given names in diagnostics.
 pub async fn transcode(
@@ -144,63 +245,12 @@ pub async fn transcode(
         config::parse_yaml_str(request.1, &Arc::from(request.0), &mut diags);
     let response_file: Option<ResponseFile> = response
         .and_then(|(name, text)| config::parse_yaml_str(text, &Arc::from(name), &mut diags));
-    let has_response = response_file.is_some();
     let (Some(request_file), true) = (request_file, diags.is_empty()) else {
         return Err(diags);
     };
-    let recorder = Arc::new(Recorder {
-        calls: Mutex::default(),
-        response: response_file,
-    });
-    let connect_recorder = {
-        let recorder = recorder.clone();
-        move |_: &crate::backend::grpc::GrpcSettings| -> Result<Invoker, String> {
-            let recorder = recorder.clone();
-            Ok(Invoker::new(tower::service_fn(move |call: Call| {
-                let recorder = recorder.clone();
-                async move { recorder.call(call).await }
-            })))
-        }
-    };
-    let gateway = gateway::load_with(files, config_path, vars, &connect_recorder)?;
-    let http_request = build_request(&request_file, request.0)?;
-    let (method, path) = (
-        http_request.method().clone(),
-        http_request.uri().path().to_owned(),
-    );
-    let response = gateway.rest.clone().handle(http_request).await;
-
-    let mut out = String::new();
-    match gateway.rest.route_for(&method, &path) {
-        Some(route) => {
-            let _ = writeln!(
-                out,
-                "route:      {} -> {}  (declared at {})",
-                route.describe(),
-                route.operation.full_name(),
-                route.origin
-            );
-        }
-        None => {
-            let _ = writeln!(out, "route:      none for {method} {path}");
-        }
-    }
-    let _ = writeln!(out, "stages:     none");
-    let calls = recorder
-        .calls
-        .lock()
-        .map(|mut c| std::mem::take(&mut *c))
-        .unwrap_or_default();
-    if calls.is_empty() {
-        let _ = writeln!(out, "backend:    no call (the gateway answered by itself)");
-    }
-    for call in &calls {
-        describe_call(&mut out, call);
-    }
-    if has_response || calls.is_empty() {
-        describe_response(&mut out, response).await;
-    }
-    Ok(out)
+    DryRun::load(files, config_path, vars)?
+        .report(&request_file, request.0, response_file)
+        .await
 }
 
 fn build_request(
