@@ -156,6 +156,22 @@ fn unannotated_dir(address: &str, auto_routes: bool) -> tempfile::TempDir {
 }
 
 #[tokio::test]
+async fn a_client_stream_rule_without_body_reads_the_messages_from_the_body() {
+    let s = setup(
+        "",
+        "rules:\n  - selector: demo.v1.Users.UploadUsers\n    post: /v2/upload\n",
+    )
+    .await;
+    let (status, body, _) = call(
+        client()
+            .post(s.gateway.url("/v2/upload"))
+            .body("{\"user\":{\"name\":\"a\"}}\n{\"user\":{\"name\":\"b\"}}\n"),
+    )
+    .await;
+    assert_eq!((status.as_u16(), &body["created"]), (200, &json!(2)));
+}
+
+#[tokio::test]
 async fn methods_without_rules_get_automatic_routes() {
     let probe = common::load(
         unannotated_dir("127.0.0.1:9", true).path(),

@@ -285,6 +285,8 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
         variable_fields.push(fields);
     }
     let body = match spec.body.as_deref() {
+        // The messages of a client stream can only come from the body.
+        None | Some("") if method.is_client_streaming() => BodyBinding::Whole,
         None | Some("") => BodyBinding::None,
         Some("*") => BodyBinding::Whole,
         Some(name) => BodyBinding::Field(resolve_path(&input, name).ok_or_else(|| {
