@@ -22,18 +22,28 @@ async fn setup(gateway_extra: &str, mapping_extra: &str) -> Setup {
     let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let mut setup =
-        setup_with_address(&backend.addr.to_string(), gateway_extra, mapping_extra).await;
+    let mut setup = setup_with(&backend.addr.to_string(), gateway_extra, "", mapping_extra).await;
     setup._backend = Some(backend);
     setup
 }
 
 async fn setup_with_address(address: &str, gateway_extra: &str, mapping_extra: &str) -> Setup {
+    setup_with(address, gateway_extra, "", mapping_extra).await
+}
+
+/// `gateway_extra` goes into the `users` backend of gateway.yaml, `backend_extra` beside
+/// `use: users` in the mapping, `mapping_extra` at the end of the mapping.
+async fn setup_with(
+    address: &str,
+    gateway_extra: &str,
+    backend_extra: &str,
+    mapping_extra: &str,
+) -> Setup {
     let gateway_yaml = format!(
         "version: 1\nbackends:\n  users:\n    protocol: grpc\n    address: http://${{DEMO}}\n{gateway_extra}"
     );
     let mapping_yaml = format!(
-        "version: 1\nfrontend: rest\nbackend:\n  use: users\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n{mapping_extra}"
+        "version: 1\nfrontend: rest\nbackend:\n  use: users\n{backend_extra}schemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n{mapping_extra}"
     );
     let dir = common::write_files(&[
         ("gateway.yaml", &gateway_yaml),
@@ -323,32 +333,19 @@ async fn the_named_backends_timeout_is_the_default_deadline() {
     assert_eq!(status, 504);
     assert!(started.elapsed() < Duration::from_secs(2));
     // The mapping's own backend timeout overrides it.
-    let s = setup_with_mapping_backend_timeout().await;
-    let (status, _, _) = call(client().get(s.gateway.url("/v1/sleep?duration=0.3s"))).await;
-    assert_eq!(status, 200);
-}
-
-async fn setup_with_mapping_backend_timeout() -> Setup {
     let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let gateway_yaml = format!(
-        "version: 1\nbackends:\n  users:\n    protocol: grpc\n    address: http://{}\n    timeout: 100ms\n",
-        backend.addr
-    );
-    let mapping_yaml = "version: 1\nfrontend: rest\nbackend:\n  use: users\n  timeout: 5s\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n";
-    let dir = common::write_files(&[
-        ("gateway.yaml", &gateway_yaml),
-        ("mappings/users.yaml", mapping_yaml),
-        ("schemas/demo/v1/users.proto", PROTO),
-    ]);
-    let gateway =
-        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
-    Setup {
-        gateway: common::serve(gateway).await,
-        _backend: Some(backend),
-        _dir: dir,
-    }
+    let mut s = setup_with(
+        &backend.addr.to_string(),
+        "    timeout: 100ms\n",
+        "  timeout: 5s\n",
+        "",
+    )
+    .await;
+    s._backend = Some(backend);
+    let (status, _, _) = call(client().get(s.gateway.url("/v1/sleep?duration=0.3s"))).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]

@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
 
+use crate::registry::wkt;
+
 pub use read::json_to_wire;
 pub use write::wire_to_json;
 
@@ -44,8 +46,10 @@ struct MessagePlan {
     by_number: Vec<u16>,
     /// JSON and proto names -> index in `fields`.
     by_name: HashMap<Box<str>, u16>,
-    /// Handled through `DynamicMessage` (well-known types with their own JSON form).
+    /// A well-known type with a JSON form of its own (`registry::wkt`).
     special: bool,
+    /// For a wrapper (`google.protobuf.Int64Value`, ...): the kind of its `value` field.
+    wrapped: Option<FieldKind>,
 }
 
 const DENSE_LIMIT: usize = 512;
@@ -103,30 +107,6 @@ impl EnumPlan {
     }
 }
 
-/// Messages whose JSON form is not an object of their fields.
-fn is_special(desc: &MessageDescriptor) -> bool {
-    matches!(
-        desc.full_name(),
-        "google.protobuf.Any"
-            | "google.protobuf.Timestamp"
-            | "google.protobuf.Duration"
-            | "google.protobuf.FieldMask"
-            | "google.protobuf.Struct"
-            | "google.protobuf.Value"
-            | "google.protobuf.ListValue"
-            | "google.protobuf.NullValue"
-            | "google.protobuf.DoubleValue"
-            | "google.protobuf.FloatValue"
-            | "google.protobuf.Int64Value"
-            | "google.protobuf.UInt64Value"
-            | "google.protobuf.Int32Value"
-            | "google.protobuf.UInt32Value"
-            | "google.protobuf.BoolValue"
-            | "google.protobuf.StringValue"
-            | "google.protobuf.BytesValue"
-    )
-}
-
 impl Plan {
     /// The plan for `root` and every message reachable from it.
     pub fn new(root: &MessageDescriptor, options: JsonOptions) -> Arc<Plan> {
@@ -163,9 +143,16 @@ impl Builder {
             fields: Vec::new(),
             by_number: Vec::new(),
             by_name: HashMap::new(),
-            special: is_special(desc),
+            special: wkt::has_own_json_form(desc.full_name()),
+            wrapped: None,
         });
         if self.messages[i].special {
+            if wkt::WRAPPERS.contains(&desc.full_name()) {
+                let wrapped = desc
+                    .get_field_by_name("value")
+                    .map(|f| self.kind(&f.kind()));
+                self.messages[i].wrapped = wrapped;
+            }
             return i;
         }
         let mut fields: Vec<FieldDescriptor> = desc.fields().collect();

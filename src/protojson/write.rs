@@ -525,10 +525,10 @@ fn write_special(
             let _ = write!(out, "\"{}\"", prost_types::Duration { seconds, nanos });
             Ok(())
         }
-        name => match wrapped_kind(name) {
+        _ => match &message.wrapped {
             // A wrapper is written as its value.
             Some(kind) => {
-                let mut value = zero(&kind);
+                let mut value = zero(kind);
                 let mut pos = 0;
                 while pos < wire.len() {
                     let tag = varint(wire, &mut pos)?;
@@ -537,7 +537,7 @@ fn write_special(
                         value = field;
                     }
                 }
-                write_scalar(&kind, value, out)
+                write_scalar(kind, value, out)
             }
             None => write_through_dynamic(plan, message, wire, out),
         },
@@ -595,21 +595,6 @@ fn digits(value: u32, width: usize, out: &mut Vec<u8>) {
         *slot = b'0' + (v % 10) as u8;
         v /= 10;
     }
-}
-
-fn wrapped_kind(name: &str) -> Option<FieldKind> {
-    Some(match name {
-        "google.protobuf.DoubleValue" => FieldKind::Double,
-        "google.protobuf.FloatValue" => FieldKind::Float,
-        "google.protobuf.Int64Value" => FieldKind::Int64,
-        "google.protobuf.UInt64Value" => FieldKind::Uint64,
-        "google.protobuf.Int32Value" => FieldKind::Int32,
-        "google.protobuf.UInt32Value" => FieldKind::Uint32,
-        "google.protobuf.BoolValue" => FieldKind::Bool,
-        "google.protobuf.StringValue" => FieldKind::String,
-        "google.protobuf.BytesValue" => FieldKind::Bytes,
-        _ => return None,
-    })
 }
 
 /// Fields 1 and 2 of a Timestamp or Duration.

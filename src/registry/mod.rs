@@ -2,6 +2,7 @@
 //! (conventions section 1). Frontends and backends see only operations and typed messages.
 
 pub mod proto;
+pub mod wkt;
 
 use std::sync::Arc;
 

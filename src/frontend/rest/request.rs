@@ -11,6 +11,7 @@ use prost_reflect::{
 use super::route::{BodyBinding, Route};
 use crate::call::Message;
 use crate::protojson::json_to_wire;
+use crate::registry::wkt::{TEXT_FORMS, WRAPPERS};
 use crate::status::Status;
 
 /// A value taken from the path or the query, to be set on every request message.
@@ -411,27 +412,9 @@ fn parse_kind(kind: &Kind, text: &str) -> Result<Value, String> {
     })
 }
 
-const TEXT_FORM: &[&str] = &[
-    "google.protobuf.Timestamp",
-    "google.protobuf.Duration",
-    "google.protobuf.FieldMask",
-];
-
-const WRAPPERS: &[&str] = &[
-    "google.protobuf.DoubleValue",
-    "google.protobuf.FloatValue",
-    "google.protobuf.Int64Value",
-    "google.protobuf.UInt64Value",
-    "google.protobuf.Int32Value",
-    "google.protobuf.UInt32Value",
-    "google.protobuf.BoolValue",
-    "google.protobuf.StringValue",
-    "google.protobuf.BytesValue",
-];
-
 fn parse_well_known(desc: &MessageDescriptor, text: &str) -> Result<DynamicMessage, String> {
     let name = desc.full_name();
-    if TEXT_FORM.contains(&name) {
+    if TEXT_FORMS.contains(&name) {
         return DynamicMessage::deserialize(
             desc.clone(),
             serde_json::Value::String(text.to_owned()),
@@ -451,7 +434,9 @@ fn parse_well_known(desc: &MessageDescriptor, text: &str) -> Result<DynamicMessa
 /// Whether a field can be bound from text (a path variable or query parameter) at all.
 pub fn settable_from_text(field: &FieldDescriptor) -> bool {
     match field.kind() {
-        Kind::Message(m) => TEXT_FORM.contains(&m.full_name()) || WRAPPERS.contains(&m.full_name()),
+        Kind::Message(m) => {
+            TEXT_FORMS.contains(&m.full_name()) || WRAPPERS.contains(&m.full_name())
+        }
         _ => true,
     }
 }
