@@ -12,11 +12,14 @@ use axum::serve::ListenerExt;
 use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 
 use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
+use crate::backend::soap::{SoapBackend, SoapSettings, WsSecurity};
 use crate::call::Invoker;
 use crate::config::{
-    self, BackendConfig, Diagnostic, Diagnostics, Files, LoadedConfig, LoadedMapping, RuleMode,
-    Vars,
+    self, BackendConfig, BackendProtocol, Diagnostic, Diagnostics, Files, LoadedConfig,
+    LoadedMapping, Located, Pos, RuleMode, SoapConfig, Vars,
 };
+use crate::registry::wsdl::build::{Choice, SoapService};
+use crate::registry::wsdl::{self, Location};
 use crate::frontend::rest::matcher::Matcher;
 use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
 use crate::frontend::rest::RestFrontend;
@@ -36,12 +39,28 @@ pub fn load(files: Files, path: &Path, vars: Vars) -> Result<Gateway, Diagnostic
     load_with(files, path, vars, &connect_grpc)
 }
 
-/// Makes the invoker of a gRPC backend from its checked settings.
-pub type Connect<'a> = &'a dyn Fn(&GrpcSettings) -> Result<Invoker, String>;
+/// The checked settings of a backend of any protocol.
+pub enum BackendSettings {
+    Grpc(GrpcSettings),
+    Soap(Arc<SoapSettings>),
+}
 
-/// Connects to real gRPC backends (lazily: nothing is dialled until the first call).
-pub fn connect_grpc(settings: &GrpcSettings) -> Result<Invoker, String> {
-    GrpcBackend::new(settings).map(GrpcBackend::into_invoker)
+/// Makes the invoker of a backend from its checked settings.
+pub type Connect<'a> = &'a dyn Fn(&BackendSettings) -> Result<Invoker, String>;
+
+/// Connects to real backends (lazily: nothing is dialled until the first call).
+pub fn connect_grpc(settings: &BackendSettings) -> Result<Invoker, String> {
+    match settings {
+        BackendSettings::Grpc(grpc) => GrpcBackend::new(grpc).map(GrpcBackend::into_invoker),
+        BackendSettings::Soap(soap) => SoapBackend::new(soap.clone()).map(SoapBackend::into_invoker),
+    }
+}
+
+/// A backend ready to be called, and for a SOAP backend the service its WSDL became.
+#[derive(Clone)]
+struct MadeBackend {
+    invoker: Invoker,
+    soap: Option<(String, Arc<SoapService>)>,
 }
 
 /// Like [`load`], with backends made by `connect` (the dry run of `rosetta transcode` records
@@ -80,23 +99,6 @@ pub fn build(
             None
         }
     };
-    let named: HashMap<&str, Invoker> = config
-        .gateway
-        .backends
-        .iter()
-        .filter_map(|(name, backend)| {
-            let invoker = make_backend(
-                config,
-                &config.gateway_file,
-                &config.base_dir,
-                backend,
-                connect,
-                diags,
-            )?;
-            Some((name.as_str(), invoker))
-        })
-        .collect();
-
     let includes = config
         .gateway
         .schemas
@@ -115,14 +117,41 @@ pub fn build(
             })
         })
         .collect();
-    let compiled = proto::compile(&config.files, includes, &requests, diags)?;
+    let mut compiled = proto::compile(&config.files, includes, &requests, diags)?;
+    let max_body = config.gateway.limits.max_body_size.0 as usize;
+    let mut made = Made {
+        pool: &mut compiled.pool,
+        connect,
+        max_body,
+    };
+    let named: HashMap<&str, MadeBackend> = config
+        .gateway
+        .backends
+        .iter()
+        .filter_map(|(name, backend)| {
+            let backend = made.backend(
+                config,
+                &config.gateway_file,
+                &config.base_dir,
+                backend,
+                diags,
+            )?;
+            Some((name.as_str(), backend))
+        })
+        .collect();
 
     let mut routes: Vec<Arc<Route>> = Vec::new();
     let mut matcher = Matcher::default();
-    for mapping in &config.mappings {
+    let made_backends: Vec<Option<MadeBackend>> = config
+        .mappings
+        .iter()
+        .map(|mapping| made.mapping_backend(config, mapping, &named, diags))
+        .collect();
+    for (mapping, made_backend) in config.mappings.iter().zip(made_backends) {
         // Without a backend the routes are still checked, so that every problem is reported.
-        let invoker = mapping_backend(config, mapping, &named, connect, diags)
-            .unwrap_or_else(unreachable_backend);
+        let soap = made_backend.as_ref().and_then(|b| b.soap.clone());
+        let is_soap = soap.is_some() || mapping_is_soap(config, mapping);
+        let invoker = made_backend.map_or_else(unreachable_backend, |b| b.invoker);
         let backend = &mapping.config.backend;
         let named_timeout = backend
             .use_name
@@ -130,7 +159,13 @@ pub fn build(
             .and_then(|name| config.gateway.backends.get(name.as_str()))
             .and_then(|b| b.timeout);
         let backend_timeout = backend.timeout.or(named_timeout).map(|d| d.0);
-        for spec in mapping_routes(mapping, &compiled, invoker, backend_timeout, diags) {
+        let target = MappingTarget {
+            invoker,
+            backend_timeout,
+            soap,
+            is_soap,
+        };
+        for spec in mapping_routes(mapping, &compiled, target, diags) {
             let index = routes.len();
             if let Err(existing) = matcher.insert(&spec.http_method, &spec.template, index) {
                 let other = &routes[existing];
@@ -155,7 +190,6 @@ pub fn build(
             routes.push(Arc::new(spec));
         }
     }
-    let max_body = config.gateway.limits.max_body_size.0 as usize;
     Some(Gateway {
         listen: listen?,
         pool: compiled.pool.clone(),
@@ -172,17 +206,314 @@ fn unreachable_backend() -> Invoker {
     }))
 }
 
-/// A backend from its configuration; `file` and `dir` are those of the file it is written in.
-fn make_backend(
+/// Makes backends; SOAP backends add their WSDL's service to the pool.
+struct Made<'a, 'c> {
+    pool: &'a mut DescriptorPool,
+    connect: Connect<'c>,
+    max_body: usize,
+}
+
+/// Whether a mapping's backend speaks SOAP (also when it could not be made).
+fn mapping_is_soap(config: &LoadedConfig, mapping: &LoadedMapping) -> bool {
+    let backend = &mapping.config.backend;
+    let named = backend
+        .use_name
+        .as_ref()
+        .and_then(|n| config.gateway.backends.get(n.as_str()))
+        .map(|b| b.protocol.value);
+    backend.protocol.as_ref().map(|p| p.value).or(named) == Some(BackendProtocol::Soap)
+        || backend.soap.is_some()
+}
+
+impl Made<'_, '_> {
+    /// A backend from its configuration; `file` and `dir` are those of the file it is written in.
+    fn backend(
+        &mut self,
+        config: &LoadedConfig,
+        file: &Arc<str>,
+        dir: &Path,
+        backend: &BackendConfig,
+        diags: &mut Diagnostics,
+    ) -> Option<MadeBackend> {
+        let protocol_pos = config::pos_in(file, &backend.protocol);
+        match (backend.protocol.value, &backend.soap) {
+            (BackendProtocol::Soap, Some(soap)) => {
+                return self.soap_backend(config, file, dir, backend, soap, diags)
+            }
+            (BackendProtocol::Soap, None) => {
+                diags.push(Diagnostic::at(
+                    &protocol_pos,
+                    "a SOAP backend needs `soap: {wsdl: <path or URL>}`",
+                ));
+                return None;
+            }
+            (BackendProtocol::Grpc, Some(soap)) => {
+                diags.push(Diagnostic::at(
+                    &config::pos_in(file, &soap.wsdl),
+                    "`soap` settings belong to a backend with `protocol: soap`",
+                ));
+                return None;
+            }
+            (BackendProtocol::Grpc, None) => {}
+        }
+        let Some(address) = &backend.address else {
+            diags.push(Diagnostic::at(&protocol_pos, "a gRPC backend needs an `address`"));
+            return None;
+        };
+        let pos = config::pos_in(file, address);
+        let address = checked_address(config, address, pos.clone(), diags)?;
+        let tls = tls_settings(config, file, dir, backend, diags)?;
+        let settings = GrpcSettings {
+            address,
+            tls,
+            connect_timeout: connect_timeout(backend),
+            connections: backend.connections,
+        };
+        self.connect(BackendSettings::Grpc(settings), &pos, None, diags)
+    }
+
+    fn connect(
+        &mut self,
+        settings: BackendSettings,
+        pos: &Pos,
+        soap: Option<(String, Arc<SoapService>)>,
+        diags: &mut Diagnostics,
+    ) -> Option<MadeBackend> {
+        match (self.connect)(&settings) {
+            Ok(invoker) => Some(MadeBackend { invoker, soap }),
+            Err(why) => {
+                diags.push(Diagnostic::at(pos, why));
+                None
+            }
+        }
+    }
+
+    /// Imports the WSDL into the pool and makes the backend that calls its port.
+    fn soap_backend(
+        &mut self,
+        config: &LoadedConfig,
+        file: &Arc<str>,
+        dir: &Path,
+        backend: &BackendConfig,
+        soap: &SoapConfig,
+        diags: &mut Diagnostics,
+    ) -> Option<MadeBackend> {
+        let pos = |l: &Located<String>| config::pos_in(file, l);
+        let wsdl_pos = pos(&soap.wsdl);
+        let expanded = |l: &Option<Located<String>>, diags: &mut Diagnostics| match l {
+            Some(l) => config::expand(l, pos(l), &config.vars, diags).map(Some),
+            None => Some(None),
+        };
+        let wsdl = config::expand(&soap.wsdl, wsdl_pos.clone(), &config.vars, diags)?;
+        let service_name = expanded(&soap.service, diags)?;
+        let port_name = expanded(&soap.port, diags)?;
+        let location = Location::Path(dir.join("gateway.yaml"))
+            .join(&wsdl)
+            .map_err(|e| diags.push(Diagnostic::at(&wsdl_pos, e)))
+            .ok()?;
+        let loaded = wsdl::load(&config.files, location.clone(), &wsdl_pos, diags)?;
+        let package = match &soap.package {
+            Some(p) => p.value.clone(),
+            None => format!(
+                "soap.{}",
+                wsdl::build::sanitize(&location.stem()).to_ascii_lowercase()
+            ),
+        };
+        let choice = Choice {
+            package: &package,
+            service: service_name.as_deref(),
+            port: port_name.as_deref(),
+            at: &wsdl_pos,
+        };
+        let built = match wsdl::build::build(&loaded, &choice) {
+            Ok(built) => built,
+            Err((at, message)) => {
+                diags.push(Diagnostic::at(&at, message));
+                return None;
+            }
+        };
+        let file_name = built.file.name().to_owned();
+        if self.pool.get_file_by_name(&file_name).is_some() {
+            let at = soap.package.as_ref().map_or(wsdl_pos.clone(), |p| pos(p));
+            diags.push(Diagnostic::at(
+                &at,
+                format!(
+                    "package `{package}` is already used by another SOAP backend; give this one                      its own `soap.package`"
+                ),
+            ));
+            return None;
+        }
+        if let Err(e) = self.pool.add_file_descriptor_proto(built.file) {
+            diags.push(Diagnostic::at(
+                &wsdl_pos,
+                format!("the WSDL's types cannot be registered: {e}"),
+            ));
+            return None;
+        }
+        let address = match (&backend.address, &built.address) {
+            (Some(a), _) => checked_address(config, a, pos(a), diags)?,
+            (None, Some(a)) if a.starts_with("http://") || a.starts_with("https://") => a.clone(),
+            _ => {
+                diags.push(Diagnostic::at(
+                    &wsdl_pos,
+                    "the WSDL's port has no http(s) soap:address; give the backend an `address`",
+                ));
+                return None;
+            }
+        };
+        let mut headers = Vec::new();
+        for header in &soap.headers {
+            let text = config::expand(header, pos(header), &config.vars, diags)?;
+            if let Err(e) = crate::xml::write::checked_fragment(&text) {
+                diags.push(Diagnostic::at(&pos(header), e.to_string()));
+                return None;
+            }
+            headers.push(text);
+        }
+        let secret = |l: &Located<String>, diags: &mut Diagnostics| {
+            config::secret(l, pos(l), dir, &config.files, &config.vars, diags)
+        };
+        let ws_security = match &soap.ws_security {
+            Some(ws) => Some(WsSecurity {
+                username: config::expand(&ws.username, pos(&ws.username), &config.vars, diags)?,
+                password: secret(&ws.password, diags)?,
+                digest: ws.digest,
+            }),
+            None => None,
+        };
+        let basic_auth = match &soap.basic_auth {
+            Some(basic) => Some((
+                config::expand(&basic.username, pos(&basic.username), &config.vars, diags)?,
+                secret(&basic.password, diags)?,
+            )),
+            None => None,
+        };
+        let mut fault_codes = HashMap::new();
+        for (fault, code) in &soap.fault_codes {
+            match crate::status::code_by_name(code) {
+                Some(c) => {
+                    fault_codes.insert(fault.clone(), c);
+                }
+                None => diags.push(Diagnostic::at(
+                    &pos(code),
+                    format!(
+                        "`{}` is not a canonical code (one of {})",
+                        code.value,
+                        crate::status::CODE_NAMES.join(", ")
+                    ),
+                )),
+            }
+        }
+        let tls = tls_settings(config, file, dir, backend, diags)?;
+        let service = Arc::new(built.service);
+        let settings = SoapSettings {
+            address,
+            service: service.clone(),
+            pool: self.pool.clone(),
+            headers,
+            ws_security,
+            basic_auth,
+            fault_codes,
+            tls,
+            connect_timeout: connect_timeout(backend),
+            max_response: self.max_body,
+        };
+        self.connect(
+            BackendSettings::Soap(Arc::new(settings)),
+            &wsdl_pos,
+            Some((built.service_name, service)),
+            diags,
+        )
+    }
+
+    /// The backend a mapping calls: a named one, or one written in the mapping.
+    fn mapping_backend(
+        &mut self,
+        config: &LoadedConfig,
+        mapping: &LoadedMapping,
+        named: &HashMap<&str, MadeBackend>,
+        diags: &mut Diagnostics,
+    ) -> Option<MadeBackend> {
+        let backend = &mapping.config.backend;
+        let inline_only = backend.protocol.is_some() || backend.tls.is_some() || backend.soap.is_some();
+        match (&backend.use_name, &backend.address) {
+            (Some(name), None) if inline_only => {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(name),
+                    "`protocol`, `tls` and `soap` belong to the backend in gateway.yaml, not beside `use`",
+                ));
+                None
+            }
+            (Some(name), None) => {
+                let found = named.get(name.as_str()).cloned();
+                if found.is_none() && !config.gateway.backends.contains_key(name.as_str()) {
+                    let known: Vec<&str> =
+                        config.gateway.backends.keys().map(String::as_str).collect();
+                    diags.push(Diagnostic::at(
+                        &mapping.pos(name),
+                        format!(
+                            "no backend named `{}` in {} (known: {})",
+                            name.value,
+                            config.gateway_file,
+                            if known.is_empty() {
+                                "none".into()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    ));
+                }
+                found
+            }
+            (None, address) if address.is_some() || backend.soap.is_some() => {
+                let protocol = backend.protocol.clone().unwrap_or_else(|| {
+                    Located::unplaced(if backend.soap.is_some() {
+                        BackendProtocol::Soap
+                    } else {
+                        BackendProtocol::Grpc
+                    })
+                });
+                let inline = BackendConfig {
+                    protocol,
+                    address: address.clone(),
+                    tls: backend.tls.clone(),
+                    timeout: backend.timeout,
+                    connect_timeout: None,
+                    connections: BackendConfig::DEFAULT_CONNECTIONS,
+                    soap: backend.soap.clone(),
+                };
+                self.backend(config, &mapping.file, &mapping.dir, &inline, diags)
+            }
+            (Some(name), Some(_)) => {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(name),
+                    "a backend has either `use` or `address`, not both",
+                ));
+                None
+            }
+            (None, _) => {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(&mapping.config.frontend),
+                    "the backend needs `use: <name of a backend in gateway.yaml>`, an `address`, or `soap`",
+                ));
+                None
+            }
+        }
+    }
+}
+
+fn connect_timeout(backend: &BackendConfig) -> Duration {
+    backend
+        .connect_timeout
+        .map_or(Duration::from_secs(5), |d| d.0)
+}
+
+fn checked_address(
     config: &LoadedConfig,
-    file: &Arc<str>,
-    dir: &Path,
-    backend: &BackendConfig,
-    connect: Connect<'_>,
+    address: &Located<String>,
+    pos: Pos,
     diags: &mut Diagnostics,
-) -> Option<Invoker> {
-    let address = &backend.address;
-    let pos = config::pos_in(file, address);
+) -> Option<String> {
     let address = config::expand(address, pos.clone(), &config.vars, diags)?;
     if !(address.starts_with("http://") || address.starts_with("https://")) {
         diags.push(Diagnostic::at(
@@ -191,111 +522,45 @@ fn make_backend(
         ));
         return None;
     }
-    let tls = match &backend.tls {
-        None => None,
-        Some(tls) => {
-            let ca_pem = match &tls.ca_file {
-                None => None,
-                Some(ca) => match config.files.read(&dir.join(&ca.value)) {
-                    Ok(pem) => Some(pem),
-                    Err(e) => {
-                        diags.push(Diagnostic::at(
-                            &config::pos_in(file, ca),
-                            format!("cannot read CA file `{}`: {e}", ca.value),
-                        ));
-                        return None;
-                    }
-                },
-            };
-            Some(TlsSettings {
-                ca_pem,
-                server_name: tls.server_name.clone(),
-            })
-        }
-    };
-    let settings = GrpcSettings {
-        address,
-        tls,
-        connect_timeout: backend
-            .connect_timeout
-            .map_or(Duration::from_secs(5), |d| d.0),
-        connections: backend.connections,
-    };
-    match connect(&settings) {
-        Ok(invoker) => Some(invoker),
-        Err(why) => {
-            diags.push(Diagnostic::at(&pos, why));
-            None
-        }
-    }
+    Some(address)
 }
 
-/// The backend a mapping calls: a named one, or one written in the mapping.
-fn mapping_backend(
+fn tls_settings(
     config: &LoadedConfig,
-    mapping: &LoadedMapping,
-    named: &HashMap<&str, Invoker>,
-    connect: Connect<'_>,
+    file: &Arc<str>,
+    dir: &Path,
+    backend: &BackendConfig,
     diags: &mut Diagnostics,
-) -> Option<Invoker> {
-    let backend = &mapping.config.backend;
-    match (&backend.use_name, &backend.address) {
-        (Some(name), None) if backend.protocol.is_some() || backend.tls.is_some() => {
-            diags.push(Diagnostic::at(
-                &mapping.pos(name),
-                "`protocol` and `tls` belong to the backend in gateway.yaml, not beside `use`",
-            ));
-            None
-        }
-        (Some(name), None) => {
-            let found = named.get(name.as_str()).cloned();
-            if found.is_none() && !config.gateway.backends.contains_key(name.as_str()) {
-                let known: Vec<&str> = config.gateway.backends.keys().map(String::as_str).collect();
+) -> Option<Option<TlsSettings>> {
+    let Some(tls) = &backend.tls else {
+        return Some(None);
+    };
+    let ca_pem = match &tls.ca_file {
+        None => None,
+        Some(ca) => match config.files.read(&dir.join(&ca.value)) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
                 diags.push(Diagnostic::at(
-                    &mapping.pos(name),
-                    format!(
-                        "no backend named `{}` in {} (known: {})",
-                        name.value,
-                        config.gateway_file,
-                        if known.is_empty() {
-                            "none".into()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
+                    &config::pos_in(file, ca),
+                    format!("cannot read CA file `{}`: {e}", ca.value),
                 ));
+                return None;
             }
-            found
-        }
-        (None, Some(address)) => {
-            let inline = BackendConfig {
-                protocol: backend
-                    .protocol
-                    .clone()
-                    .unwrap_or_else(|| config::Located::unplaced(config::BackendProtocol::Grpc)),
-                address: address.clone(),
-                tls: backend.tls.clone(),
-                timeout: backend.timeout,
-                connect_timeout: None,
-                connections: BackendConfig::DEFAULT_CONNECTIONS,
-            };
-            make_backend(config, &mapping.file, &mapping.dir, &inline, connect, diags)
-        }
-        (Some(name), Some(_)) => {
-            diags.push(Diagnostic::at(
-                &mapping.pos(name),
-                "a backend has either `use` or `address`, not both",
-            ));
-            None
-        }
-        (None, None) => {
-            diags.push(Diagnostic::at(
-                &mapping.pos(&mapping.config.frontend),
-                "the backend needs `use: <name of a backend in gateway.yaml>` or an `address`",
-            ));
-            None
-        }
-    }
+        },
+    };
+    Some(Some(TlsSettings {
+        ca_pem,
+        server_name: tls.server_name.clone(),
+    }))
+}
+
+/// What a mapping's routes call.
+struct MappingTarget {
+    invoker: Invoker,
+    backend_timeout: Option<Duration>,
+    /// With a SOAP backend: the service its WSDL became, by full name.
+    soap: Option<(String, Arc<SoapService>)>,
+    is_soap: bool,
 }
 
 /// The routes of one mapping: for each method of its services, the mapping's rules, the
@@ -303,13 +568,32 @@ fn mapping_backend(
 fn mapping_routes(
     mapping: &LoadedMapping,
     compiled: &Compiled,
-    invoker: Invoker,
-    backend_timeout: Option<Duration>,
+    target: MappingTarget,
     diags: &mut Diagnostics,
 ) -> Vec<Route> {
-    let settings = Arc::new(MappingSettings::new(&mapping.config.options));
+    let MappingTarget {
+        invoker,
+        backend_timeout,
+        soap,
+        is_soap,
+    } = target;
+    let settings = Arc::new(MappingSettings::new(&mapping.config.options, is_soap));
     let pool = &compiled.pool;
     let mut methods: Vec<MethodDescriptor> = Vec::new();
+    if is_soap {
+        if let Some(first) = mapping.config.schemas.first().or(mapping.config.services.first()) {
+            diags.push(Diagnostic::at(
+                &mapping.pos(first),
+                "with a SOAP backend the WSDL is the schema: leave out `schemas` and `services`",
+            ));
+        }
+    }
+    match &soap {
+        Some((name, _)) => methods.extend(pool.get_service_by_name(name).iter().flat_map(|s| s.methods())),
+        // The backend's problem is reported; its rules cannot be checked without it.
+        None if is_soap => return Vec::new(),
+        None => {}
+    }
     for service in &mapping.config.services {
         match pool.get_service_by_name(service) {
             Some(s) => methods.extend(s.methods()),
@@ -346,19 +630,40 @@ fn mapping_routes(
             ));
             continue;
         };
-        if !methods.iter().any(|m| m.full_name() == selector.as_str()) {
-            diags.push(Diagnostic::at(
-                &pos(selector),
-                format!(
-                    "selector `{}` names no method of the mapping's services",
-                    selector.value
-                ),
-            ));
-            continue;
-        }
+        // A selector is a full name, or a unique tail of one (`Service.Method`).
+        let tail = format!(".{}", selector.value);
+        let matching: Vec<&MethodDescriptor> = methods
+            .iter()
+            .filter(|m| m.full_name() == selector.as_str() || m.full_name().ends_with(&tail))
+            .collect();
+        let method_name = match matching.as_slice() {
+            [one] => one.full_name().to_owned(),
+            [] => {
+                diags.push(Diagnostic::at(
+                    &pos(selector),
+                    format!(
+                        "selector `{}` names no method of the mapping's services",
+                        selector.value
+                    ),
+                ));
+                continue;
+            }
+            several => {
+                let names: Vec<&str> = several.iter().map(|m| m.full_name()).collect();
+                diags.push(Diagnostic::at(
+                    &pos(selector),
+                    format!(
+                        "selector `{}` matches several methods ({}); write the full name",
+                        selector.value,
+                        names.join(", ")
+                    ),
+                ));
+                continue;
+            }
+        };
         match route::config_rules(rule, &pos(selector), &pos) {
             Ok(specs) => {
-                let entry = overrides.entry(selector.value.clone()).or_insert((
+                let entry = overrides.entry(method_name).or_insert((
                     RuleMode::Add,
                     None,
                     Vec::new(),
@@ -379,7 +684,13 @@ fn mapping_routes(
     };
     let mut routes = Vec::new();
     for method in methods {
-        let declared = declared_at(&method, &compiled.shown_name(method.parent_file().name()));
+        let soap_operation = soap
+            .as_ref()
+            .and_then(|(_, service)| service.operations.get(method.name()));
+        let declared = match soap_operation {
+            Some(op) => op.pos.clone(),
+            None => declared_at(&method, &compiled.shown_name(method.parent_file().name())),
+        };
         let (mode, timeout, mut specs) =
             overrides
                 .remove(method.full_name())
@@ -388,7 +699,7 @@ fn mapping_routes(
             specs.splice(0..0, route::annotation_rules(&method, &declared));
         }
         if specs.is_empty() && mapping.config.options.auto_routes {
-            specs.push(route::auto_rule(&method, &declared));
+            specs.push(route::auto_rule(&method, &declared, is_soap));
         }
         let operation = Operation::new(method.clone());
         let request_plan = plans.get(&method.input());

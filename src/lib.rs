@@ -15,3 +15,4 @@ pub mod protojson;
 pub mod registry;
 pub mod status;
 pub mod toolchain;
+pub mod xml;

@@ -144,6 +144,35 @@ fn detail_json(pool: &DescriptorPool, any: &Any) -> serde_json::Value {
     })
 }
 
+/// The names of the canonical codes, by number (`google.rpc.Code`).
+pub const CODE_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// A canonical code by its name (`NOT_FOUND`).
+pub fn code_by_name(name: &str) -> Option<Code> {
+    CODE_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .map(|i| Code::from_i32(i as i32))
+}
+
 /// Section 6: canonical code -> HTTP status.
 pub fn http_status_for(code: Code) -> StatusCode {
     match code {

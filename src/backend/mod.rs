@@ -1,3 +1,4 @@
 //! Backends: one module per protocol, each turning a canonical call into that protocol's call.
 
 pub mod grpc;
+pub mod soap;

@@ -233,6 +233,38 @@ pub fn expand(
     ok.then_some(out)
 }
 
+/// A secret (conventions section 2): `${ENV_VAR}` (expanded), or `file:PATH` relative to `dir`
+/// (read, one trailing newline dropped). Its value never appears in a diagnostic.
+pub fn secret(
+    text: &Located<String>,
+    pos: Pos,
+    dir: &std::path::Path,
+    files: &Files,
+    vars: &Vars,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    if let Some(path) = text.strip_prefix("file:") {
+        return match files.read_to_string(&dir.join(path.trim())) {
+            Ok(value) => Some(value.strip_suffix('\n').unwrap_or(&value).to_owned()),
+            Err(e) => {
+                diags.push(Diagnostic::at(
+                    &pos,
+                    format!("cannot read secret file `{}`: {e}", path.trim()),
+                ));
+                None
+            }
+        };
+    }
+    if !text.contains("${") {
+        diags.push(Diagnostic::at(
+            &pos,
+            "a secret is given as `${ENV_VAR}` or `file:PATH`, not written inline",
+        ));
+        return None;
+    }
+    expand(text, pos, vars, diags)
+}
+
 /// The JSON Schemas of `gateway.yaml` and of a mapping file, generated from the Rust types.
 pub fn json_schemas() -> [(&'static str, serde_json::Value); 2] {
     [

@@ -224,6 +224,8 @@ fn default_max_body() -> ByteSize {
 pub enum BackendProtocol {
     /// gRPC over HTTP/2.
     Grpc,
+    /// SOAP 1.1 or 1.2 over HTTP, described by a WSDL (`soap.wsdl`).
+    Soap,
 }
 
 /// A backend: where it is and how to talk to it.
@@ -232,8 +234,10 @@ pub enum BackendProtocol {
 pub struct BackendConfig {
     /// The protocol the backend speaks.
     pub protocol: Located<BackendProtocol>,
-    /// `http://host:port` or `https://host:port`. `${ENV_VAR}` is expanded.
-    pub address: Located<String>,
+    /// `http://host:port` or `https://host:port` (for SOAP, the endpoint URL; default: the
+    /// WSDL's `soap:address`). `${ENV_VAR}` is expanded.
+    #[serde(default)]
+    pub address: Option<Located<String>>,
     /// TLS to the backend. On when the address is `https://`.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -246,6 +250,63 @@ pub struct BackendConfig {
     /// HTTP/2 connections kept to the backend; calls are spread over them round-robin.
     #[serde(default = "default_connections")]
     pub connections: usize,
+    /// For `protocol: soap`: the WSDL and how to call the service.
+    #[serde(default)]
+    pub soap: Option<SoapConfig>,
+}
+
+/// A SOAP backend: its WSDL and how to call it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SoapConfig {
+    /// The WSDL: a path relative to this file, or an http(s) URL fetched at load time.
+    pub wsdl: Located<String>,
+    /// The `wsdl:service` to call (required when the WSDL has several).
+    #[serde(default)]
+    pub service: Option<Located<String>>,
+    /// The `wsdl:port` to call (default: the service's first SOAP 1.1 or 1.2 port).
+    #[serde(default)]
+    pub port: Option<Located<String>>,
+    /// Protobuf package the WSDL's types and service are imported into (default
+    /// `soap.<WSDL file name>`).
+    #[serde(default)]
+    pub package: Option<Located<String>>,
+    /// XML elements put in the Header of every request. `${ENV_VAR}` is expanded.
+    #[serde(default)]
+    pub headers: Vec<Located<String>>,
+    /// WS-Security UsernameToken added to every request.
+    #[serde(default)]
+    pub ws_security: Option<WsSecurityConfig>,
+    /// HTTP Basic authentication to the backend.
+    #[serde(default)]
+    pub basic_auth: Option<CredentialsConfig>,
+    /// Canonical codes for fault codes, e.g. `Client.NotFound: NOT_FOUND` (a SOAP 1.1
+    /// faultcode or a SOAP 1.2 subcode, without prefix). Others: Client/Sender ->
+    /// INVALID_ARGUMENT, Server/Receiver -> INTERNAL.
+    #[serde(default)]
+    pub fault_codes: BTreeMap<String, Located<String>>,
+}
+
+/// A user name and password. The password is `${ENV_VAR}` or `file:PATH` (relative to the
+/// file it is written in), never only inline.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsConfig {
+    pub username: Located<String>,
+    pub password: Located<String>,
+}
+
+/// A WS-Security UsernameToken.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WsSecurityConfig {
+    pub username: Located<String>,
+    /// `${ENV_VAR}` or `file:PATH`.
+    pub password: Located<String>,
+    /// Send `PasswordDigest` (Base64(SHA-1(nonce + created + password))) instead of the
+    /// password as text.
+    #[serde(default)]
+    pub digest: bool,
 }
 
 impl BackendConfig {
@@ -287,9 +348,12 @@ pub struct MappingConfig {
     /// Where calls go.
     pub backend: BackendRef,
     /// Schema files: `.proto` paths relative to an include directory, or `.pb` descriptor sets
-    /// relative to this file.
+    /// relative to this file. Not used with a SOAP backend (its WSDL is the schema).
+    #[serde(default)]
     pub schemas: Vec<Located<String>>,
-    /// Fully-qualified names of the services to expose (e.g. `demo.v1.Users`).
+    /// Fully-qualified names of the services to expose (e.g. `demo.v1.Users`). With a SOAP
+    /// backend: its WSDL service.
+    #[serde(default)]
     pub services: Vec<Located<String>>,
     /// Options of the REST frontend.
     #[serde(default)]
@@ -318,6 +382,9 @@ pub struct BackendRef {
     /// Per-call deadline; with `use`, it overrides the named backend's.
     #[serde(default)]
     pub timeout: Option<DurationText>,
+    /// For `protocol: soap` written here: the WSDL and how to call the service.
+    #[serde(default)]
+    pub soap: Option<SoapConfig>,
 }
 
 /// Options of the REST frontend (conventions section 3).
@@ -327,9 +394,10 @@ pub struct RestOptions {
     /// Write JSON with the proto field names (`created_at`) instead of lowerCamelCase.
     #[serde(default)]
     pub proto_field_names: bool,
-    /// Write fields that hold their default value (0, "", false, empty lists).
+    /// Write fields that hold their default value (0, "", false, empty lists). Default:
+    /// off, except with a SOAP backend (where a repeated element is always an array).
     #[serde(default)]
-    pub emit_defaults: bool,
+    pub emit_defaults: Option<bool>,
     /// Write enums as numbers instead of names.
     #[serde(default)]
     pub enums_as_numbers: bool,
@@ -355,7 +423,7 @@ impl Default for RestOptions {
     fn default() -> Self {
         RestOptions {
             proto_field_names: false,
-            emit_defaults: false,
+            emit_defaults: None,
             enums_as_numbers: false,
             strict: false,
             ignore_unknown_query_params: false,

@@ -50,6 +50,8 @@ struct MessagePlan {
     special: bool,
     /// For a wrapper (`google.protobuf.Int64Value`, ...): the kind of its `value` field.
     wrapped: Option<FieldKind>,
+    /// A nillable element's stand-in (`wkt::is_nillable_stand_in`): `null` or its field 1.
+    nillable: bool,
 }
 
 const DENSE_LIMIT: usize = 512;
@@ -145,6 +147,7 @@ impl Builder {
             by_name: HashMap::new(),
             special: wkt::has_own_json_form(desc.full_name()),
             wrapped: None,
+            nillable: wkt::is_nillable_stand_in(desc),
         });
         if self.messages[i].special {
             if wkt::WRAPPERS.contains(&desc.full_name()) {

@@ -76,7 +76,50 @@ impl<'de> DeserializeSeed<'de> for MessageSeed<'_, '_> {
             )?;
             return prost::Message::encode(&decoded, self.out).map_err(de::Error::custom);
         }
+        if message.nillable {
+            return deserializer.deserialize_option(NillableSeed {
+                plan: self.plan,
+                index: self.index,
+                out: self.out,
+            });
+        }
         deserializer.deserialize_map(self)
+    }
+}
+
+/// A nillable element's stand-in: `null` leaves it empty (nil), a value goes in field 1.
+struct NillableSeed<'p, 'o> {
+    plan: &'p Plan,
+    index: usize,
+    out: &'o mut Vec<u8>,
+}
+
+impl<'de> Visitor<'de> for NillableSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a value or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        let Some(field) = self.plan.messages[self.index].fields.first() else {
+            return Err(de::Error::custom("a nillable stand-in has no value field"));
+        };
+        ValueSeed {
+            plan: self.plan,
+            kind: &field.kind,
+            number: field.number,
+            out: self.out,
+        }
+        .deserialize(deserializer)
     }
 }
 
@@ -179,9 +222,11 @@ impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        // `google.protobuf.Value` takes `null` as a value of its own.
+        // `google.protobuf.Value` and nillable elements take `null` as a value of their own.
         if let FieldKind::Message(i) = self.field.kind {
-            if !self.field.list && self.plan.messages[i].desc.full_name() == "google.protobuf.Value"
+            let message = &self.plan.messages[i];
+            if !self.field.list
+                && (message.nillable || message.desc.full_name() == "google.protobuf.Value")
             {
                 return ValueSeed {
                     plan: self.plan,

@@ -111,6 +111,9 @@ fn write_message_fields(
     if message.special {
         return write_special(plan, message, wire, out);
     }
+    if message.nillable {
+        return write_nillable(plan, message, wire, out);
+    }
     // Every known field, in wire order, then grouped by field (a stable sort keeps the order
     // of repeated values and lets the last value of a singular field win).
     let mut fields: SmallVec<[(u16, Raw); 16]> = SmallVec::new();
@@ -541,6 +544,31 @@ fn write_special(
             }
             None => write_through_dynamic(plan, message, wire, out),
         },
+    }
+}
+
+/// A nillable element's stand-in: its value, or `null` when it has none.
+fn write_nillable(
+    plan: &Ctx,
+    message: &MessagePlan,
+    wire: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Fallback> {
+    let mut value = None;
+    let mut pos = 0;
+    while pos < wire.len() {
+        let tag = varint(wire, &mut pos)?;
+        let field = raw(wire, &mut pos, tag & 7)?;
+        if tag >> 3 == 1 {
+            value = Some(field);
+        }
+    }
+    match (value, message.fields.first()) {
+        (Some(value), Some(field)) => write_value(plan, &field.kind, value, out),
+        _ => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod proto;
 pub mod wkt;
+pub mod wsdl;
 
 use std::sync::Arc;
 

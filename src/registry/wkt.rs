@@ -33,3 +33,12 @@ const OTHERS: [&str; 5] = [
 pub fn has_own_json_form(full_name: &str) -> bool {
     TEXT_FORMS.contains(&full_name) || WRAPPERS.contains(&full_name) || OTHERS.contains(&full_name)
 }
+
+/// Whether a message is the WSDL importer's stand-in for a nillable element: JSON `null` when
+/// present without a value, else the JSON of its `value` field.
+pub fn is_nillable_stand_in(desc: &prost_reflect::MessageDescriptor) -> bool {
+    use crate::registry::wsdl::build::{FILE_PREFIX, NILLABLE};
+    desc.parent_message().is_none()
+        && desc.name().starts_with(NILLABLE)
+        && desc.parent_file().name().starts_with(FILE_PREFIX)
+}

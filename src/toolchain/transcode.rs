@@ -153,7 +153,7 @@ impl DryRun {
         let recorder = Arc::new(Recorder::default());
         let connect_recorder = {
             let recorder = recorder.clone();
-            move |_: &crate::backend::grpc::GrpcSettings| -> Result<Invoker, String> {
+            move |_: &gateway::BackendSettings| -> Result<Invoker, String> {
                 let recorder = recorder.clone();
                 Ok(Invoker::new(tower::service_fn(move |call: Call| {
                     let recorder = recorder.clone();

@@ -11,7 +11,7 @@ use prost_reflect::{
 use super::route::{BodyBinding, Route};
 use crate::call::Message;
 use crate::protojson::json_to_wire;
-use crate::registry::wkt::{TEXT_FORMS, WRAPPERS};
+use crate::registry::wkt::{is_nillable_stand_in, TEXT_FORMS, WRAPPERS};
 use crate::status::Status;
 
 /// A value taken from the path or the query, to be set on every request message.
@@ -422,7 +422,7 @@ fn parse_well_known(desc: &MessageDescriptor, text: &str) -> Result<DynamicMessa
         .map_err(|e| format!("`{text}` is not a valid {}: {e}", desc.name()));
     }
     match desc.get_field_by_name("value") {
-        Some(inner) if WRAPPERS.contains(&name) => {
+        Some(inner) if WRAPPERS.contains(&name) || is_nillable_stand_in(desc) => {
             let mut message = DynamicMessage::new(desc.clone());
             message.set_field(&inner, parse_value(&inner, text)?);
             Ok(message)
@@ -434,6 +434,9 @@ fn parse_well_known(desc: &MessageDescriptor, text: &str) -> Result<DynamicMessa
 /// Whether a field can be bound from text (a path variable or query parameter) at all.
 pub fn settable_from_text(field: &FieldDescriptor) -> bool {
     match field.kind() {
+        Kind::Message(m) if is_nillable_stand_in(&m) => m
+            .get_field_by_name("value")
+            .is_some_and(|inner| settable_from_text(&inner)),
         Kind::Message(m) => {
             TEXT_FORMS.contains(&m.full_name()) || WRAPPERS.contains(&m.full_name())
         }

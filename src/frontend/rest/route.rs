@@ -27,17 +27,20 @@ pub struct MappingSettings {
 }
 
 impl MappingSettings {
-    pub fn new(options: &RestOptions) -> Self {
+    /// `soap`: the backend speaks SOAP, where defaults are always written (so that a
+    /// repeated element is an array also when empty; every singular field has presence).
+    pub fn new(options: &RestOptions, soap: bool) -> Self {
+        let emit_defaults = options.emit_defaults.unwrap_or(soap);
         MappingSettings {
             json: JsonOptions {
                 proto_field_names: options.proto_field_names,
-                emit_defaults: options.emit_defaults,
+                emit_defaults,
                 enums_as_numbers: options.enums_as_numbers,
                 deny_unknown_fields: options.strict,
             },
             serialize: SerializeOptions::new()
                 .use_proto_field_name(options.proto_field_names)
-                .skip_default_fields(!options.emit_defaults)
+                .skip_default_fields(!emit_defaults)
                 .use_enum_numbers(options.enums_as_numbers)
                 .stringify_64_bit_integers(true),
             proto_field_names: options.proto_field_names,
@@ -242,10 +245,14 @@ fn config_rule(
 }
 
 /// The automatic rule of a method with no HTTP rule: `POST /{package.Service}/{Method}`.
-pub fn auto_rule(method: &MethodDescriptor, origin: &Pos) -> RuleSpec {
+/// `POST /{package.Service}/{Method}`; for SOAP operations `POST /{Service}/{Operation}` (the
+/// package is made up by the importer, the service name is the WSDL's).
+pub fn auto_rule(method: &MethodDescriptor, origin: &Pos, soap: bool) -> RuleSpec {
+    let service = method.parent_service();
+    let service = if soap { service.name() } else { service.full_name() };
     RuleSpec {
         method: Method::POST,
-        path: format!("/{}/{}", method.parent_service().full_name(), method.name()),
+        path: format!("/{service}/{}", method.name()),
         body: Some("*".into()),
         response_body: None,
         origin: origin.clone(),
