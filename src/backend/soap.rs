@@ -285,15 +285,16 @@ fn fault_status(settings: &SoapSettings, fault: Fault) -> Status {
             value: detail.encode_to_vec(),
         });
     }
+    // The reason is the most specific code: a SOAP 1.2 subcode, else the fault code.
     let mut metadata = HashMap::new();
-    if let Some(sub) = &fault.subcode {
-        metadata.insert("subcode".to_owned(), sub.clone());
+    if fault.subcode.is_some() {
+        metadata.insert("code".to_owned(), fault.code.clone());
     }
     if let Some(raw) = &fault.raw_detail {
         metadata.insert("detail".to_owned(), raw.clone());
     }
     let info = ErrorInfo {
-        reason: fault.code.clone(),
+        reason: fault.subcode.clone().unwrap_or_else(|| fault.code.clone()),
         domain: "soap".into(),
         metadata,
     };
