@@ -32,6 +32,10 @@ pub struct Gateway {
     pub listen: SocketAddr,
     pub pool: DescriptorPool,
     pub rest: Arc<RestFrontend>,
+    /// Warnings found while loading.
+    pub warnings: Vec<Diagnostic>,
+    /// The same, rendered with their places and snippets (empty when there are none).
+    pub warnings_text: String,
 }
 
 /// Loads `gateway.yaml` at `path` with everything it names and builds the gateway.
@@ -75,7 +79,11 @@ pub fn load_with(
     let gateway = config::load(files, path, vars, &mut diags)
         .and_then(|loaded| build(&loaded, connect, &mut diags));
     match gateway {
-        Some(gateway) if diags.is_empty() => Ok(gateway),
+        Some(mut gateway) if diags.is_empty() => {
+            gateway.warnings_text = diags.render_warnings();
+            gateway.warnings = std::mem::take(&mut diags.warnings);
+            Ok(gateway)
+        }
         _ => Err(diags),
     }
 }
@@ -194,6 +202,8 @@ pub fn build(
         listen: listen?,
         pool: compiled.pool.clone(),
         rest: Arc::new(RestFrontend::new(matcher, routes, compiled.pool, max_body)),
+        warnings: Vec::new(),
+        warnings_text: String::new(),
     })
 }
 
@@ -326,7 +336,12 @@ impl Made<'_, '_> {
             at: &wsdl_pos,
         };
         let built = match wsdl::build::build(&loaded, &choice) {
-            Ok(built) => built,
+            Ok(built) => {
+                for (at, message) in &built.warnings {
+                    diags.warn(Diagnostic::at(at, message.clone()));
+                }
+                built
+            }
             Err((at, message)) => {
                 diags.push(Diagnostic::at(&at, message));
                 return None;

@@ -109,11 +109,11 @@ async fn run(command: Command) -> ExitCode {
             let outcome = gateway::load(Files::Disk, &config, env_vars());
             if format == Format::Json {
                 // One JSON document on stdout either way: {"ok", "routes", "errors"}.
-                let (routes, errors) = match &outcome {
-                    Ok(gateway) => (gateway.rest.routes().len(), Vec::new()),
-                    Err(diags) => (0, diags.items.clone()),
+                let (routes, errors, warnings) = match &outcome {
+                    Ok(gateway) => (gateway.rest.routes().len(), Vec::new(), gateway.warnings.clone()),
+                    Err(diags) => (0, diags.items.clone(), diags.warnings.clone()),
                 };
-                let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "errors": errors});
+                let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "errors": errors, "warnings": warnings});
                 println!("{report}");
                 return if errors.is_empty() {
                     ExitCode::SUCCESS
@@ -123,6 +123,7 @@ async fn run(command: Command) -> ExitCode {
             }
             match outcome {
                 Ok(gateway) => {
+                    eprint!("{}", gateway.warnings_text);
                     println!(
                         "{}: ok ({} routes)",
                         config.display(),
@@ -139,6 +140,7 @@ async fn run(command: Command) -> ExitCode {
         Command::Serve { config, listen } => {
             match gateway::load(Files::Disk, &config, env_vars()) {
                 Ok(mut gateway) => {
+                    eprint!("{}", gateway.warnings_text);
                     gateway.listen = listen.unwrap_or(gateway.listen);
                     serve(gateway).await
                 }

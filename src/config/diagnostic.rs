@@ -65,6 +65,8 @@ impl fmt::Display for Pos {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     pub items: Vec<Diagnostic>,
+    /// Problems that do not stop the gateway (a WSDL operation left out, say).
+    pub warnings: Vec<Diagnostic>,
     sources: HashMap<String, Arc<str>>,
 }
 
@@ -72,6 +74,12 @@ impl Diagnostics {
     pub fn push(&mut self, diagnostic: Diagnostic) {
         if !self.items.contains(&diagnostic) {
             self.items.push(diagnostic);
+        }
+    }
+
+    pub fn warn(&mut self, diagnostic: Diagnostic) {
+        if !self.warnings.contains(&diagnostic) {
+            self.warnings.push(diagnostic);
         }
     }
 
@@ -93,7 +101,7 @@ impl Diagnostics {
     ///    |   ^
     /// ```
     pub fn render(&self) -> String {
-        let mut out = String::new();
+        let mut out = self.render_warnings();
         let mut items: Vec<&Diagnostic> = self.items.iter().collect();
         items.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         for d in items {
@@ -108,6 +116,18 @@ impl Diagnostics {
             "{n} error{} found\n",
             if n == 1 { "" } else { "s" }
         ));
+        out
+    }
+
+    /// The warnings alone, each with its snippet.
+    pub fn render_warnings(&self) -> String {
+        let mut out = String::new();
+        let mut items: Vec<&Diagnostic> = self.warnings.iter().collect();
+        items.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+        for d in items {
+            self.render_one(&mut out, d, "warning");
+            out.push('\n');
+        }
         out
     }
 

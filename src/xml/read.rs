@@ -786,3 +786,83 @@ impl Decoder<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(input: &[u8], limits: Limits) -> Result<usize, XmlError> {
+        let mut reader = Reader::new(input, limits)?;
+        let mut starts = 0;
+        loop {
+            match reader.next() {
+                Ok(Item::Start(s)) => {
+                    starts += 1;
+                    // An empty root element is the whole document.
+                    if s.empty && reader.children.len() == 1 {
+                        return Ok(starts);
+                    }
+                }
+                Ok(Item::End) if reader.children.len() == 1 => return Ok(starts),
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn limits() -> Limits {
+        Limits::with_max_size(64 << 20)
+    }
+
+    #[test]
+    fn hostile_documents_are_refused() {
+        let bomb = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><a>&lol1;</a>"#;
+        assert!(read_all(bomb, limits()).unwrap_err().0.contains("DOCTYPE"));
+        let unknown_entity = b"<a>&lol;</a>";
+        assert!(read_all(unknown_entity, limits()).unwrap_err().0.contains("unknown entity"));
+
+        let deep = "<a>".repeat(10_000) + &"</a>".repeat(10_000);
+        let error = read_all(deep.as_bytes(), limits()).unwrap_err();
+        assert!(error.0.contains("nested deeper than 100"), "{error}");
+
+        let mut many = String::from("<a");
+        for i in 0..1_000_000 {
+            many.push_str(&format!(" a{i}=\"x\""));
+        }
+        many.push_str("/>");
+        let started = std::time::Instant::now();
+        let error = read_all(many.as_bytes(), limits()).unwrap_err();
+        assert!(error.0.contains("more than 500 attributes"), "{error}");
+        // Refused after reading 501 attributes, not all of them.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+
+        let long_value = format!("<a b=\"{}\"/>", "x".repeat(70_000));
+        let error = read_all(long_value.as_bytes(), limits()).unwrap_err();
+        assert!(error.0.contains("longer than 65536"), "{error}");
+
+        let wide = format!("<a>{}</a>", "<b/>".repeat(50_001));
+        let error = read_all(wide.as_bytes(), limits()).unwrap_err();
+        assert!(error.0.contains("more than 50000 children"), "{error}");
+
+        let error = read_all(&[b' '; 100], Limits::with_max_size(10)).unwrap_err();
+        assert!(error.0.contains("larger than 10 bytes"), "{error}");
+    }
+
+    #[test]
+    fn documents_within_the_limits_are_read() {
+        let ok = format!("<a>{}</a>", "<b x=\"1\"/>".repeat(1000));
+        assert_eq!(read_all(ok.as_bytes(), limits()), Ok(1001));
+        let nested = "<a>".repeat(100) + &"</a>".repeat(100);
+        assert_eq!(read_all(nested.as_bytes(), limits()), Ok(100));
+    }
+
+    #[test]
+    fn floats_use_the_xsd_forms() {
+        assert_eq!(parse_float("INF"), Some(f64::INFINITY));
+        assert_eq!(parse_float("-INF"), Some(f64::NEG_INFINITY));
+        assert!(parse_float("NaN").unwrap().is_nan());
+        assert_eq!(parse_float("1.5E3"), Some(1500.0));
+        assert_eq!(parse_float("inf"), None);
+        assert_eq!(parse_float("nan"), None);
+    }
+}

@@ -54,6 +54,8 @@ pub struct Built {
     /// The port's `soap:address`.
     pub address: Option<String>,
     pub service: SoapService,
+    /// Operations left out, and why.
+    pub warnings: Vec<Problem>,
 }
 
 /// What the SOAP codec needs to call the operations of one port.
@@ -80,7 +82,7 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
     let defs = &loaded.definitions;
     let service = pick_service(defs, choice)?;
     let (port, binding, version) = pick_port(defs, service, choice)?;
-    let port_type = defs.port_types.get(&binding.port_type).ok_or_else(|| {
+    let port_type = lookup(&defs.port_types, &binding.port_type).ok_or_else(|| {
         (
             binding.pos.clone(),
             format!("portType `{}` is not defined", binding.port_type),
@@ -90,20 +92,8 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
     let service_name = builder.names.claim(&sanitize(&service.name));
     let mut methods = Vec::new();
     let mut operations = HashMap::new();
+    let mut warnings = Vec::new();
     for op in &binding.operations {
-        let def = port_type
-            .operations
-            .iter()
-            .find(|d| d.name == op.name)
-            .ok_or_else(|| {
-                (
-                    op.pos.clone(),
-                    format!(
-                        "operation `{}` is not in portType `{}`",
-                        op.name, binding.port_type
-                    ),
-                )
-            })?;
         if op.input.encoded || op.output.encoded {
             return Err((
                 op.pos.clone(),
@@ -114,41 +104,29 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
                 ),
             ));
         }
-        let style = op.style.unwrap_or(binding.style);
-        let method = sanitize(&op.name);
-        let input = builder.body(def, op, style, Direction::Input)?;
-        let (output, one_way) = match def.output {
-            Some(_) => (builder.body(def, op, style, Direction::Output)?, false),
-            None => (builder.empty(&format!("{method}Response")), true),
-        };
-        let mut faults = Vec::new();
-        for (_, message) in &def.faults {
-            faults.extend(builder.fault(message, &def.pos)?);
+        // An operation that cannot be imported is left out, with a warning; the rest of the
+        // port still works (what node-soap and zeep users expect of half-broken WSDLs).
+        let mark = builder.mark();
+        match builder.operation(port_type, binding, op, &binding.port_type) {
+            Ok((method, operation)) => {
+                methods.push(method);
+                operations.insert(operation.0, operation.1);
+            }
+            Err((pos, message)) => {
+                builder.rollback(mark);
+                warnings.push((
+                    pos,
+                    format!("operation `{}` is left out: {message}", op.name),
+                ));
+            }
         }
-        methods.push(MethodDescriptorProto {
-            name: Some(method.clone()),
-            input_type: Some(format!(".{}.{}", builder.package, input.message)),
-            output_type: Some(format!(".{}.{}", builder.package, output.message)),
-            ..Default::default()
-        });
-        let full = |b: SoapBody| SoapBody {
-            message: format!("{}.{}", builder.package, b.message),
-            wrapper: b.wrapper,
-        };
-        let operation = SoapOperation {
-            name: op.name.clone(),
-            action: op.action.clone(),
-            input: full(input),
-            output: full(output),
-            faults: faults
-                .into_iter()
-                .map(|(q, m)| (q, format!("{}.{m}", builder.package)))
-                .collect(),
-            one_way,
-            pos: op.pos.clone(),
-        };
-        operations.insert(method, operation);
     }
+    if operations.is_empty() {
+        if let Some(first) = warnings.first() {
+            return Err(first.clone());
+        }
+    }
+    warnings.append(&mut builder.warnings);
     let file = FileDescriptorProto {
         name: Some(format!("{FILE_PREFIX}{}.proto", builder.package)),
         package: Some(builder.package.clone()),
@@ -173,6 +151,7 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
             prefixes,
             operations,
         },
+        warnings,
     })
 }
 
@@ -241,7 +220,7 @@ fn pick_port<'d>(
     choice: &Choice,
 ) -> Result<(&'d Port, &'d Binding, SoapVersion), Problem> {
     let soap_ports = service.ports.iter().filter_map(|p| {
-        let binding = defs.bindings.get(&p.binding)?;
+        let binding = lookup(&defs.bindings, &p.binding)?;
         Some((p, binding, binding.soap?))
     });
     let all: Vec<_> = soap_ports.collect();
@@ -262,7 +241,7 @@ fn pick_port<'d>(
             });
     }
     for port in &service.ports {
-        if !defs.bindings.contains_key(&port.binding) {
+        if lookup(&defs.bindings, &port.binding).is_none() {
             return Err((
                 port.pos.clone(),
                 format!("binding `{}` is not defined", port.binding),
@@ -369,9 +348,116 @@ struct Builder<'l> {
     derived: HashMap<QName, Vec<QName>>,
     /// Complex types whose message is being built (for recursion through polymorphism).
     polymorphic: HashMap<QName, String>,
+    journal: Vec<Undo>,
+    /// What was forgiven on the way.
+    warnings: Vec<Problem>,
+}
+
+/// What the builder added, so that a failed operation can be taken back.
+enum Undo {
+    Name(String),
+    Type(TypeKey),
+    Nillable(String),
+    Polymorphic(QName),
+    Xml(String),
+}
+
+/// A point to roll back to.
+struct Mark {
+    messages: usize,
+    journal: usize,
+    warnings: usize,
 }
 
 impl<'l> Builder<'l> {
+    fn mark(&self) -> Mark {
+        Mark {
+            messages: self.messages.len(),
+            journal: self.journal.len(),
+            warnings: self.warnings.len(),
+        }
+    }
+
+    fn rollback(&mut self, mark: Mark) {
+        self.messages.truncate(mark.messages);
+        self.warnings.truncate(mark.warnings);
+        for undo in self.journal.drain(mark.journal..) {
+            match undo {
+                Undo::Name(n) => {
+                    self.names.0.remove(&n);
+                }
+                Undo::Type(k) => {
+                    self.types.remove(&k);
+                }
+                Undo::Nillable(k) => {
+                    self.nillables.remove(&k);
+                }
+                Undo::Polymorphic(q) => {
+                    self.polymorphic.remove(&q);
+                }
+                Undo::Xml(m) => {
+                    self.xml.messages.remove(&m);
+                }
+            }
+        }
+    }
+
+    /// One binding operation as a method and its SOAP facts.
+    #[allow(clippy::type_complexity)]
+    fn operation(
+        &mut self,
+        port_type: &PortType,
+        binding: &Binding,
+        op: &BindingOperation,
+        port_type_name: &QName,
+    ) -> Result<(MethodDescriptorProto, (String, SoapOperation)), Problem> {
+        let def = port_type
+            .operations
+            .iter()
+            .find(|d| d.name == op.name)
+            .ok_or_else(|| {
+                (
+                    op.pos.clone(),
+                    format!("it is not in portType `{port_type_name}`"),
+                )
+            })?;
+        let style = op.style.unwrap_or(binding.style);
+        let method = sanitize(&op.name);
+        let input = self.body(def, op, style, Direction::Input)?;
+        let (output, one_way) = match def.output {
+            Some(_) => (self.body(def, op, style, Direction::Output)?, false),
+            None => (self.empty(&format!("{method}Response")), true),
+        };
+        let mut faults = Vec::new();
+        for (_, message) in &def.faults {
+            faults.extend(self.fault(message, &def.pos)?);
+        }
+        let package = self.package.clone();
+        let full = |b: SoapBody| SoapBody {
+            message: format!("{package}.{}", b.message),
+            wrapper: b.wrapper,
+        };
+        let descriptor = MethodDescriptorProto {
+            name: Some(method.clone()),
+            input_type: Some(format!(".{package}.{}", input.message)),
+            output_type: Some(format!(".{package}.{}", output.message)),
+            ..Default::default()
+        };
+        let operation = SoapOperation {
+            name: op.name.clone(),
+            action: op.action.clone(),
+            input: full(input),
+            output: full(output),
+            faults: faults
+                .into_iter()
+                .map(|(q, m)| (q, format!("{package}.{m}")))
+                .collect(),
+            one_way,
+            pos: op.pos.clone(),
+        };
+        Ok((descriptor, (method, operation)))
+    }
+
     fn new(loaded: &'l Loaded, package: &str) -> Self {
         let mut derived: HashMap<QName, Vec<QName>> = HashMap::new();
         let mut named: Vec<_> = loaded.schemas.types.iter().collect();
@@ -393,6 +479,8 @@ impl<'l> Builder<'l> {
             nillables: HashMap::new(),
             derived,
             polymorphic: HashMap::new(),
+            journal: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -402,7 +490,9 @@ impl<'l> Builder<'l> {
         if name.starts_with(NILLABLE) {
             name.insert(0, 'X');
         }
-        self.names.claim(&name)
+        let name = self.names.claim(&name);
+        self.journal.push(Undo::Name(name.clone()));
+        name
     }
 
     fn empty(&mut self, hint: &str) -> SoapBody {
@@ -431,7 +521,7 @@ impl<'l> Builder<'l> {
         let Some(message_name) = message_name else {
             return Ok(self.empty(&hint));
         };
-        let message = self.loaded.definitions.messages.get(message_name).ok_or_else(|| {
+        let message = lookup(&self.loaded.definitions.messages, message_name).ok_or_else(|| {
             (
                 def.pos.clone(),
                 format!("message `{message_name}` is not defined"),
@@ -456,10 +546,17 @@ impl<'l> Builder<'l> {
         let mut headers: Vec<&Part> = header_parts.clone();
         for (m, part) in &binding.headers {
             if m != message_name {
-                let other = self.loaded.definitions.messages.get(m).ok_or_else(|| {
-                    (def.pos.clone(), format!("message `{m}` is not defined"))
-                })?;
-                headers.extend(other.parts.iter().find(|p| &p.name == part));
+                match lookup(&self.loaded.definitions.messages, m) {
+                    Some(other) => headers.extend(other.parts.iter().find(|p| &p.name == part)),
+                    None => self.warnings.push((
+                        op.pos.clone(),
+                        format!(
+                            "operation `{}`: its soap:header message `{m}` is not defined; the \
+                             header is left out (configure it under `soap.headers`)",
+                            op.name
+                        ),
+                    )),
+                }
             }
         }
         for part in headers {
@@ -552,8 +649,12 @@ impl<'l> Builder<'l> {
     }
 
     fn fault(&mut self, message: &QName, at: &Pos) -> Result<Option<(QName, String)>, Problem> {
-        let Some(message) = self.loaded.definitions.messages.get(message) else {
-            return Err((at.clone(), format!("fault message `{message}` is not defined")));
+        let Some(message) = lookup(&self.loaded.definitions.messages, message) else {
+            self.warnings.push((
+                at.clone(),
+                format!("fault message `{message}` is not defined; its detail stays XML text"),
+            ));
+            return Ok(None);
         };
         let Some(element) = message.parts.first().and_then(|p| p.element.clone()) else {
             return Ok(None);
@@ -575,21 +676,21 @@ impl<'l> Builder<'l> {
     // --- lookups ---
 
     fn global_element(&self, name: &QName, at: &Pos) -> Result<Arc<ElementDecl>, Problem> {
-        self.loaded
-            .schemas
-            .elements
-            .get(name)
+        lookup(&self.loaded.schemas.elements, name)
             .cloned()
             .ok_or_else(|| (at.clone(), format!("element `{name}` is not defined")))
     }
 
     fn named_type(&self, name: &QName, at: &Pos) -> Result<Arc<TypeDef>, Problem> {
-        self.loaded
-            .schemas
-            .types
-            .get(name)
+        lookup(&self.loaded.schemas.types, name)
             .cloned()
             .ok_or_else(|| (at.clone(), format!("type `{name}` is not defined")))
+    }
+
+    /// A built-in type named without the XSD namespace (`type="string"` under a default
+    /// namespace that is not XSD's), which no schema defines.
+    fn builtin_by_mistake(&self, q: &QName) -> bool {
+        lookup(&self.loaded.schemas.types, q).is_none() && builtin(&q.local).is_some()
     }
 
     /// The complex type of a declaration, if it has one.
@@ -603,6 +704,7 @@ impl<'l> Builder<'l> {
             Some(TypeRef::Named(q)) if q.ns.as_ref() == XSD || q.ns.as_ref() == SOAP_ENCODING => {
                 return Ok(None)
             }
+            Some(TypeRef::Named(q)) if self.builtin_by_mistake(q) => return Ok(None),
             Some(TypeRef::Named(q)) => (TypeKey::Named(q.clone()), self.named_type(q, at)?),
             Some(TypeRef::Anonymous(def)) => {
                 (TypeKey::Anonymous(Arc::as_ptr(def) as usize), def.clone())
@@ -626,7 +728,8 @@ impl<'l> Builder<'l> {
             unreachable!("complex_message is called with complex types")
         };
         let name = self.message_name(ct.name.as_ref().map_or(hint, |q| &q.local));
-        self.types.insert(key, name.clone());
+        self.types.insert(key.clone(), name.clone());
+        self.journal.push(Undo::Type(key));
         let mut fields = Fields::default();
         self.content(def, &mut fields, 0)?;
         self.finish(&name, fields, MessageKind::Plain);
@@ -722,10 +825,7 @@ impl<'l> Builder<'l> {
                             pos: pos.clone(),
                         })
                     } else {
-                        self.loaded
-                            .schemas
-                            .attributes
-                            .get(name)
+                        lookup(&self.loaded.schemas.attributes, name)
                             .cloned()
                             .ok_or_else(|| {
                                 (pos.clone(), format!("attribute `{name}` is not defined"))
@@ -733,11 +833,7 @@ impl<'l> Builder<'l> {
                     }
                 }
                 AttributeUse::GroupRef(name, pos) => {
-                    let group = self
-                        .loaded
-                        .schemas
-                        .attribute_groups
-                        .get(name)
+                    let group = lookup(&self.loaded.schemas.attribute_groups, name)
                         .cloned()
                         .ok_or_else(|| {
                             (
@@ -819,11 +915,7 @@ impl<'l> Builder<'l> {
                 Ok(())
             }
             Term::GroupRef(name) => {
-                let group = self
-                    .loaded
-                    .schemas
-                    .groups
-                    .get(name)
+                let group = lookup(&self.loaded.schemas.groups, name)
                     .cloned()
                     .ok_or_else(|| (particle.pos.clone(), format!("group `{name}` is not defined")))?;
                 match &group.particle {
@@ -910,6 +1002,7 @@ impl<'l> Builder<'l> {
         }
         let name = self.message_name(&format!("{}OrDerived", base.local));
         self.polymorphic.insert(base.clone(), name.clone());
+        self.journal.push(Undo::Polymorphic(base.clone()));
         let mut concrete = Vec::new();
         let mut queue = vec![base.clone()];
         let mut seen = HashSet::new();
@@ -965,7 +1058,11 @@ impl<'l> Builder<'l> {
             return Err((at.clone(), "the simple type derives from itself".into()));
         }
         let def = match ty {
-            TypeRef::Named(q) if q.ns.as_ref() == XSD || q.ns.as_ref() == SOAP_ENCODING => {
+            TypeRef::Named(q)
+                if q.ns.as_ref() == XSD
+                    || q.ns.as_ref() == SOAP_ENCODING
+                    || self.builtin_by_mistake(q) =>
+            {
                 return builtin(&q.local).ok_or_else(|| {
                     (at.clone(), format!("`{}` is not an XSD built-in type", q.local))
                 });
@@ -1016,7 +1113,9 @@ impl<'l> Builder<'l> {
             return name.clone();
         }
         let name = self.names.claim(&sanitize(&hint));
-        self.nillables.insert(key, name.clone());
+        self.journal.push(Undo::Name(name.clone()));
+        self.nillables.insert(key.clone(), name.clone());
+        self.journal.push(Undo::Nillable(key));
         let mut fields = Fields::default();
         fields.elements.push(FieldSpec {
             name: "value".into(),
@@ -1113,6 +1212,7 @@ impl<'l> Builder<'l> {
             }
         }
         self.messages.push(descriptor);
+        self.journal.push(Undo::Xml(format!("{}.{name}", self.package)));
         self.xml.messages.insert(
             format!("{}.{name}", self.package),
             Arc::new(XmlMessage {

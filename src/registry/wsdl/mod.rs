@@ -136,7 +136,11 @@ pub fn load(files: &Files, root: Location, from: &Pos, diags: &mut Diagnostics) 
     let mut seen: HashSet<(Location, Option<Arc<str>>)> = HashSet::new();
     let mut queue = VecDeque::from([(root, Pending::Wsdl, from.clone())]);
     let mut failed = false;
+    let mut first = true;
     while let Some((location, kind, named_at)) = queue.pop_front() {
+        // The WSDL itself must be read; a document it imports that cannot be is left out with
+        // a warning, and so are the operations that need it.
+        let is_root = std::mem::replace(&mut first, false);
         let chameleon = match &kind {
             Pending::Schema(c) => c.clone(),
             Pending::Wsdl => None,
@@ -147,22 +151,117 @@ pub fn load(files: &Files, root: Location, from: &Pos, diags: &mut Diagnostics) 
         let shown = location.shown();
         let text = match read(files, &location) {
             Ok(text) => text,
-            Err(e) => {
+            Err(e) if is_root => {
                 diags.push(Diagnostic::at(&named_at, format!("cannot read `{shown}`: {e}")));
                 failed = true;
+                continue;
+            }
+            Err(e) => {
+                diags.warn(Diagnostic::at(
+                    &named_at,
+                    format!("cannot read `{shown}` ({e}); what it defines is missing"),
+                ));
                 continue;
             }
         };
         diags.remember_source(&shown, text.as_str().into());
         loaded.documents.push(shown.clone());
         let file: Arc<str> = shown.into();
-        let result = read_document(&text, &file, chameleon, &location, &mut loaded, &mut queue);
-        if let Err((pos, message)) = result {
-            diags.push(Diagnostic::at(&pos, message));
-            failed = true;
+        let mut warnings = Vec::new();
+        let result = read_document(
+            &text,
+            &file,
+            chameleon,
+            &location,
+            &mut loaded,
+            &mut queue,
+            &mut warnings,
+        );
+        for (pos, message) in warnings {
+            diags.warn(Diagnostic::at(&pos, message));
+        }
+        match result {
+            Ok(()) => {}
+            Err((pos, message)) if is_root => {
+                diags.push(Diagnostic::at(&pos, message));
+                failed = true;
+            }
+            Err((pos, message)) => diags.warn(Diagnostic::at(
+                &pos,
+                format!("{message}; what this document defines is missing"),
+            )),
         }
     }
     (!failed).then_some(loaded)
+}
+
+/// Parses a document. A prefix used without a declaration (which node-soap and zeep let
+/// pass) is declared on the root element with a placeholder namespace, with a warning.
+fn parse_lenient<'t>(
+    text: &'t mut String,
+    file: &Arc<str>,
+    warnings: &mut Vec<model::Problem>,
+) -> Result<roxmltree::Document<'t>, model::Problem> {
+    fn options<'a>() -> roxmltree::ParsingOptions<'a> {
+        roxmltree::ParsingOptions {
+            allow_dtd: false,
+            ..Default::default()
+        }
+    }
+    let problem = |e: roxmltree::Error| {
+        let at = e.pos();
+        let pos = Pos {
+            file: file.clone(),
+            line: at.row as u64,
+            column: at.col as u64,
+        };
+        (pos, format!("not a well-formed XML document: {e}"))
+    };
+    for _ in 0..32 {
+        let unknown = match roxmltree::Document::parse_with_options(text, options()) {
+            Err(roxmltree::Error::UnknownNamespace(prefix, at)) => (prefix, at),
+            _ => break,
+        };
+        let (prefix, at) = unknown;
+        let Some(insert_at) = root_name_end(text) else {
+            break;
+        };
+        let pos = Pos {
+            file: file.clone(),
+            line: at.row as u64,
+            column: at.col as u64,
+        };
+        // The prefixes WSDLs use by habit get their usual namespaces.
+        let ns = match prefix.as_str() {
+            "soap" => model::SOAP11_BINDING.to_owned(),
+            "soap12" => model::SOAP12_BINDING.to_owned(),
+            "xs" | "xsd" => model::XSD.to_owned(),
+            "wsdl" => model::WSDL.to_owned(),
+            other => format!("urn:rosetta:undeclared:{other}"),
+        };
+        warnings.push((
+            pos,
+            format!("namespace prefix `{prefix}` is not declared; taken as `{ns}`"),
+        ));
+        text.insert_str(insert_at, &format!(" xmlns:{prefix}=\"{ns}\""));
+    }
+    let text: &'t String = text;
+    roxmltree::Document::parse_with_options(text, options()).map_err(problem)
+}
+
+/// The byte offset just after the root element's name.
+fn root_name_end(text: &str) -> Option<usize> {
+    let mut rest = 0;
+    loop {
+        let start = rest + text[rest..].find('<')?;
+        let next = text[start + 1..].chars().next()?;
+        if next == '?' || next == '!' {
+            rest = start + 1;
+            continue;
+        }
+        let name_len = text[start + 1..].find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+        return Some(start + 1 + name_len);
+    }
 }
 
 fn read_document(
@@ -172,25 +271,15 @@ fn read_document(
     location: &Location,
     loaded: &mut Loaded,
     queue: &mut VecDeque<(Location, Pending, Pos)>,
+    warnings: &mut Vec<model::Problem>,
 ) -> Result<(), model::Problem> {
     let start = Pos {
         file: file.clone(),
         line: 1,
         column: 1,
     };
-    let options = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        ..Default::default()
-    };
-    let doc = roxmltree::Document::parse_with_options(text, options).map_err(|e| {
-        let at = e.pos();
-        let pos = Pos {
-            file: file.clone(),
-            line: at.row as u64,
-            column: at.col as u64,
-        };
-        (pos, format!("not a well-formed XML document: {e}"))
-    })?;
+    let mut text = text.to_owned();
+    let doc = parse_lenient(&mut text, file, warnings)?;
     let root = doc.root_element();
     let join = |reference: &str, pos: &Pos| {
         location
@@ -214,7 +303,7 @@ fn read_document(
                                 && n.tag_name().namespace().is_some_and(model::is_xsd)
                         }) {
                             let context = SchemaContext::new(file.clone(), schema, None);
-                            schema_document(&context, schema, location, loaded, queue)?;
+                            schema_document(&context, schema, location, loaded, queue, warnings)?;
                         }
                     }
                     _ => {}
@@ -224,7 +313,7 @@ fn read_document(
         }
         (Some(ns), "schema") if model::is_xsd(ns) => {
             let context = SchemaContext::new(file.clone(), root, chameleon);
-            schema_document(&context, root, location, loaded, queue)
+            schema_document(&context, root, location, loaded, queue, warnings)
         }
         (Some(model::WSDL20), _) => Err((
             start,
@@ -247,8 +336,9 @@ fn schema_document(
     location: &Location,
     loaded: &mut Loaded,
     queue: &mut VecDeque<(Location, Pending, Pos)>,
+    warnings: &mut Vec<model::Problem>,
 ) -> Result<(), model::Problem> {
-    let refs = context.schema(schema, &mut loaded.schemas)?;
+    let refs = context.schema(schema, &mut loaded.schemas, warnings);
     for (reference, pos) in refs.imports {
         let target = location.join(&reference).map_err(|e| (pos.clone(), e))?;
         queue.push_back((target, Pending::Schema(None), pos));

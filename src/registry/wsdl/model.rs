@@ -305,6 +305,17 @@ pub fn pos_of(file: &Arc<str>, node: Node) -> Pos {
     }
 }
 
+/// Looks up a component by name. A reference whose namespace matches nothing is resolved by
+/// its local name when exactly one component has that name: WSDLs in the wild misqualify
+/// references, and node-soap and zeep forgive it.
+pub fn lookup<'m, V>(map: &'m HashMap<QName, V>, name: &QName) -> Option<&'m V> {
+    map.get(name).or_else(|| {
+        let mut found = map.iter().filter(|(k, _)| k.local == name.local);
+        let first = found.next()?;
+        found.next().is_none().then_some(first.1)
+    })
+}
+
 /// A problem at a place in a schema document.
 pub type Problem = (Pos, String);
 
@@ -321,13 +332,18 @@ pub fn resolve_qname(
         Some((p, l)) => (Some(p), l),
         None => (None, value),
     };
+    let _ = file;
+    // An undeclared prefix gets a namespace of its own; `lookup` may still find the component
+    // by its local name.
+    let undeclared;
     let ns = match prefix {
-        Some(p) => node.lookup_namespace_uri(Some(p)).ok_or_else(|| {
-            (
-                pos_of(file, node),
-                format!("prefix `{p}` of `{value}` is not declared"),
-            )
-        })?,
+        Some(p) => match node.lookup_namespace_uri(Some(p)) {
+            Some(ns) => ns,
+            None => {
+                undeclared = format!("urn:rosetta:undeclared:{p}");
+                &undeclared
+            }
+        },
         None => node.lookup_namespace_uri(None).unwrap_or(no_prefix),
     };
     let ns = if is_xsd(ns) { XSD } else { ns };
@@ -414,13 +430,37 @@ impl SchemaContext {
         )
     }
 
-    /// Reads the top level of `<xsd:schema>`.
-    pub fn schema(&self, schema: Node, out: &mut Schemas) -> Result<SchemaRefs, Problem> {
+    /// Reads the top level of `<xsd:schema>`. A global component that cannot be read is left
+    /// out with a warning (the operations that need it are left out in turn).
+    pub fn schema(
+        &self,
+        schema: Node,
+        out: &mut Schemas,
+        warnings: &mut Vec<Problem>,
+    ) -> SchemaRefs {
         let mut refs = SchemaRefs {
             imports: Vec::new(),
             includes: Vec::new(),
         };
         for child in xsd_children(schema) {
+            if let Err((pos, message)) = self.component(child, out, &mut refs) {
+                let what = child.attribute("name").map(|n| format!(" `{n}`")).unwrap_or_default();
+                warnings.push((
+                    pos,
+                    format!("{message}; the {}{what} is left out", child.tag_name().name()),
+                ));
+            }
+        }
+        refs
+    }
+
+    fn component(
+        &self,
+        child: Node,
+        out: &mut Schemas,
+        refs: &mut SchemaRefs,
+    ) -> Result<(), Problem> {
+        {
             match child.tag_name().name() {
                 "import" => {
                     if let Some(location) = child.attribute("schemaLocation") {
@@ -470,7 +510,7 @@ impl SchemaContext {
                 _ => return Err(self.unsupported(child)),
             }
         }
-        Ok(refs)
+        Ok(())
     }
 
     fn element_decl(&self, node: Node, global: bool) -> Result<ElementDecl, Problem> {
