@@ -307,18 +307,20 @@ async fn run_mapping_tests(config: &Path, paths: Vec<PathBuf>, update: bool) -> 
 }
 
 async fn run_demo(listen: SocketAddr) -> ExitCode {
-    let backend = match demo::start_grpc("127.0.0.1:0".parse().expect("valid")).await {
+    let any_port: SocketAddr = "127.0.0.1:0".parse().expect("valid");
+    let backends = tokio::try_join!(demo::start_grpc(any_port), demo::start_soap(any_port));
+    let (grpc_backend, soap_backend) = match backends {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: cannot start the demo backend: {e}");
+            eprintln!("error: cannot start the demo backends: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let grpc = backend.addr.to_string();
-    let vars: rosetta::config::Vars = Arc::new(move |name| {
-        (name == demo::GRPC_ADDRESS_VAR)
-            .then(|| grpc.clone())
-            .or_else(|| std::env::var(name).ok())
+    let (grpc, soap) = (grpc_backend.addr.to_string(), soap_backend.addr.to_string());
+    let vars: rosetta::config::Vars = Arc::new(move |name| match name {
+        demo::GRPC_ADDRESS_VAR => Some(grpc.clone()),
+        demo::SOAP_ADDRESS_VAR => Some(soap.clone()),
+        _ => std::env::var(name).ok(),
     });
     let mut gateway = match gateway::load(demo::files(), demo::GATEWAY_FILE.as_ref(), vars) {
         Ok(g) => g,
@@ -328,16 +330,21 @@ async fn run_demo(listen: SocketAddr) -> ExitCode {
         }
     };
     gateway.listen = listen;
-    println!("{}", demo_banner(listen, backend.addr));
+    println!(
+        "{}",
+        demo_banner(listen, grpc_backend.addr, soap_backend.addr)
+    );
     serve(gateway).await
 }
 
-fn demo_banner(listen: SocketAddr, grpc: SocketAddr) -> String {
+fn demo_banner(listen: SocketAddr, grpc: SocketAddr, soap: SocketAddr) -> String {
     let base = format!("http://{listen}");
     format!(
-        r#"rosetta demo: REST/JSON on {base} -> demo gRPC backend demo.v1.Users on {grpc}
+        r#"rosetta demo: REST/JSON on {base}
+  -> demo gRPC backend demo.v1.Users on {grpc}
+  -> demo SOAP backend CountryInfoService on http://{soap}/countries
 
-Try:
+Try (gRPC behind REST):
   curl {base}/v1/users/1
   curl '{base}/v1/users?role=ROLE_ADMIN&page_size=2'
   curl -H 'Accept: application/x-ndjson' '{base}/v1/users?interval_ms=300'
@@ -348,6 +355,13 @@ Try:
   curl {base}/v1/users:export
   curl -i {base}/v1/users/999
   curl -i -H 'grpc-timeout: 100m' '{base}/v1/sleep?duration=2s'
+
+Try (SOAP behind REST):
+  curl {base}/countries/NL
+  curl '{base}/countries?sContinentCode=EU'
+  curl {base}/countries/JP/capital
+  curl -X POST {base}/CountryInfoService/CapitalCity -d '{{"sCountryISOCode":"BR"}}'
+  curl -i {base}/countries/XX
 
 Press Ctrl-C to stop."#
     )

@@ -17,6 +17,7 @@ fn check_accepts_the_demo_configuration() {
         .args(["check", "-c"])
         .arg(examples_demo())
         .env("ROSETTA_DEMO_GRPC", "127.0.0.1:50051")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:8090")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -26,7 +27,7 @@ fn check_accepts_the_demo_configuration() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.ends_with("gateway.yaml: ok (12 routes)\n"),
+        stdout.ends_with("gateway.yaml: ok (16 routes)\n"),
         "{stdout}"
     );
 }
@@ -38,6 +39,7 @@ fn check_fails_with_located_errors() {
         .args(["check", "-c"])
         .arg(examples_demo())
         .env_remove("ROSETTA_DEMO_GRPC")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -63,6 +65,7 @@ fn serve_stops_cleanly_on_sigterm() {
         .arg(examples_demo())
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -99,6 +102,7 @@ fn transcode_reads_the_request_from_stdin() {
         .args(["transcode", "--request", "-", "-c"])
         .arg(examples_demo())
         .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -136,8 +140,10 @@ fn check_reports_as_json_for_editors_and_ci() {
             .arg(examples_demo());
         if with_var {
             command.env("ROSETTA_DEMO_GRPC", "127.0.0.1:9");
+            command.env("ROSETTA_DEMO_SOAP", "127.0.0.1:9");
         } else {
             command.env_remove("ROSETTA_DEMO_GRPC");
+            command.env("ROSETTA_DEMO_SOAP", "127.0.0.1:9");
         }
         let output = command.output().unwrap();
         let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -147,7 +153,7 @@ fn check_reports_as_json_for_editors_and_ci() {
     assert_eq!(code, Some(0));
     assert_eq!(
         report,
-        serde_json::json!({"ok": true, "routes": 12, "errors": []})
+        serde_json::json!({"ok": true, "routes": 16, "errors": [], "warnings": []})
     );
     let (code, report) = run(false);
     assert_eq!(code, Some(1));

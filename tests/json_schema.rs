@@ -53,6 +53,6 @@ fn the_schemas_describe_the_files() {
     }
     assert_eq!(
         mapping["required"],
-        serde_json::json!(["version", "frontend", "backend", "schemas", "services"])
+        serde_json::json!(["version", "frontend", "backend"])
     );
 }

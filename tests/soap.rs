@@ -430,3 +430,28 @@ pub fn describe_package(pool: &DescriptorPool, package: &str) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn the_demo_wraps_its_soap_service() {
+    let demo = common::demo().await;
+    let gateway = &demo.gateway;
+    let (status, nl) = get(gateway, "/countries/NL").await;
+    assert_eq!(status, 200, "{nl}");
+    insta::assert_json_snapshot!("demo_country", nl);
+    let (_, europe) = get(gateway, "/countries?sContinentCode=EU").await;
+    assert_eq!(
+        europe,
+        json!({"tCountryCodeAndName": [
+            {"sISOCode": "CH", "sName": "Switzerland"},
+            {"sISOCode": "NL", "sName": "Netherlands"}
+        ]})
+    );
+    let (status, capital) = post(gateway, "/CountryInfoService/CapitalCity", json!({"sCountryISOCode": "jp"})).await;
+    assert_eq!((status, capital), (200, json!({"CapitalCityResult": "Tokyo"})));
+    let (status, error) = get(gateway, "/countries/XX").await;
+    assert_eq!(status, 404);
+    insta::assert_json_snapshot!("demo_unknown_country", error);
+    // Not a continent code of the schema: refused before the backend is called.
+    let (status, error) = get(gateway, "/countries?sContinentCode=XX").await;
+    assert_eq!(status, 400, "{error}");
+}

@@ -21,6 +21,9 @@ use crate::grpc::status::to_tonic;
 use crate::registry::proto::{self, SchemaRequest};
 use crate::status::Status;
 
+mod soap;
+pub use soap::{start_soap, DemoSoap};
+
 /// The files of `examples/demo/`, as `rosetta demo` loads them.
 pub const FILES: &[(&str, &[u8])] = &[
     (
@@ -35,12 +38,22 @@ pub const FILES: &[(&str, &[u8])] = &[
         "demo/schemas/demo/v1/users.proto",
         include_bytes!("../../examples/demo/schemas/demo/v1/users.proto"),
     ),
+    (
+        "demo/mappings/countries.yaml",
+        include_bytes!("../../examples/demo/mappings/countries.yaml"),
+    ),
+    (
+        "demo/schemas/countries.wsdl",
+        include_bytes!("../../examples/demo/schemas/countries.wsdl"),
+    ),
 ];
 
 pub const GATEWAY_FILE: &str = "demo/gateway.yaml";
 
 /// The variable that carries the demo gRPC backend's address into the demo configuration.
 pub const GRPC_ADDRESS_VAR: &str = "ROSETTA_DEMO_GRPC";
+/// The same for the demo SOAP backend.
+pub const SOAP_ADDRESS_VAR: &str = "ROSETTA_DEMO_SOAP";
 
 pub fn files() -> Files {
     Files::embedded(FILES)

@@ -39,6 +39,94 @@ impl Encoder<'_> {
         message: &DynamicMessage,
         headers: &[String],
     ) -> Result<Vec<u8>, XmlError> {
+        let mut w = self.open(version)?;
+        let xml = self.xml_of(message)?;
+        let has_header_fields = xml
+            .fields
+            .iter()
+            .any(|f| f.role == Role::Header && message.has_field_by_number(f.number));
+        if has_header_fields || !headers.is_empty() {
+            start(&mut w, "soap:Header")?;
+            for raw in headers {
+                w.get_mut().extend_from_slice(raw.as_bytes());
+            }
+            for field in xml.fields.iter().filter(|f| f.role == Role::Header) {
+                self.field(&mut w, message, field)?;
+            }
+            end(&mut w, "soap:Header")?;
+        }
+        start(&mut w, "soap:Body")?;
+        match &body.wrapper {
+            Some(name) => {
+                let tag = self.tag(name);
+                self.element(&mut w, &tag, message, None)?;
+            }
+            None => {
+                for field in xml.fields.iter().filter(|f| f.role != Role::Header) {
+                    self.field(&mut w, message, field)?;
+                }
+            }
+        }
+        self.close(w)
+    }
+
+    /// A fault envelope. `client`: the sender's fault (`Client` / `Sender`), else the server's;
+    /// `subcode` is appended to the 1.1 faultcode (`Client.NotFound`) or is the 1.2 Subcode;
+    /// `detail` is written as the one element of the detail.
+    pub fn fault(
+        &self,
+        version: SoapVersion,
+        client: bool,
+        subcode: Option<&str>,
+        reason: &str,
+        detail: Option<(&QName, &DynamicMessage)>,
+    ) -> Result<Vec<u8>, XmlError> {
+        let mut w = self.open(version)?;
+        start(&mut w, "soap:Body")?;
+        start(&mut w, "soap:Fault")?;
+        let detail_tag = match version {
+            SoapVersion::V11 => {
+                let class = if client { "Client" } else { "Server" };
+                let code = match subcode {
+                    Some(sub) => format!("soap:{class}.{sub}"),
+                    None => format!("soap:{class}"),
+                };
+                text_element(&mut w, "faultcode", &code)?;
+                text_element(&mut w, "faultstring", reason)?;
+                "detail"
+            }
+            SoapVersion::V12 => {
+                start(&mut w, "soap:Code")?;
+                let class = if client { "soap:Sender" } else { "soap:Receiver" };
+                text_element(&mut w, "soap:Value", class)?;
+                if let Some(sub) = subcode {
+                    start(&mut w, "soap:Subcode")?;
+                    text_element(&mut w, "soap:Value", sub)?;
+                    end(&mut w, "soap:Subcode")?;
+                }
+                end(&mut w, "soap:Code")?;
+                start(&mut w, "soap:Reason")?;
+                let mut text = BytesStart::new("soap:Text");
+                text.push_attribute(("xml:lang", "en"));
+                w.write_event(Event::Start(text)).map_err(io)?;
+                w.write_event(Event::Text(BytesText::new(reason))).map_err(io)?;
+                end(&mut w, "soap:Text")?;
+                end(&mut w, "soap:Reason")?;
+                "soap:Detail"
+            }
+        };
+        if let Some((name, message)) = detail {
+            start(&mut w, detail_tag)?;
+            let tag = self.tag(name);
+            self.element(&mut w, &tag, message, None)?;
+            end(&mut w, detail_tag)?;
+        }
+        end(&mut w, "soap:Fault")?;
+        self.close(w)
+    }
+
+    /// `<soap:Envelope>` with every namespace declared.
+    fn open(&self, version: SoapVersion) -> Result<Out, XmlError> {
         let env_ns = match version {
             SoapVersion::V11 => SOAP11_ENV,
             SoapVersion::V12 => SOAP12_ENV,
@@ -54,40 +142,13 @@ impl Encoder<'_> {
             envelope.push_attribute((format!("xmlns:{prefix}").as_str(), ns.as_ref()));
         }
         w.write_event(Event::Start(envelope)).map_err(io)?;
-        let xml = self.xml_of(message)?;
-        let has_header_fields = xml
-            .fields
-            .iter()
-            .any(|f| f.role == Role::Header && message.has_field_by_number(f.number));
-        if has_header_fields || !headers.is_empty() {
-            w.write_event(Event::Start(BytesStart::new("soap:Header")))
-                .map_err(io)?;
-            for raw in headers {
-                w.get_mut().extend_from_slice(raw.as_bytes());
-            }
-            for field in xml.fields.iter().filter(|f| f.role == Role::Header) {
-                self.field(&mut w, message, field)?;
-            }
-            w.write_event(Event::End(BytesEnd::new("soap:Header")))
-                .map_err(io)?;
-        }
-        w.write_event(Event::Start(BytesStart::new("soap:Body")))
-            .map_err(io)?;
-        match &body.wrapper {
-            Some(name) => {
-                let tag = self.tag(name);
-                self.element(&mut w, &tag, message, None)?;
-            }
-            None => {
-                for field in xml.fields.iter().filter(|f| f.role != Role::Header) {
-                    self.field(&mut w, message, field)?;
-                }
-            }
-        }
-        w.write_event(Event::End(BytesEnd::new("soap:Body")))
-            .map_err(io)?;
-        w.write_event(Event::End(BytesEnd::new("soap:Envelope")))
-            .map_err(io)?;
+        Ok(w)
+    }
+
+    /// Closes the Body and the Envelope.
+    fn close(&self, mut w: Out) -> Result<Vec<u8>, XmlError> {
+        end(&mut w, "soap:Body")?;
+        end(&mut w, "soap:Envelope")?;
         Ok(w.into_inner())
     }
 
@@ -247,6 +308,20 @@ impl Encoder<'_> {
             ))),
         }
     }
+}
+
+fn start(w: &mut Out, tag: &str) -> Result<(), XmlError> {
+    w.write_event(Event::Start(BytesStart::new(tag))).map_err(io)
+}
+
+fn end(w: &mut Out, tag: &str) -> Result<(), XmlError> {
+    w.write_event(Event::End(BytesEnd::new(tag))).map_err(io)
+}
+
+fn text_element(w: &mut Out, tag: &str, text: &str) -> Result<(), XmlError> {
+    start(w, tag)?;
+    w.write_event(Event::Text(BytesText::new(text))).map_err(io)?;
+    end(w, tag)
 }
 
 fn qname(field: &XmlField) -> QName {

@@ -60,9 +60,10 @@ pub fn vars(pairs: &[(&str, String)]) -> Vars {
     Arc::new(move |name| map.get(name).cloned())
 }
 
-/// The demo backend and the demo configuration (the one `rosetta demo` runs).
+/// The demo backends and the demo configuration (the one `rosetta demo` runs).
 pub struct Demo {
     pub backend: DemoGrpc,
+    pub soap: demo::DemoSoap,
     pub gateway: RunningGateway,
 }
 
@@ -70,11 +71,16 @@ pub async fn demo() -> Demo {
     let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let vars = vars(&[(demo::GRPC_ADDRESS_VAR, backend.addr.to_string())]);
+    let soap = demo::start_soap("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let vars = vars(&[
+        (demo::GRPC_ADDRESS_VAR, backend.addr.to_string()),
+        (demo::SOAP_ADDRESS_VAR, soap.addr.to_string()),
+    ]);
     let gateway = gateway::load(demo::files(), demo::GATEWAY_FILE.as_ref(), vars)
         .unwrap_or_else(|d| panic!("{}", d.render()));
     Demo {
         backend,
+        soap,
         gateway: serve(gateway).await,
     }
 }
