@@ -18,13 +18,13 @@ use crate::config::{
     self, BackendConfig, BackendProtocol, Diagnostic, Diagnostics, Files, LoadedConfig,
     LoadedMapping, Located, Pos, RuleMode, SoapConfig, Vars,
 };
-use crate::registry::wsdl::build::{Choice, SoapService};
-use crate::registry::wsdl::{self, Location};
 use crate::frontend::rest::matcher::Matcher;
 use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
 use crate::frontend::rest::RestFrontend;
 use crate::protojson::{JsonOptions, Plan};
 use crate::registry::proto::{self, Compiled, SchemaRequest};
+use crate::registry::wsdl::build::{Choice, SoapService};
+use crate::registry::wsdl::{self, Location};
 use crate::registry::{declared_at, Operation};
 
 /// A gateway ready to serve.
@@ -56,7 +56,9 @@ pub type Connect<'a> = &'a dyn Fn(&BackendSettings) -> Result<Invoker, String>;
 pub fn connect_grpc(settings: &BackendSettings) -> Result<Invoker, String> {
     match settings {
         BackendSettings::Grpc(grpc) => GrpcBackend::new(grpc).map(GrpcBackend::into_invoker),
-        BackendSettings::Soap(soap) => SoapBackend::new(soap.clone()).map(SoapBackend::into_invoker),
+        BackendSettings::Soap(soap) => {
+            SoapBackend::new(soap.clone()).map(SoapBackend::into_invoker)
+        }
     }
 }
 
@@ -267,7 +269,10 @@ impl Made<'_, '_> {
             (BackendProtocol::Grpc, None) => {}
         }
         let Some(address) = &backend.address else {
-            diags.push(Diagnostic::at(&protocol_pos, "a gRPC backend needs an `address`"));
+            diags.push(Diagnostic::at(
+                &protocol_pos,
+                "a gRPC backend needs an `address`",
+            ));
             return None;
         };
         let pos = config::pos_in(file, address);
@@ -349,7 +354,7 @@ impl Made<'_, '_> {
         };
         let file_name = built.file.name().to_owned();
         if self.pool.get_file_by_name(&file_name).is_some() {
-            let at = soap.package.as_ref().map_or(wsdl_pos.clone(), |p| pos(p));
+            let at = soap.package.as_ref().map_or(wsdl_pos.clone(), pos);
             diags.push(Diagnostic::at(
                 &at,
                 format!(
@@ -450,7 +455,8 @@ impl Made<'_, '_> {
         diags: &mut Diagnostics,
     ) -> Option<MadeBackend> {
         let backend = &mapping.config.backend;
-        let inline_only = backend.protocol.is_some() || backend.tls.is_some() || backend.soap.is_some();
+        let inline_only =
+            backend.protocol.is_some() || backend.tls.is_some() || backend.soap.is_some();
         match (&backend.use_name, &backend.address) {
             (Some(name), None) if inline_only => {
                 diags.push(Diagnostic::at(
@@ -596,7 +602,12 @@ fn mapping_routes(
     let pool = &compiled.pool;
     let mut methods: Vec<MethodDescriptor> = Vec::new();
     if is_soap {
-        if let Some(first) = mapping.config.schemas.first().or(mapping.config.services.first()) {
+        if let Some(first) = mapping
+            .config
+            .schemas
+            .first()
+            .or(mapping.config.services.first())
+        {
             diags.push(Diagnostic::at(
                 &mapping.pos(first),
                 "with a SOAP backend the WSDL is the schema: leave out `schemas` and `services`",
@@ -604,7 +615,11 @@ fn mapping_routes(
         }
     }
     match &soap {
-        Some((name, _)) => methods.extend(pool.get_service_by_name(name).iter().flat_map(|s| s.methods())),
+        Some((name, _)) => methods.extend(
+            pool.get_service_by_name(name)
+                .iter()
+                .flat_map(|s| s.methods()),
+        ),
         // The backend's problem is reported; its rules cannot be checked without it.
         None if is_soap => return Vec::new(),
         None => {}
@@ -678,11 +693,10 @@ fn mapping_routes(
         };
         match route::config_rules(rule, &pos(selector), &pos) {
             Ok(specs) => {
-                let entry = overrides.entry(method_name).or_insert((
-                    RuleMode::Add,
-                    None,
-                    Vec::new(),
-                ));
+                let entry =
+                    overrides
+                        .entry(method_name)
+                        .or_insert((RuleMode::Add, None, Vec::new()));
                 if rule.mode.unwrap_or_default() == RuleMode::Replace {
                     entry.0 = RuleMode::Replace;
                 }

@@ -110,7 +110,11 @@ async fn run(command: Command) -> ExitCode {
             if format == Format::Json {
                 // One JSON document on stdout either way: {"ok", "routes", "errors"}.
                 let (routes, errors, warnings) = match &outcome {
-                    Ok(gateway) => (gateway.rest.routes().len(), Vec::new(), gateway.warnings.clone()),
+                    Ok(gateway) => (
+                        gateway.rest.routes().len(),
+                        Vec::new(),
+                        gateway.warnings.clone(),
+                    ),
                     Err(diags) => (0, diags.items.clone(), diags.warnings.clone()),
                 };
                 let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "errors": errors, "warnings": warnings});

@@ -94,7 +94,12 @@ rules:
     (common::serve(loaded).await, dir)
 }
 
-async fn call(gateway: &common::RunningGateway, method: &str, path: &str, body: Value) -> (u16, Value) {
+async fn call(
+    gateway: &common::RunningGateway,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
     let client = reqwest::Client::new();
     let request = match method {
         "GET" => client.get(gateway.url(path)),
@@ -116,7 +121,10 @@ async fn customer_service(gateway: &common::RunningGateway) {
     assert_eq!(customer["tags"], json!({"string": ["c1", "seed"]}));
     assert_eq!(customer["address"]["city"], "Springfield");
     assert_eq!(customer["balance"], "100.25");
-    assert!(customer["created"].as_str().unwrap().starts_with("2023-11-14T22:13:21"));
+    assert!(customer["created"]
+        .as_str()
+        .unwrap()
+        .starts_with("2023-11-14T22:13:21"));
 
     let (status, list) = call(gateway, "GET", "/customers?tier=SILVER", Value::Null).await;
     assert_eq!(status, 200, "{list}");
@@ -128,15 +136,31 @@ async fn customer_service(gateway: &common::RunningGateway) {
         .collect();
     assert_eq!(names, ["customer2", "customer5"]);
 
-    let (status, sum) = call(gateway, "POST", "/CustomerService/add", json!({"a": 40, "b": 2})).await;
+    let (status, sum) = call(
+        gateway,
+        "POST",
+        "/CustomerService/add",
+        json!({"a": 40, "b": 2}),
+    )
+    .await;
     assert_eq!((status, sum), (200, json!({"addResult": 42})));
-    let (status, quotient) =
-        call(gateway, "POST", "/CustomerService/divide", json!({"a": 1, "b": 4})).await;
+    let (status, quotient) = call(
+        gateway,
+        "POST",
+        "/CustomerService/divide",
+        json!({"a": 1, "b": 4}),
+    )
+    .await;
     assert_eq!((status, quotient), (200, json!({"divideResult": 0.25})));
 
     // Faults: a Client fault is INVALID_ARGUMENT, unless the mapping names its code.
-    let (status, error) =
-        call(gateway, "POST", "/CustomerService/divide", json!({"a": 1, "b": 0})).await;
+    let (status, error) = call(
+        gateway,
+        "POST",
+        "/CustomerService/divide",
+        json!({"a": 1, "b": 0}),
+    )
+    .await;
     assert_eq!(status, 400, "{error}");
     assert_eq!(error["message"], "b must not be 0");
     // SOAP 1.1: the faultcode `Client.DivisionByZero`; 1.2: Sender with subcode `DivisionByZero`.
@@ -150,15 +174,19 @@ async fn customer_service(gateway: &common::RunningGateway) {
 #[tokio::test]
 async fn rest_in_front_of_spyne_soap11() {
     let peer = spyne(false);
-    let (gateway, _dir) = gateway_for(format!("http://127.0.0.1:{}/", peer.port), "customer.wsdl").await;
+    let (gateway, _dir) =
+        gateway_for(format!("http://127.0.0.1:{}/", peer.port), "customer.wsdl").await;
     customer_service(&gateway).await;
 }
 
 #[tokio::test]
 async fn rest_in_front_of_spyne_soap12() {
     let peer = spyne(true);
-    let (gateway, _dir) =
-        gateway_for(format!("http://127.0.0.1:{}/", peer.port), "customer-soap12.wsdl").await;
+    let (gateway, _dir) = gateway_for(
+        format!("http://127.0.0.1:{}/", peer.port),
+        "customer-soap12.wsdl",
+    )
+    .await;
     customer_service(&gateway).await;
 }
 

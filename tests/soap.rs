@@ -77,7 +77,11 @@ fn envelope(ns: &str, body: &str) -> String {
 
 /// Answers of the test server, by action and by the id asked for.
 fn shop(action: &str, body: &str) -> (StatusCode, String) {
-    let env = if action.contains("soap+xml") { ENV12 } else { ENV11 };
+    let env = if action.contains("soap+xml") {
+        ENV12
+    } else {
+        ENV11
+    };
     let ok = |b: &str| (StatusCode::OK, envelope(env, b));
     if action.contains("GetOrder") {
         if body.contains(">1<") {
@@ -97,19 +101,25 @@ fn shop(action: &str, body: &str) -> (StatusCode, String) {
                 </s:order></s:GetOrderResponse>"#);
         }
         if body.contains(">2<") {
-            return ok(r#"<s:GetOrderResponse><s:order><s:id>2</s:id><s:status>OPEN</s:status>
+            return ok(
+                r#"<s:GetOrderResponse><s:order><s:id>2</s:id><s:status>OPEN</s:status>
                 <s:total>0</s:total><s:created>2024-01-01T00:00:00</s:created><s:pickup>store 5</s:pickup>
                 <s:payment><s:amount>1.5</s:amount></s:payment>
-                </s:order></s:GetOrderResponse>"#);
+                </s:order></s:GetOrderResponse>"#,
+            );
         }
         if body.contains(">3<") {
-            return ok(r#"<s:GetOrderResponse><s:order><s:id>3</s:id><s:status>OPEN</s:status><s:note></s:note>
+            return ok(
+                r#"<s:GetOrderResponse><s:order><s:id>3</s:id><s:status>OPEN</s:status><s:note></s:note>
                 <s:items><s:sku>only</s:sku><s:quantity>1</s:quantity><s:price currency="EUR">1</s:price></s:items>
-                <s:total>1</s:total><s:pickup></s:pickup></s:order></s:GetOrderResponse>"#);
+                <s:total>1</s:total><s:pickup></s:pickup></s:order></s:GetOrderResponse>"#,
+            );
         }
         if body.contains(">500<") {
             // SOAP 1.1 fault without a detail, answered with HTTP 200.
-            return ok(r#"<e:Fault><faultcode>e:Server</faultcode><faultstring>database down</faultstring></e:Fault>"#);
+            return ok(
+                r#"<e:Fault><faultcode>e:Server</faultcode><faultstring>database down</faultstring></e:Fault>"#,
+            );
         }
         if env == ENV12 {
             return (
@@ -135,7 +145,9 @@ fn shop(action: &str, body: &str) -> (StatusCode, String) {
         return ok(r#"<s:PlaceOrderResponse><s:id>77</s:id></s:PlaceOrderResponse>"#);
     }
     if action.contains("Ping") {
-        return ok(r#"<r:PingResponse xmlns:r="urn:shop:rpc"><reply>pong</reply></r:PingResponse>"#);
+        return ok(
+            r#"<r:PingResponse xmlns:r="urn:shop:rpc"><reply>pong</reply></r:PingResponse>"#,
+        );
     }
     (StatusCode::NOT_FOUND, String::new())
 }
@@ -161,7 +173,11 @@ rules:
     get: /orders/{id}
 "#;
 
-async fn gateway_for(server: &SoapServer, port: &str, mapping: &str) -> (RunningGateway, tempfile::TempDir) {
+async fn gateway_for(
+    server: &SoapServer,
+    port: &str,
+    mapping: &str,
+) -> (RunningGateway, tempfile::TempDir) {
     let wsdl = soap_dir().join("shop.wsdl");
     let dir = write_files(&[
         ("gateway.yaml", "version: 1\n"),
@@ -220,7 +236,10 @@ async fn responses_become_json_by_the_schema() {
     // The request envelope: SOAP 1.1, SOAPAction, qualified elements, the configured header.
     let (headers, body) = server.received.last();
     assert_eq!(headers["soapaction"], "\"urn:shop:GetOrder\"");
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/xml"));
+    assert!(headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/xml"));
     insta::assert_snapshot!("get_order_envelope_11", body);
 }
 
@@ -254,11 +273,26 @@ async fn json_requests_become_envelopes() {
     // Values the schema does not allow are refused before the backend is called.
     let calls = server.received.0.lock().unwrap().len();
     for (bad, why) in [
-        (json!({"order": {"id": "1", "status": "LOST", "total": "1"}}), "is not one of OPEN, SHIPPED"),
-        (json!({"order": {"id": "1", "status": "OPEN", "total": "1.2.3"}}), "is not an xsd:decimal"),
-        (json!({"order": {"id": "1", "status": "OPEN", "total": "1", "items": [{"quantity": 70000}]}}), "out of range for xsd:short"),
-        (json!({"order": {"id": "1", "status": "OPEN", "total": "1", "any": ["<a>"]}}), "raw XML"),
-        (json!({"order": {"id": "1", "status": "OPEN", "total": "1", "any": ["</soap:Body>"]}}), "raw XML"),
+        (
+            json!({"order": {"id": "1", "status": "LOST", "total": "1"}}),
+            "is not one of OPEN, SHIPPED",
+        ),
+        (
+            json!({"order": {"id": "1", "status": "OPEN", "total": "1.2.3"}}),
+            "is not an xsd:decimal",
+        ),
+        (
+            json!({"order": {"id": "1", "status": "OPEN", "total": "1", "items": [{"quantity": 70000}]}}),
+            "out of range for xsd:short",
+        ),
+        (
+            json!({"order": {"id": "1", "status": "OPEN", "total": "1", "any": ["<a>"]}}),
+            "raw XML",
+        ),
+        (
+            json!({"order": {"id": "1", "status": "OPEN", "total": "1", "any": ["</soap:Body>"]}}),
+            "raw XML",
+        ),
     ] {
         let (status, error) = post(&gateway, "/Shop/PlaceOrder", bad).await;
         assert_eq!(status, 400, "{error}");
@@ -335,7 +369,10 @@ async fn credentials_reach_the_backend() {
     let mut input = nonce.clone();
     input.extend_from_slice(created.as_bytes());
     input.extend_from_slice(b"s3cret");
-    let expected = b64.encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &input));
+    let expected = b64.encode(ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        &input,
+    ));
     assert_eq!(field("<wsse:Password"), expected);
     assert!(body.contains("#PasswordDigest"));
     assert!(!body.contains("s3cret"));
@@ -382,7 +419,10 @@ fn the_descriptors_made_from_the_wsdl() {
         ("PORT", "ShopSoap11".into()),
     ]);
     let gateway = common::load(dir.path(), vars).unwrap_or_else(|d| panic!("{}", d.render()));
-    insta::assert_snapshot!("shop_descriptors", describe_package(&gateway.pool, "soap.shop"));
+    insta::assert_snapshot!(
+        "shop_descriptors",
+        describe_package(&gateway.pool, "soap.shop")
+    );
 }
 
 /// The messages and services of a package, in a proto-like text.
@@ -446,8 +486,16 @@ async fn the_demo_wraps_its_soap_service() {
             {"sISOCode": "NL", "sName": "Netherlands"}
         ]})
     );
-    let (status, capital) = post(gateway, "/CountryInfoService/CapitalCity", json!({"sCountryISOCode": "jp"})).await;
-    assert_eq!((status, capital), (200, json!({"CapitalCityResult": "Tokyo"})));
+    let (status, capital) = post(
+        gateway,
+        "/CountryInfoService/CapitalCity",
+        json!({"sCountryISOCode": "jp"}),
+    )
+    .await;
+    assert_eq!(
+        (status, capital),
+        (200, json!({"CapitalCityResult": "Tokyo"}))
+    );
     let (status, error) = get(gateway, "/countries/XX").await;
     assert_eq!(status, 404);
     insta::assert_json_snapshot!("demo_unknown_country", error);

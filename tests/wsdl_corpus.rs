@@ -13,7 +13,10 @@ fn corpus() -> PathBuf {
 }
 
 fn wsdl_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -34,10 +37,17 @@ fn outcome(path: &Path) -> String {
     };
     let mut diags = Diagnostics::default();
     let shown = |text: String| text.replace(&format!("{}/", root.display()), "");
-    let Some(loaded) = wsdl::load(&Files::Disk, Location::Path(path.to_owned()), &from, &mut diags)
-    else {
+    let Some(loaded) = wsdl::load(
+        &Files::Disk,
+        Location::Path(path.to_owned()),
+        &from,
+        &mut diags,
+    ) else {
         let d = &diags.items[0];
-        return shown(format!("FAIL {}:{}:{}: {}", d.file, d.line, d.column, d.message));
+        return shown(format!(
+            "FAIL {}:{}:{}: {}",
+            d.file, d.line, d.column, d.message
+        ));
     };
     let mut services = 0;
     let mut operations = 0;
@@ -62,7 +72,10 @@ fn outcome(path: &Path) -> String {
                 services += 1;
                 operations += built.service.operations.len();
                 warnings.extend(built.warnings.iter().map(|(pos, message)| {
-                    shown(format!("{}:{}:{}: {message}", pos.file, pos.line, pos.column))
+                    shown(format!(
+                        "{}:{}:{}: {message}",
+                        pos.file, pos.line, pos.column
+                    ))
                 }));
             }
             Err((pos, message)) if message.contains("has no SOAP 1.1 or 1.2 port") => {

@@ -52,8 +52,10 @@ pub struct SoapBackend {
     client: reqwest::Client,
 }
 
-const WSSE: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
-const WSU: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
+const WSSE: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
+const WSU: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
 const TOKEN_PROFILE: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0";
 const BASE64_ENCODING: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary";
@@ -100,10 +102,7 @@ impl SoapBackend {
             .await
             .ok_or_else(|| Status::invalid_argument("the request has no message"))?;
         let envelope = request_envelope(settings, operation, &input)?;
-        let mut request = self
-            .client
-            .post(&settings.address)
-            .body(envelope);
+        let mut request = self.client.post(&settings.address).body(envelope);
         for (name, value) in soap_headers(settings.service.version, operation) {
             request = request.header(name, value);
         }
@@ -116,7 +115,8 @@ impl SoapBackend {
             request = request.basic_auth(user, Some(password));
         }
         if let Some(deadline) = call.deadline {
-            request = request.timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
+            request =
+                request.timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
         }
         let response = request.send().await.map_err(transport_error)?;
         let status = response.status();
@@ -129,7 +129,11 @@ impl SoapBackend {
             .faults
             .iter()
             .filter_map(|(q, m)| {
-                Some((settings.pool.get_message_by_name(m)?, q.ns.to_string(), q.local.to_string()))
+                Some((
+                    settings.pool.get_message_by_name(m)?,
+                    q.ns.to_string(),
+                    q.local.to_string(),
+                ))
             })
             .collect::<Vec<_>>();
         let decoder = Decoder {
@@ -168,17 +172,28 @@ pub fn request_envelope(
         prefixes: &settings.service.prefixes,
     };
     encoder
-        .envelope(settings.service.version, &operation.input, &message, &headers)
+        .envelope(
+            settings.service.version,
+            &operation.input,
+            &message,
+            &headers,
+        )
         .map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
 /// `Content-Type` and `SOAPAction` (1.1) or the `action` parameter (1.2).
-pub fn soap_headers(version: SoapVersion, operation: &SoapOperation) -> Vec<(&'static str, HeaderValue)> {
+pub fn soap_headers(
+    version: SoapVersion,
+    operation: &SoapOperation,
+) -> Vec<(&'static str, HeaderValue)> {
     let action = operation.action.as_deref().unwrap_or("");
     let quoted = format!("\"{}\"", action.replace('"', ""));
     match version {
         SoapVersion::V11 => vec![
-            ("content-type", HeaderValue::from_static("text/xml; charset=utf-8")),
+            (
+                "content-type",
+                HeaderValue::from_static("text/xml; charset=utf-8"),
+            ),
             (
                 "soapaction",
                 HeaderValue::from_str(&quoted).unwrap_or(HeaderValue::from_static("\"\"")),
@@ -236,11 +251,17 @@ fn http_error(status: http::StatusCode) -> Status {
         500..=599 => Code::Internal,
         _ => Code::FailedPrecondition,
     };
-    Status::new(code, format!("the backend answered HTTP {}", status.as_u16()))
+    Status::new(
+        code,
+        format!("the backend answered HTTP {}", status.as_u16()),
+    )
 }
 
 async fn read_limited(response: reqwest::Response, limit: usize) -> Result<Vec<u8>, Status> {
-    if response.content_length().is_some_and(|n| n as usize > limit) {
+    if response
+        .content_length()
+        .is_some_and(|n| n as usize > limit)
+    {
         return Err(too_large(limit));
     }
     let mut body = Vec::new();
@@ -256,7 +277,9 @@ async fn read_limited(response: reqwest::Response, limit: usize) -> Result<Vec<u
 }
 
 fn too_large(limit: usize) -> Status {
-    Status::internal(format!("the backend's response is larger than {limit} bytes"))
+    Status::internal(format!(
+        "the backend's response is larger than {limit} bytes"
+    ))
 }
 
 /// A fault as the canonical status: the code by the mapping's table or by the fault's class,

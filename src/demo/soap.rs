@@ -54,7 +54,12 @@ const COUNTRIES: &[Country] = &[
         currency: "CHF",
         population: 8_902_308,
         area_km2: "41285",
-        languages: &[("de", "German"), ("fr", "French"), ("it", "Italian"), ("rm", "Romansh")],
+        languages: &[
+            ("de", "German"),
+            ("fr", "French"),
+            ("it", "Italian"),
+            ("rm", "Romansh"),
+        ],
     },
     Country {
         code: "JP",
@@ -118,16 +123,21 @@ fn load() -> Demo {
         line: 1,
         column: 1,
     };
-    let loaded = wsdl::load(&super::files(), Location::Path(WSDL.into()), &at, &mut diags)
-        .unwrap_or_else(|| panic!("the demo WSDL loads:\n{}", diags.render()));
+    let loaded = wsdl::load(
+        &super::files(),
+        Location::Path(WSDL.into()),
+        &at,
+        &mut diags,
+    )
+    .unwrap_or_else(|| panic!("the demo WSDL loads:\n{}", diags.render()));
     let choice = Choice {
         package: "demo.soap",
         service: None,
         port: None,
         at: &at,
     };
-    let built = build::build(&loaded, &choice)
-        .unwrap_or_else(|(_, e)| panic!("the demo WSDL builds: {e}"));
+    let built =
+        build::build(&loaded, &choice).unwrap_or_else(|(_, e)| panic!("the demo WSDL builds: {e}"));
     let mut pool = DescriptorPool::new();
     pool.add_file_descriptor_proto(built.file)
         .expect("the demo WSDL's descriptors are valid");
@@ -152,14 +162,22 @@ async fn handle(State(demo): State<Arc<Demo>>, headers: HeaderMap, body: Bytes) 
     let xml = |status: StatusCode, body: Vec<u8>| {
         (status, [("content-type", "text/xml; charset=utf-8")], body).into_response()
     };
-    let fault = |client: bool, sub: Option<&str>, reason: &str, detail: Option<(&QName, &DynamicMessage)>| {
+    let fault = |client: bool,
+                 sub: Option<&str>,
+                 reason: &str,
+                 detail: Option<(&QName, &DynamicMessage)>| {
         let body = encoder
             .fault(version, client, sub, reason, detail)
             .unwrap_or_default();
         xml(StatusCode::INTERNAL_SERVER_ERROR, body)
     };
     let Some(operation) = demo.service.operations.get(name) else {
-        return fault(true, Some("UnknownAction"), &format!("no operation for SOAPAction `{action}`"), None);
+        return fault(
+            true,
+            Some("UnknownAction"),
+            &format!("no operation for SOAPAction `{action}`"),
+            None,
+        );
     };
     let message = |name: &str| {
         demo.pool
@@ -263,7 +281,9 @@ fn full_info(field: &prost_reflect::FieldDescriptor, c: &Country) -> DynamicMess
     let items = c
         .languages
         .iter()
-        .map(|(code, name)| Value::Message(pairs(&languages, &[("sISOCode", code), ("sName", name)])))
+        .map(|(code, name)| {
+            Value::Message(pairs(&languages, &[("sISOCode", code), ("sName", name)]))
+        })
         .collect();
     info.set_field(&languages, Value::List(items));
     info

@@ -12,12 +12,13 @@ use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body_util::BodyExt;
 use prost::Message as _;
-use prost_reflect::{DeserializeOptions, DynamicMessage, SerializeOptions};
 use serde::Deserialize;
 
+use crate::backend::soap::{self, SoapSettings};
 use crate::call::{Call, Invoker, Message, Reply};
 use crate::config::{self, Diagnostic, Diagnostics, Files, Located, Vars};
 use crate::gateway;
+use crate::protojson::{json_to_wire, wire_to_json, JsonOptions, Plan};
 use crate::registry::Operation;
 use crate::status::{Code, Status};
 
@@ -64,6 +65,14 @@ pub struct RecordedCall {
     pub messages: Vec<Message>,
     pub metadata: HeaderMap,
     pub timeout: Option<Duration>,
+    /// For a SOAP backend: what would be sent (or why nothing would be).
+    pub soap: Option<Result<SoapRequest, Status>>,
+}
+
+/// The HTTP headers and envelope a SOAP backend would be sent.
+pub struct SoapRequest {
+    pub headers: Vec<(&'static str, HeaderValue)>,
+    pub envelope: String,
 }
 
 /// Stands in for every backend: records calls and answers with the response of the case at
@@ -75,19 +84,26 @@ struct Recorder {
 }
 
 impl Recorder {
-    async fn call(&self, call: Call) -> Result<Reply, Status> {
+    async fn call(&self, call: Call, soap: Option<&SoapSettings>) -> Result<Reply, Status> {
         let timeout = call
             .deadline
             .map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
         let messages: Vec<Message> = call.input.collect().await;
         let operation = call.operation.clone();
+        let soap = soap.map(|settings| soap_request(settings, &operation, &messages));
+        let refused = soap.as_ref().and_then(|r| r.as_ref().err().cloned());
         if let Ok(mut calls) = self.calls.lock() {
             calls.push(RecordedCall {
                 operation: operation.clone(),
                 messages,
                 metadata: call.metadata,
                 timeout,
+                soap,
             });
+        }
+        // The backend would not be called with an envelope that cannot be written.
+        if let Some(status) = refused {
+            return Err(status);
         }
         let response = self.response.lock().ok().and_then(|r| r.clone());
         let Some(response) = response else {
@@ -96,19 +112,20 @@ impl Recorder {
             ));
         };
         let mut items = Vec::new();
+        // Read as the gateway reads JSON (nillable SOAP elements included).
+        let output = operation.method.output();
+        let plan = Plan::new(&output, JsonOptions::default());
         for json in &response.messages {
-            let message = DynamicMessage::deserialize_with_options(
-                operation.method.output(),
-                json,
-                &DeserializeOptions::new(),
-            )
-            .map_err(|e| {
-                Status::invalid_argument(format!(
-                    "the recorded response is not a {}: {e}",
-                    operation.method.output().full_name()
-                ))
-            })?;
-            items.push(Ok(Message::Decoded(message)));
+            let wire = serde_json::to_vec(json)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| json_to_wire(&plan, &bytes).map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    Status::invalid_argument(format!(
+                        "the recorded response is not a {}: {e}",
+                        output.full_name()
+                    ))
+                })?;
+            items.push(Ok(Message::Encoded(output.clone(), wire.into())));
         }
         if let Some(status) = &response.status {
             let error = Status::new(Code::from_i32(status.code), status.message.clone());
@@ -153,11 +170,16 @@ impl DryRun {
         let recorder = Arc::new(Recorder::default());
         let connect_recorder = {
             let recorder = recorder.clone();
-            move |_: &gateway::BackendSettings| -> Result<Invoker, String> {
+            move |settings: &gateway::BackendSettings| -> Result<Invoker, String> {
                 let recorder = recorder.clone();
+                let soap = match settings {
+                    gateway::BackendSettings::Soap(soap) => Some(soap.clone()),
+                    gateway::BackendSettings::Grpc(_) => None,
+                };
                 Ok(Invoker::new(tower::service_fn(move |call: Call| {
                     let recorder = recorder.clone();
-                    async move { recorder.call(call).await }
+                    let soap = soap.clone();
+                    async move { recorder.call(call, soap.as_deref()).await }
                 })))
             }
         };
@@ -224,7 +246,10 @@ impl DryRun {
         for call in &calls {
             describe_call(&mut out, call);
         }
-        if has_response || calls.is_empty() {
+        // A SOAP envelope that could not be written never reached the backend: the response
+        // is the gateway's own.
+        let refused = calls.iter().any(|c| matches!(c.soap, Some(Err(_))));
+        if has_response || calls.is_empty() || refused {
             describe_response(&mut out, response).await;
         }
         Ok(out)
@@ -289,12 +314,61 @@ fn build_request(
         .map_err(|e| located_error(&file.path, format!("not a valid request: {e}")))
 }
 
+fn soap_request(
+    settings: &SoapSettings,
+    operation: &Operation,
+    messages: &[Message],
+) -> Result<SoapRequest, Status> {
+    let soap_operation = settings
+        .service
+        .operations
+        .get(operation.method.name())
+        .ok_or_else(|| Status::internal("no such SOAP operation"))?;
+    let input = messages
+        .first()
+        .ok_or_else(|| Status::invalid_argument("the request has no message"))?;
+    let envelope = soap::request_envelope(settings, soap_operation, input)?;
+    let headers = soap::soap_headers(settings.service.version, soap_operation);
+    Ok(SoapRequest {
+        headers,
+        envelope: String::from_utf8_lossy(&envelope).into_owned(),
+    })
+}
+
 fn describe_call(out: &mut String, call: &RecordedCall) {
-    let _ = writeln!(
-        out,
-        "backend:    grpc {} ({:?})",
-        call.operation.grpc_path, call.operation.kind
-    );
+    match &call.soap {
+        None => {
+            let _ = writeln!(
+                out,
+                "backend:    grpc {} ({:?})",
+                call.operation.grpc_path, call.operation.kind
+            );
+        }
+        Some(request) => {
+            let method = &call.operation.method;
+            let _ = writeln!(
+                out,
+                "backend:    soap {}.{}",
+                method.parent_service().name(),
+                method.name()
+            );
+            match request {
+                Ok(SoapRequest { headers, envelope }) => {
+                    for (name, value) in headers {
+                        let _ = writeln!(
+                            out,
+                            "http:       {name}: {}",
+                            value.to_str().unwrap_or("<binary>")
+                        );
+                    }
+                    let _ = writeln!(out, "envelope:   {envelope}");
+                }
+                Err(status) => {
+                    let _ = writeln!(out, "envelope:   refused: {}", status.message);
+                }
+            }
+        }
+    }
     match call.timeout {
         Some(t) => {
             // To the nearest 10 ms: the time spent reaching the recorder is not part of it.
@@ -315,17 +389,14 @@ fn describe_call(out: &mut String, call: &RecordedCall) {
             value.to_str().unwrap_or("<binary>")
         );
     }
+    let plan = Plan::new(&call.operation.method.input(), JsonOptions::default());
     for (i, message) in call.messages.iter().enumerate() {
-        let decoded = message.decoded();
-        let (json, wire) = match &decoded {
+        let (json, wire) = match message.decoded() {
             Ok(m) => {
-                let mut serializer = serde_json::Serializer::new(Vec::new());
-                let options = SerializeOptions::new().stringify_64_bit_integers(true);
-                let _ = m.serialize_with_options(&mut serializer, &options);
-                (
-                    String::from_utf8_lossy(&serializer.into_inner()).into_owned(),
-                    m.encode_to_vec(),
-                )
+                let wire = m.encode_to_vec();
+                let mut json = Vec::new();
+                let _ = wire_to_json(&plan, &wire, &mut json);
+                (String::from_utf8_lossy(&json).into_owned(), wire)
             }
             Err(status) => (format!("<{}>", status.message), Vec::new()),
         };

@@ -4,7 +4,9 @@
 //! and time: no DTD is read at all, so no entity can expand.
 
 use base64::Engine;
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value};
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value,
+};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
@@ -154,8 +156,7 @@ impl<'a> Reader<'a> {
                     self.limits.max_attributes
                 )));
             }
-            let attribute =
-                attribute.map_err(|e| XmlError::new(format!("bad attribute: {e}")))?;
+            let attribute = attribute.map_err(|e| XmlError::new(format!("bad attribute: {e}")))?;
             if attribute.value.len() > self.limits.max_attribute_value {
                 return Err(XmlError::new(format!(
                     "an attribute value is longer than {} bytes",
@@ -448,8 +449,13 @@ impl Decoder<'_> {
 }
 
 fn field_of(desc: &MessageDescriptor, field: &XmlField) -> Result<FieldDescriptor, XmlError> {
-    desc.get_field(field.number)
-        .ok_or_else(|| XmlError::new(format!("{} has no field {}", desc.full_name(), field.number)))
+    desc.get_field(field.number).ok_or_else(|| {
+        XmlError::new(format!(
+            "{} has no field {}",
+            desc.full_name(),
+            field.number
+        ))
+    })
 }
 
 fn push(message: &mut DynamicMessage, fd: &FieldDescriptor, value: Value) -> Result<(), XmlError> {
@@ -537,7 +543,12 @@ fn parse_float(text: &str) -> Option<f64> {
         "-INF" => Some(f64::NEG_INFINITY),
         "NaN" => Some(f64::NAN),
         // Rust also reads `inf` and `nan`, which XSD does not allow.
-        t if t.bytes().any(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E')) => None,
+        t if t
+            .bytes()
+            .any(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E')) =>
+        {
+            None
+        }
         t => t.parse().ok(),
     }
 }
@@ -740,7 +751,9 @@ impl Decoder<'_> {
                         fault.subcode = Some(local);
                     }
                 }
-                Item::Start(s) if s.local == "Subcode" => self.code(reader, &s, fault, level + 1)?,
+                Item::Start(s) if s.local == "Subcode" => {
+                    self.code(reader, &s, fault, level + 1)?
+                }
                 Item::Start(s) => reader.skip(&s)?,
             }
         }
@@ -819,7 +832,10 @@ mod tests {
         let bomb = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><a>&lol1;</a>"#;
         assert!(read_all(bomb, limits()).unwrap_err().0.contains("DOCTYPE"));
         let unknown_entity = b"<a>&lol;</a>";
-        assert!(read_all(unknown_entity, limits()).unwrap_err().0.contains("unknown entity"));
+        assert!(read_all(unknown_entity, limits())
+            .unwrap_err()
+            .0
+            .contains("unknown entity"));
 
         let deep = "<a>".repeat(10_000) + &"</a>".repeat(10_000);
         let error = read_all(deep.as_bytes(), limits()).unwrap_err();

@@ -11,7 +11,9 @@ use prost_reflect::{DynamicMessage, FieldDescriptor, ReflectMessage, Value};
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
-use super::schema::{Check, MessageKind, Role, SimpleInfo, XmlField, XmlMessage, XmlSchema, XmlValue};
+use super::schema::{
+    Check, MessageKind, Role, SimpleInfo, XmlField, XmlMessage, XmlSchema, XmlValue,
+};
 use super::{Limits, XmlError, SOAP11_ENV, SOAP12_ENV, XSI};
 use crate::registry::wsdl::build::SoapBody;
 use crate::registry::wsdl::model::{QName, SoapVersion};
@@ -97,7 +99,11 @@ impl Encoder<'_> {
             }
             SoapVersion::V12 => {
                 start(&mut w, "soap:Code")?;
-                let class = if client { "soap:Sender" } else { "soap:Receiver" };
+                let class = if client {
+                    "soap:Sender"
+                } else {
+                    "soap:Receiver"
+                };
                 text_element(&mut w, "soap:Value", class)?;
                 if let Some(sub) = subcode {
                     start(&mut w, "soap:Subcode")?;
@@ -109,7 +115,8 @@ impl Encoder<'_> {
                 let mut text = BytesStart::new("soap:Text");
                 text.push_attribute(("xml:lang", "en"));
                 w.write_event(Event::Start(text)).map_err(io)?;
-                w.write_event(Event::Text(BytesText::new(reason))).map_err(io)?;
+                w.write_event(Event::Text(BytesText::new(reason)))
+                    .map_err(io)?;
                 end(&mut w, "soap:Text")?;
                 end(&mut w, "soap:Reason")?;
                 "soap:Detail"
@@ -184,7 +191,10 @@ impl Encoder<'_> {
             let Some(member) = member else {
                 return self.empty_element(w, tag);
             };
-            let Some(Value::Message(inner)) = message.get_field_by_number(member.number).map(|v| v.into_owned()) else {
+            let Some(Value::Message(inner)) = message
+                .get_field_by_number(member.number)
+                .map(|v| v.into_owned())
+            else {
                 return Err(XmlError::new("a polymorphic member is not a message"));
             };
             return self.element(w, tag, &inner, member.xsi_type.as_ref());
@@ -221,11 +231,17 @@ impl Encoder<'_> {
     }
 
     fn empty_element(&self, w: &mut Out, tag: &str) -> Result<(), XmlError> {
-        w.write_event(Event::Empty(BytesStart::new(tag))).map_err(io)
+        w.write_event(Event::Empty(BytesStart::new(tag)))
+            .map_err(io)
     }
 
     /// One field of `message`: every value of a list, as elements or text.
-    fn field(&self, w: &mut Out, message: &DynamicMessage, field: &XmlField) -> Result<(), XmlError> {
+    fn field(
+        &self,
+        w: &mut Out,
+        message: &DynamicMessage,
+        field: &XmlField,
+    ) -> Result<(), XmlError> {
         if !message.has_field_by_number(field.number) {
             return Ok(());
         }
@@ -235,12 +251,14 @@ impl Encoder<'_> {
         match field.role {
             Role::Text => {
                 let text = format_values(field, &fd, &value)?;
-                w.write_event(Event::Text(BytesText::new(&text))).map_err(io)
+                w.write_event(Event::Text(BytesText::new(&text)))
+                    .map_err(io)
             }
             Role::Any => {
                 for item in items(&fd, &value) {
                     if let Value::String(raw) = item {
-                        w.get_mut().extend_from_slice(checked_fragment(raw)?.as_bytes());
+                        w.get_mut()
+                            .extend_from_slice(checked_fragment(raw)?.as_bytes());
                     }
                 }
                 Ok(())
@@ -250,9 +268,13 @@ impl Encoder<'_> {
                 if matches!(&field.value, XmlValue::Simple(info) if info.list) {
                     // An `xsd:list`: one element, its items separated by spaces.
                     let text = format_values(field, &fd, &value)?;
-                    w.write_event(Event::Start(BytesStart::new(tag.as_str()))).map_err(io)?;
-                    w.write_event(Event::Text(BytesText::new(&text))).map_err(io)?;
-                    return w.write_event(Event::End(BytesEnd::new(tag.as_str()))).map_err(io);
+                    w.write_event(Event::Start(BytesStart::new(tag.as_str())))
+                        .map_err(io)?;
+                    w.write_event(Event::Text(BytesText::new(&text)))
+                        .map_err(io)?;
+                    return w
+                        .write_event(Event::End(BytesEnd::new(tag.as_str())))
+                        .map_err(io);
                 }
                 for item in items(&fd, &value) {
                     self.element_value(w, &tag, field, &fd, item)?;
@@ -275,7 +297,10 @@ impl Encoder<'_> {
             let Value::Message(holder) = value else {
                 return Err(XmlError::new("a nillable field is not a message"));
             };
-            match holder.get_field_by_number(1).filter(|_| holder.has_field_by_number(1)) {
+            match holder
+                .get_field_by_number(1)
+                .filter(|_| holder.has_field_by_number(1))
+            {
                 Some(inner) => inner.into_owned(),
                 None => {
                     let mut start = BytesStart::new(tag);
@@ -289,8 +314,10 @@ impl Encoder<'_> {
         match (&field.value, &value) {
             (XmlValue::Complex, Value::Message(m)) => self.element(w, tag, m, None),
             (XmlValue::Raw, Value::String(raw)) => {
-                w.write_event(Event::Start(BytesStart::new(tag))).map_err(io)?;
-                w.get_mut().extend_from_slice(checked_fragment(raw)?.as_bytes());
+                w.write_event(Event::Start(BytesStart::new(tag)))
+                    .map_err(io)?;
+                w.get_mut()
+                    .extend_from_slice(checked_fragment(raw)?.as_bytes());
                 w.write_event(Event::End(BytesEnd::new(tag))).map_err(io)
             }
             (XmlValue::Simple(info), v) => {
@@ -298,8 +325,10 @@ impl Encoder<'_> {
                 if text.is_empty() {
                     return self.empty_element(w, tag);
                 }
-                w.write_event(Event::Start(BytesStart::new(tag))).map_err(io)?;
-                w.write_event(Event::Text(BytesText::new(&text))).map_err(io)?;
+                w.write_event(Event::Start(BytesStart::new(tag)))
+                    .map_err(io)?;
+                w.write_event(Event::Text(BytesText::new(&text)))
+                    .map_err(io)?;
                 w.write_event(Event::End(BytesEnd::new(tag))).map_err(io)
             }
             _ => Err(XmlError::new(format!(
@@ -311,7 +340,8 @@ impl Encoder<'_> {
 }
 
 fn start(w: &mut Out, tag: &str) -> Result<(), XmlError> {
-    w.write_event(Event::Start(BytesStart::new(tag))).map_err(io)
+    w.write_event(Event::Start(BytesStart::new(tag)))
+        .map_err(io)
 }
 
 fn end(w: &mut Out, tag: &str) -> Result<(), XmlError> {
@@ -320,7 +350,8 @@ fn end(w: &mut Out, tag: &str) -> Result<(), XmlError> {
 
 fn text_element(w: &mut Out, tag: &str, text: &str) -> Result<(), XmlError> {
     start(w, tag)?;
-    w.write_event(Event::Text(BytesText::new(text))).map_err(io)?;
+    w.write_event(Event::Text(BytesText::new(text)))
+        .map_err(io)?;
     end(w, tag)
 }
 
@@ -331,9 +362,17 @@ fn qname(field: &XmlField) -> QName {
     }
 }
 
-fn field_desc(desc: &prost_reflect::MessageDescriptor, field: &XmlField) -> Result<FieldDescriptor, XmlError> {
-    desc.get_field(field.number)
-        .ok_or_else(|| XmlError::new(format!("{} has no field {}", desc.full_name(), field.number)))
+fn field_desc(
+    desc: &prost_reflect::MessageDescriptor,
+    field: &XmlField,
+) -> Result<FieldDescriptor, XmlError> {
+    desc.get_field(field.number).ok_or_else(|| {
+        XmlError::new(format!(
+            "{} has no field {}",
+            desc.full_name(),
+            field.number
+        ))
+    })
 }
 
 fn items<'v>(fd: &FieldDescriptor, value: &'v Value) -> Vec<&'v Value> {
@@ -344,7 +383,11 @@ fn items<'v>(fd: &FieldDescriptor, value: &'v Value) -> Vec<&'v Value> {
 }
 
 /// The text of an attribute or text field: one value, or the items of an `xsd:list`.
-fn format_values(field: &XmlField, fd: &FieldDescriptor, value: &Value) -> Result<String, XmlError> {
+fn format_values(
+    field: &XmlField,
+    fd: &FieldDescriptor,
+    value: &Value,
+) -> Result<String, XmlError> {
     let info = match &field.value {
         XmlValue::Simple(info) => info.clone(),
         _ => Arc::new(SimpleInfo::default()),
@@ -357,7 +400,11 @@ fn format_values(field: &XmlField, fd: &FieldDescriptor, value: &Value) -> Resul
 }
 
 /// The XML text of a simple value, checked against its type and facets.
-pub fn format_simple(info: &SimpleInfo, fd: &FieldDescriptor, value: &Value) -> Result<String, XmlError> {
+pub fn format_simple(
+    info: &SimpleInfo,
+    fd: &FieldDescriptor,
+    value: &Value,
+) -> Result<String, XmlError> {
     let name = fd.json_name();
     let bad = |why: String| XmlError::new(format!("field `{name}`: {why}"));
     let text = match value {
@@ -382,11 +429,16 @@ pub fn format_simple(info: &SimpleInfo, fd: &FieldDescriptor, value: &Value) -> 
             let sign = integer_sign(&text)
                 .ok_or_else(|| bad(format!("`{text}` is not an xsd:{}", info.builtin)))?;
             if sign < min_sign || sign > max_sign {
-                return Err(bad(format!("`{text}` is out of range for xsd:{}", info.builtin)));
+                return Err(bad(format!(
+                    "`{text}` is out of range for xsd:{}",
+                    info.builtin
+                )));
             }
         }
         Check::Range(min, max) => {
-            let n: i64 = text.parse().map_err(|_| bad(format!("`{text}` is not a number")))?;
+            let n: i64 = text
+                .parse()
+                .map_err(|_| bad(format!("`{text}` is not a number")))?;
             if n < min || n > max {
                 return Err(bad(format!("{n} is out of range for xsd:{}", info.builtin)));
             }
@@ -401,8 +453,12 @@ pub fn format_simple(info: &SimpleInfo, fd: &FieldDescriptor, value: &Value) -> 
         )));
     }
     let length = text.chars().count();
-    if facets.min_length.is_some_and(|m| length < m) || facets.max_length.is_some_and(|m| length > m) {
-        return Err(bad(format!("`{text}` has a length outside the schema's bounds")));
+    if facets.min_length.is_some_and(|m| length < m)
+        || facets.max_length.is_some_and(|m| length > m)
+    {
+        return Err(bad(format!(
+            "`{text}` has a length outside the schema's bounds"
+        )));
     }
     Ok(text)
 }

@@ -71,7 +71,9 @@ pub async fn demo() -> Demo {
     let backend = demo::start_grpc("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let soap = demo::start_soap("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let soap = demo::start_soap("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let vars = vars(&[
         (demo::GRPC_ADDRESS_VAR, backend.addr.to_string()),
         (demo::SOAP_ADDRESS_VAR, soap.addr.to_string()),

@@ -249,7 +249,11 @@ fn config_rule(
 /// package is made up by the importer, the service name is the WSDL's).
 pub fn auto_rule(method: &MethodDescriptor, origin: &Pos, soap: bool) -> RuleSpec {
     let service = method.parent_service();
-    let service = if soap { service.name() } else { service.full_name() };
+    let service = if soap {
+        service.name()
+    } else {
+        service.full_name()
+    };
     RuleSpec {
         method: Method::POST,
         path: format!("/{service}/{}", method.name()),

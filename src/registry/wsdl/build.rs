@@ -108,9 +108,9 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
         // port still works (what node-soap and zeep users expect of half-broken WSDLs).
         let mark = builder.mark();
         match builder.operation(port_type, binding, op, &binding.port_type) {
-            Ok((method, operation)) => {
+            Ok((method, name, operation)) => {
                 methods.push(method);
-                operations.insert(operation.0, operation.1);
+                operations.insert(name, operation);
             }
             Err((pos, message)) => {
                 builder.rollback(mark);
@@ -194,12 +194,16 @@ fn pick_service<'d>(defs: &'d Definitions, choice: &Choice) -> Result<&'d Servic
             .join(", ")
     };
     match choice.service {
-        Some(name) => defs.services.iter().find(|s| s.name == name).ok_or_else(|| {
-            (
-                choice.at.clone(),
-                format!("the WSDL has no service `{name}` (it has: {})", names()),
-            )
-        }),
+        Some(name) => defs
+            .services
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| {
+                (
+                    choice.at.clone(),
+                    format!("the WSDL has no service `{name}` (it has: {})", names()),
+                )
+            }),
         None => match defs.services.as_slice() {
             [one] => Ok(one),
             [] => Err((choice.at.clone(), "the WSDL defines no service".into())),
@@ -402,15 +406,14 @@ impl<'l> Builder<'l> {
         }
     }
 
-    /// One binding operation as a method and its SOAP facts.
-    #[allow(clippy::type_complexity)]
+    /// One binding operation as a method, its name, and its SOAP facts.
     fn operation(
         &mut self,
         port_type: &PortType,
         binding: &Binding,
         op: &BindingOperation,
         port_type_name: &QName,
-    ) -> Result<(MethodDescriptorProto, (String, SoapOperation)), Problem> {
+    ) -> Result<(MethodDescriptorProto, String, SoapOperation), Problem> {
         let def = port_type
             .operations
             .iter()
@@ -455,7 +458,7 @@ impl<'l> Builder<'l> {
             one_way,
             pos: op.pos.clone(),
         };
-        Ok((descriptor, (method, operation)))
+        Ok((descriptor, method, operation))
     }
 
     fn new(loaded: &'l Loaded, package: &str) -> Self {
@@ -587,10 +590,8 @@ impl<'l> Builder<'l> {
                     [part] => match &part.element {
                         Some(e) => {
                             let decl = self.global_element(e, &part.pos)?;
-                            match self.complex_of(decl.ty.as_ref(), &part.pos)? {
-                                Some((key, ct)) => Some((decl, key, ct)),
-                                None => None,
-                            }
+                            self.complex_of(decl.ty.as_ref(), &part.pos)?
+                                .map(|(key, ct)| (decl, key, ct))
                         }
                         None => None,
                     },
@@ -747,19 +748,17 @@ impl<'l> Builder<'l> {
         match &ct.base {
             None => {
                 if ct.mixed {
-                    out.text = Some(self.text_field(Value::Simple(string_info("string"), Type::String)));
+                    out.text =
+                        Some(self.text_field(Value::Simple(string_info("string"), Type::String)));
                 }
-                self.attributes(&ct.attributes, out, &ct.pos)?;
+                self.attributes(&ct.attributes, out)?;
                 if let Content::Elements(Some(p)) = &ct.content {
                     self.particle(p, false, None, out)?;
                 }
             }
             Some((base, how)) => {
                 let base_is_simple = base.ns.as_ref() == XSD
-                    || matches!(
-                        self.named_type(base, &ct.pos)?.as_ref(),
-                        TypeDef::Simple(_)
-                    );
+                    || matches!(self.named_type(base, &ct.pos)?.as_ref(), TypeDef::Simple(_));
                 if base_is_simple {
                     let value = self.simple_value(&TypeRef::Named(base.clone()), &ct.pos)?;
                     out.text = Some(self.text_field(value));
@@ -781,12 +780,13 @@ impl<'l> Builder<'l> {
                         out.attributes.retain(|f| &f.name != local);
                     }
                 }
-                self.attributes(&ct.attributes, out, &ct.pos)?;
+                self.attributes(&ct.attributes, out)?;
                 if let Content::Elements(Some(p)) = &ct.content {
                     self.particle(p, false, None, out)?;
                 }
                 if ct.mixed && out.text.is_none() {
-                    out.text = Some(self.text_field(Value::Simple(string_info("string"), Type::String)));
+                    out.text =
+                        Some(self.text_field(Value::Simple(string_info("string"), Type::String)));
                 }
             }
         }
@@ -808,12 +808,7 @@ impl<'l> Builder<'l> {
         }
     }
 
-    fn attributes(
-        &mut self,
-        uses: &[AttributeUse],
-        out: &mut Fields,
-        at: &Pos,
-    ) -> Result<(), Problem> {
+    fn attributes(&mut self, uses: &[AttributeUse], out: &mut Fields) -> Result<(), Problem> {
         for attribute in uses {
             let decl = match attribute {
                 AttributeUse::Decl { decl, .. } => decl.clone(),
@@ -841,7 +836,7 @@ impl<'l> Builder<'l> {
                                 format!("attributeGroup `{name}` is not defined"),
                             )
                         })?;
-                    self.attributes(&group.attributes, out, at)?;
+                    self.attributes(&group.attributes, out)?;
                     continue;
                 }
                 AttributeUse::Prohibited(_) => continue,
@@ -879,9 +874,7 @@ impl<'l> Builder<'l> {
     ) -> Result<(), Problem> {
         let repeated = repeated || particle.max > 1;
         match &particle.term {
-            Term::Element(decl) => {
-                self.element(decl, repeated, oneof, Role::Element, out)
-            }
+            Term::Element(decl) => self.element(decl, repeated, oneof, Role::Element, out),
             Term::ElementRef(name) => {
                 let decl = self.global_element(name, &particle.pos)?;
                 if decl.is_abstract {
@@ -909,7 +902,10 @@ impl<'l> Builder<'l> {
                 };
                 for item in items {
                     let singular = item.max <= 1
-                        && matches!(item.term, Term::Element(_) | Term::ElementRef(_) | Term::Any);
+                        && matches!(
+                            item.term,
+                            Term::Element(_) | Term::ElementRef(_) | Term::Any
+                        );
                     self.particle(item, repeated, oneof.filter(|_| singular), out)?;
                 }
                 Ok(())
@@ -917,7 +913,12 @@ impl<'l> Builder<'l> {
             Term::GroupRef(name) => {
                 let group = lookup(&self.loaded.schemas.groups, name)
                     .cloned()
-                    .ok_or_else(|| (particle.pos.clone(), format!("group `{name}` is not defined")))?;
+                    .ok_or_else(|| {
+                        (
+                            particle.pos.clone(),
+                            format!("group `{name}` is not defined"),
+                        )
+                    })?;
                 match &group.particle {
                     Some(inner) => self.particle(inner, repeated, oneof, out),
                     None => Ok(()),
@@ -1064,7 +1065,10 @@ impl<'l> Builder<'l> {
                     || self.builtin_by_mistake(q) =>
             {
                 return builtin(&q.local).ok_or_else(|| {
-                    (at.clone(), format!("`{}` is not an XSD built-in type", q.local))
+                    (
+                        at.clone(),
+                        format!("`{}` is not an XSD built-in type", q.local),
+                    )
                 });
             }
             TypeRef::Named(q) => self.named_type(q, at)?,
@@ -1171,9 +1175,7 @@ impl<'l> Builder<'l> {
                 ProtoType::Scalar(t) => (*t, None),
                 ProtoType::Message(m) => (Type::Message, Some(format!(".{}.{m}", self.package))),
             };
-            let optional = !spec.repeated
-                && spec.oneof.is_none()
-                && r#type != Type::Message;
+            let optional = !spec.repeated && spec.oneof.is_none() && r#type != Type::Message;
             descriptor.field.push(FieldDescriptorProto {
                 name: Some(proto_name.clone()),
                 number: Some(number as i32),
@@ -1212,7 +1214,8 @@ impl<'l> Builder<'l> {
             }
         }
         self.messages.push(descriptor);
-        self.journal.push(Undo::Xml(format!("{}.{name}", self.package)));
+        self.journal
+            .push(Undo::Xml(format!("{}.{name}", self.package)));
         self.xml.messages.insert(
             format!("{}.{name}", self.package),
             Arc::new(XmlMessage {
@@ -1297,11 +1300,11 @@ fn builtin(local: &str) -> Option<SimpleInfo> {
         "unsignedShort" => Check::Range(0, u16::MAX.into()),
         "unsignedByte" => Check::Range(0, u8::MAX.into()),
         "string" | "normalizedString" | "token" | "language" | "Name" | "NCName" | "ID"
-        | "IDREF" | "ENTITY" | "NMTOKEN" | "QName" | "NOTATION" | "anyURI" | "boolean"
-        | "long" | "int" | "unsignedLong" | "unsignedInt" | "float" | "double" | "duration"
-        | "dateTime" | "dateTimeStamp" | "time" | "date" | "gYearMonth" | "gYear"
-        | "gMonthDay" | "gDay" | "gMonth" | "hexBinary" | "base64Binary" | "anySimpleType"
-        | "anyAtomicType" | "dayTimeDuration" | "yearMonthDuration" => Check::None,
+        | "IDREF" | "ENTITY" | "NMTOKEN" | "QName" | "NOTATION" | "anyURI" | "boolean" | "long"
+        | "int" | "unsignedLong" | "unsignedInt" | "float" | "double" | "duration" | "dateTime"
+        | "dateTimeStamp" | "time" | "date" | "gYearMonth" | "gYear" | "gMonthDay" | "gDay"
+        | "gMonth" | "hexBinary" | "base64Binary" | "anySimpleType" | "anyAtomicType"
+        | "dayTimeDuration" | "yearMonthDuration" => Check::None,
         // Built-in list types.
         "IDREFS" | "ENTITIES" | "NMTOKENS" => {
             return Some(SimpleInfo {

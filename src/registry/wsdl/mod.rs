@@ -68,7 +68,9 @@ fn normalize(path: &Path) -> PathBuf {
     for part in path.components() {
         match part {
             Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
                 out.pop();
             }
             other => out.push(other),
@@ -152,7 +154,10 @@ pub fn load(files: &Files, root: Location, from: &Pos, diags: &mut Diagnostics) 
         let text = match read(files, &location) {
             Ok(text) => text,
             Err(e) if is_root => {
-                diags.push(Diagnostic::at(&named_at, format!("cannot read `{shown}`: {e}")));
+                diags.push(Diagnostic::at(
+                    &named_at,
+                    format!("cannot read `{shown}`: {e}"),
+                ));
                 failed = true;
                 continue;
             }
@@ -259,7 +264,8 @@ fn root_name_end(text: &str) -> Option<usize> {
             rest = start + 1;
             continue;
         }
-        let name_len = text[start + 1..].find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
+        let name_len =
+            text[start + 1..].find(|c: char| c.is_whitespace() || c == '>' || c == '/')?;
         return Some(start + 1 + name_len);
     }
 }
@@ -281,11 +287,7 @@ fn read_document(
     let mut text = text.to_owned();
     let doc = parse_lenient(&mut text, file, warnings)?;
     let root = doc.root_element();
-    let join = |reference: &str, pos: &Pos| {
-        location
-            .join(reference)
-            .map_err(|e| (pos.clone(), e))
-    };
+    let join = |reference: &str, pos: &Pos| location.join(reference).map_err(|e| (pos.clone(), e));
     match (root.tag_name().namespace(), root.tag_name().name()) {
         (Some(model::WSDL), "definitions") => {
             for child in root.children().filter(|n| n.is_element()) {

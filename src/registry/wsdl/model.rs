@@ -444,10 +444,16 @@ impl SchemaContext {
         };
         for child in xsd_children(schema) {
             if let Err((pos, message)) = self.component(child, out, &mut refs) {
-                let what = child.attribute("name").map(|n| format!(" `{n}`")).unwrap_or_default();
+                let what = child
+                    .attribute("name")
+                    .map(|n| format!(" `{n}`"))
+                    .unwrap_or_default();
                 warnings.push((
                     pos,
-                    format!("{message}; the {}{what} is left out", child.tag_name().name()),
+                    format!(
+                        "{message}; the {}{what} is left out",
+                        child.tag_name().name()
+                    ),
                 ));
             }
         }
@@ -514,9 +520,12 @@ impl SchemaContext {
     }
 
     fn element_decl(&self, node: Node, global: bool) -> Result<ElementDecl, Problem> {
-        let name = node
-            .attribute("name")
-            .ok_or_else(|| (self.pos(node), "an element needs a `name` or a `ref`".into()))?;
+        let name = node.attribute("name").ok_or_else(|| {
+            (
+                self.pos(node),
+                "an element needs a `name` or a `ref`".into(),
+            )
+        })?;
         let qualified = global
             || match node.attribute("form") {
                 Some(form) => form == "qualified",
@@ -576,9 +585,9 @@ impl SchemaContext {
                 }
             }
             "group" => {
-                let r = node.attribute("ref").ok_or_else(|| {
-                    (self.pos(node), "a local group needs a `ref`".to_owned())
-                })?;
+                let r = node
+                    .attribute("ref")
+                    .ok_or_else(|| (self.pos(node), "a local group needs a `ref`".to_owned()))?;
                 Term::GroupRef(self.qname(node, r)?)
             }
             "any" => Term::Any,
@@ -606,9 +615,12 @@ impl SchemaContext {
     }
 
     fn attribute_decl(&self, node: Node, global: bool) -> Result<AttributeDecl, Problem> {
-        let name = node
-            .attribute("name")
-            .ok_or_else(|| (self.pos(node), "an attribute needs a `name` or a `ref`".into()))?;
+        let name = node.attribute("name").ok_or_else(|| {
+            (
+                self.pos(node),
+                "an attribute needs a `name` or a `ref`".into(),
+            )
+        })?;
         let qualified = global
             || match node.attribute("form") {
                 Some(form) => form == "qualified",
@@ -714,9 +726,9 @@ impl SchemaContext {
                         "restriction" => Derivation::Restriction,
                         _ => return Err(self.unsupported(derivation)),
                     };
-                    let base = derivation.attribute("base").ok_or_else(|| {
-                        (self.pos(derivation), "needs a `base` type".to_owned())
-                    })?;
+                    let base = derivation
+                        .attribute("base")
+                        .ok_or_else(|| (self.pos(derivation), "needs a `base` type".to_owned()))?;
                     ty.base = Some((self.qname(derivation, base)?, how));
                     ty.content = if simple {
                         Content::Simple
@@ -776,7 +788,10 @@ impl SchemaContext {
                 pos,
             });
         }
-        Err((pos, "a simpleType needs a restriction, list or union".into()))
+        Err((
+            pos,
+            "a simpleType needs a restriction, list or union".into(),
+        ))
     }
 
     fn inline_simple(&self, node: Node) -> Result<TypeRef, Problem> {
@@ -851,15 +866,16 @@ pub fn definitions(root: Node, file: &Arc<str>, out: &mut Definitions) -> Result
                 for part in wsdl_children(child).filter(|n| n.tag_name().name() == "part") {
                     parts.push(Part {
                         name: name_of(part)?,
-                        element: part.attribute("element").map(|e| qname(part, e)).transpose()?,
+                        element: part
+                            .attribute("element")
+                            .map(|e| qname(part, e))
+                            .transpose()?,
                         ty: part.attribute("type").map(|t| qname(part, t)).transpose()?,
                         pos: pos(part),
                     });
                 }
-                out.messages.insert(
-                    QName::new(target, &name_of(child)?),
-                    WsdlMessage { parts },
-                );
+                out.messages
+                    .insert(QName::new(target, &name_of(child)?), WsdlMessage { parts });
             }
             "portType" => {
                 let mut operations = Vec::new();
