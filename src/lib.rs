@@ -15,4 +15,5 @@ pub mod protojson;
 pub mod registry;
 pub mod status;
 pub mod toolchain;
+pub mod wire;
 pub mod xml;

@@ -10,7 +10,7 @@ use base64::Engine;
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue};
 use prost::Message as _;
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 
 use crate::backend::grpc::TlsSettings;
 use crate::call::{Call, Invoker, Message, Reply};
@@ -50,6 +50,10 @@ pub struct WsSecurity {
 pub struct SoapBackend {
     settings: Arc<SoapSettings>,
     client: reqwest::Client,
+    /// The endpoint, parsed once (parsing it per call shows in profiles).
+    url: reqwest::Url,
+    /// The SOAP HTTP headers of each operation, by method name, made once.
+    headers: HashMap<String, Vec<(&'static str, HeaderValue)>>,
 }
 
 const WSSE: &str =
@@ -78,7 +82,20 @@ impl SoapBackend {
             }
         }
         let client = builder.build().map_err(|e| e.to_string())?;
-        Ok(SoapBackend { settings, client })
+        let url = reqwest::Url::parse(&settings.address)
+            .map_err(|e| format!("invalid backend address: {e}"))?;
+        let headers = settings
+            .service
+            .operations
+            .iter()
+            .map(|(name, op)| (name.clone(), soap_headers(settings.service.version, op)))
+            .collect();
+        Ok(SoapBackend {
+            settings,
+            client,
+            url,
+            headers,
+        })
     }
 
     pub fn into_invoker(self) -> Invoker {
@@ -102,9 +119,14 @@ impl SoapBackend {
             .await
             .ok_or_else(|| Status::invalid_argument("the request has no message"))?;
         let envelope = request_envelope(settings, operation, &input)?;
-        let mut request = self.client.post(&settings.address).body(envelope);
-        for (name, value) in soap_headers(settings.service.version, operation) {
-            request = request.header(name, value);
+        let mut request = self.client.post(self.url.clone()).body(envelope);
+        for (name, value) in self
+            .headers
+            .get(call.operation.method.name())
+            .into_iter()
+            .flatten()
+        {
+            request = request.header(*name, value.clone());
         }
         for (name, value) in &call.metadata {
             if !name.as_str().starts_with("content-") && name != http::header::HOST {
@@ -114,10 +136,7 @@ impl SoapBackend {
         if let Some((user, password)) = &settings.basic_auth {
             request = request.basic_auth(user, Some(password));
         }
-        if let Some(deadline) = call.deadline {
-            request =
-                request.timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
-        }
+        // The deadline is enforced by `call::invoke`, which drops this future when it passes.
         let response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         let body = read_limited(response, settings.max_response).await?;
@@ -125,25 +144,13 @@ impl SoapBackend {
         if operation.one_way && body.iter().all(u8::is_ascii_whitespace) && status.is_success() {
             return Ok(reply(Message::Decoded(DynamicMessage::new(output))));
         }
-        let faults = operation
-            .faults
-            .iter()
-            .filter_map(|(q, m)| {
-                Some((
-                    settings.pool.get_message_by_name(m)?,
-                    q.ns.to_string(),
-                    q.local.to_string(),
-                ))
-            })
-            .collect::<Vec<_>>();
         let decoder = Decoder {
             schema: &settings.service.xml,
         };
         let limits = Limits::with_max_size(settings.max_response);
-        match decoder.envelope(&body, limits, &operation.output, output, &faults) {
-            Ok(Response::Message(m)) if status.is_success() => {
-                let desc = m.descriptor();
-                Ok(reply(Message::Encoded(desc, m.encode_to_vec().into())))
+        match decoder.envelope(&body, limits, &operation.output, &operation.faults) {
+            Ok(Response::Message(wire)) if status.is_success() => {
+                Ok(reply(Message::Encoded(output, wire.into())))
             }
             Ok(Response::Fault(fault)) => Err(fault_status(settings, fault)),
             _ if !status.is_success() => Err(http_error(status)),
@@ -302,10 +309,10 @@ fn fault_status(settings: &SoapSettings, fault: Fault) -> Status {
         fault.reason.clone()
     };
     let mut status = Status::new(code, message);
-    if let Some(detail) = &fault.detail {
+    if let Some((message, wire)) = &fault.detail {
         status = status.with_detail(prost_types::Any {
-            type_url: format!("type.googleapis.com/{}", detail.descriptor().full_name()),
-            value: detail.encode_to_vec(),
+            type_url: format!("type.googleapis.com/{message}"),
+            value: wire.clone(),
         });
     }
     // The reason is the most specific code: a SOAP 1.2 subcode, else the fault code.

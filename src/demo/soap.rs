@@ -187,14 +187,14 @@ async fn handle(State(demo): State<Arc<Demo>>, headers: HeaderMap, body: Bytes) 
     let decoder = Decoder {
         schema: &demo.service.xml,
     };
-    let input = match decoder.envelope(
-        &body,
-        Limits::with_max_size(1 << 20),
-        &operation.input,
-        message(&operation.input.message),
-        &[],
-    ) {
-        Ok(Envelope::Message(m)) => m,
+    let input = match decoder.envelope(&body, Limits::with_max_size(1 << 20), &operation.input, &[])
+    {
+        Ok(Envelope::Message(wire)) => {
+            match DynamicMessage::decode(message(&operation.input.message), wire.as_slice()) {
+                Ok(m) => m,
+                Err(e) => return fault(false, None, &e.to_string(), None),
+            }
+        }
         Ok(Envelope::Fault(_)) => return fault(true, None, "a request is not a fault", None),
         Err(e) => return fault(true, None, &e.to_string(), None),
     };

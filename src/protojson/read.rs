@@ -26,33 +26,7 @@ pub fn json_to_wire(plan: &Plan, json: &[u8]) -> Result<Vec<u8>, serde_json::Err
     Ok(out)
 }
 
-const LEN: u64 = 2;
-
-fn tag(number: u32, wire_type: u64, out: &mut Vec<u8>) {
-    encode_varint((u64::from(number) << 3) | wire_type, out);
-}
-
-/// Starts a length-delimited value; returns where its content starts.
-fn begin_len(out: &mut Vec<u8>) -> usize {
-    out.push(0);
-    out.len()
-}
-
-/// Writes the length of the content since `start`, moving the content when the length needs
-/// more than the one byte reserved.
-fn end_len(out: &mut Vec<u8>, start: usize) {
-    let len = out.len() - start;
-    if len < 0x80 {
-        out[start - 1] = len as u8;
-        return;
-    }
-    let mut prefix = Vec::with_capacity(10);
-    encode_varint(len as u64, &mut prefix);
-    let extra = prefix.len() - 1;
-    out.resize(out.len() + extra, 0);
-    out.copy_within(start..start + len, start + extra);
-    out[start - 1..start - 1 + prefix.len()].copy_from_slice(&prefix);
-}
+use crate::wire::{begin_len, end_len, tag, LEN};
 
 struct MessageSeed<'p, 'o> {
     plan: &'p Plan,

@@ -3,33 +3,42 @@
 //! Every event passes the input limits first, so a hostile document costs bounded memory
 //! and time: no DTD is read at all, so no entity can expand.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use base64::Engine;
-use prost_reflect::{
-    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value,
-};
+use prost_types::field_descriptor_proto::Type;
+use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-use super::schema::{MessageKind, Role, SimpleInfo, XmlField, XmlMessage, XmlSchema, XmlValue};
+use super::schema::{
+    MessageKind, Role, SimpleInfo, WireKind, XmlField, XmlMessage, XmlSchema, XmlValue,
+};
 use super::{Limits, XmlError, SOAP11_ENV, SOAP12_ENV, XSI};
 use crate::registry::wsdl::build::SoapBody;
+use crate::registry::wsdl::model::QName;
+use crate::wire::{
+    begin_len, bytes_field, encode_varint, end_len, tag, FIXED32, FIXED64, LEN, VARINT,
+};
 
 /// One start tag as the reader keeps it: its resolved name and its checked attributes.
-struct Start {
-    ns: String,
-    local: String,
+/// Names and values borrow from the document: reading allocates next to nothing.
+struct Start<'a> {
+    ns: Arc<str>,
+    local: &'a str,
     /// (namespace, local name, value), `xmlns` declarations left out.
-    attributes: Vec<(String, String, String)>,
+    attributes: Vec<(Arc<str>, &'a str, Cow<'a, str>)>,
     empty: bool,
 }
 
-impl Start {
+impl Start<'_> {
     fn xsi(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()
-            .find(|(ns, local, _)| ns == XSI && local == name)
-            .map(|(.., v)| v.as_str())
+            .find(|(ns, local, _)| &**ns == XSI && *local == name)
+            .map(|(.., v)| &**v)
     }
 
     fn is_nil(&self) -> bool {
@@ -37,17 +46,20 @@ impl Start {
     }
 }
 
-enum Item {
-    Start(Start),
-    Text(String),
+enum Item<'a> {
+    Start(Start<'a>),
+    Text(Cow<'a, str>),
     End,
 }
 
 pub struct Reader<'a> {
+    input: &'a [u8],
     reader: NsReader<&'a [u8]>,
     limits: Limits,
     /// Children seen so far, per open element.
     children: Vec<usize>,
+    /// The namespaces seen, so that each element names its own without allocating.
+    namespaces: Vec<Arc<str>>,
 }
 
 impl<'a> Reader<'a> {
@@ -61,31 +73,35 @@ impl<'a> Reader<'a> {
         let mut reader = NsReader::from_reader(input);
         reader.config_mut().trim_text(false);
         Ok(Reader {
+            input,
             reader,
             limits,
             children: vec![0],
+            namespaces: vec!["".into()],
         })
     }
 
-    fn next(&mut self) -> Result<Item, XmlError> {
+    fn next(&mut self) -> Result<Item<'a>, XmlError> {
         loop {
             let (resolved, event) = self
                 .reader
                 .read_resolved_event()
                 .map_err(|e| XmlError::new(format!("not well-formed XML: {e}")))?;
-            let ns = match resolved {
-                ResolveResult::Bound(ns) => String::from_utf8_lossy(ns.as_ref()).into_owned(),
-                ResolveResult::Unbound => String::new(),
-                ResolveResult::Unknown(p) => {
-                    return Err(XmlError::new(format!(
-                        "namespace prefix `{}` is not declared",
-                        String::from_utf8_lossy(&p)
-                    )))
-                }
-            };
+            let empty = matches!(event, Event::Empty(_));
             match event {
-                Event::Start(e) => return self.start(ns, &e, false).map(Item::Start),
-                Event::Empty(e) => return self.start(ns, &e, true).map(Item::Start),
+                Event::Start(e) | Event::Empty(e) => {
+                    let ns = match resolved {
+                        ResolveResult::Bound(ns) => intern(&mut self.namespaces, ns.as_ref()),
+                        ResolveResult::Unbound => self.namespaces[0].clone(),
+                        ResolveResult::Unknown(p) => {
+                            return Err(XmlError::new(format!(
+                                "namespace prefix `{}` is not declared",
+                                String::from_utf8_lossy(&p)
+                            )))
+                        }
+                    };
+                    return self.start(ns, e, empty).map(Item::Start);
+                }
                 Event::End(_) => {
                     self.children.pop();
                     return Ok(Item::End);
@@ -94,24 +110,24 @@ impl<'a> Reader<'a> {
                     let text = t
                         .xml_content()
                         .map_err(|e| XmlError::new(format!("bad text: {e}")))?;
-                    return Ok(Item::Text(text.into_owned()));
+                    return Ok(Item::Text(text));
                 }
                 Event::CData(t) => {
                     let text = t
                         .decode()
                         .map_err(|e| XmlError::new(format!("bad CDATA: {e}")))?;
-                    return Ok(Item::Text(text.into_owned()));
+                    return Ok(Item::Text(text));
                 }
                 Event::GeneralRef(r) => {
                     if let Some(c) = r
                         .resolve_char_ref()
                         .map_err(|e| XmlError::new(format!("bad character reference: {e}")))?
                     {
-                        return Ok(Item::Text(c.to_string()));
+                        return Ok(Item::Text(Cow::Owned(c.to_string())));
                     }
                     let name = String::from_utf8_lossy(&r).into_owned();
                     return match quick_xml::escape::resolve_predefined_entity(&name) {
-                        Some(text) => Ok(Item::Text(text.to_owned())),
+                        Some(text) => Ok(Item::Text(Cow::Borrowed(text))),
                         None => Err(XmlError::new(format!("unknown entity `&{name};`"))),
                     };
                 }
@@ -126,7 +142,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn start(&mut self, ns: String, e: &BytesStart, empty: bool) -> Result<Start, XmlError> {
+    fn start(
+        &mut self,
+        ns: Arc<str>,
+        e: BytesStart<'a>,
+        empty: bool,
+    ) -> Result<Start<'a>, XmlError> {
         let count = self
             .children
             .last_mut()
@@ -147,9 +168,21 @@ impl<'a> Reader<'a> {
             }
             self.children.push(0);
         }
-        let local = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+        // The tag as borrowed text: its name, then its attributes. A reader over a slice
+        // always borrows.
+        let name_len = e.name().as_ref().len();
+        // The tag's text ends just before `>` (or `/>`), where the reader stands now.
+        let end = self.reader.buffer_position() as usize - if empty { 2 } else { 1 };
+        let raw = end
+            .checked_sub(e.len())
+            .and_then(|start| self.input.get(start..end))
+            .filter(|raw| raw.first() == e.first())
+            .ok_or_else(|| XmlError::new("a tag could not be located in the document"))?;
+        let tag = std::str::from_utf8(raw).map_err(|_| XmlError::new("a tag is not UTF-8"))?;
+        let name = &tag[..name_len];
+        let local = name.rsplit(':').next().unwrap_or(name);
         let mut attributes = Vec::new();
-        for (i, attribute) in e.attributes().enumerate() {
+        for (i, attribute) in Attributes::new(tag, name_len).enumerate() {
             if i >= self.limits.max_attributes {
                 return Err(XmlError::new(format!(
                     "an element has more than {} attributes",
@@ -169,17 +202,15 @@ impl<'a> Reader<'a> {
             }
             let (resolved, name) = self.reader.resolve_attribute(key);
             let attr_ns = match resolved {
-                ResolveResult::Bound(n) => String::from_utf8_lossy(n.as_ref()).into_owned(),
-                _ => String::new(),
+                ResolveResult::Bound(n) => intern(&mut self.namespaces, n.as_ref()),
+                _ => self.namespaces[0].clone(),
             };
+            let name = std::str::from_utf8(name.into_inner())
+                .map_err(|_| XmlError::new("an attribute name is not UTF-8"))?;
             let value = attribute
                 .unescape_value()
                 .map_err(|e| XmlError::new(format!("bad attribute value: {e}")))?;
-            attributes.push((
-                attr_ns,
-                String::from_utf8_lossy(name.as_ref()).into_owned(),
-                value.into_owned(),
-            ));
+            attributes.push((attr_ns, name, value));
         }
         Ok(Start {
             ns,
@@ -206,14 +237,15 @@ impl<'a> Reader<'a> {
     }
 
     /// The text of an element of simple content.
-    fn text(&mut self, start: &Start) -> Result<String, XmlError> {
-        let mut text = String::new();
+    fn text(&mut self, start: &Start) -> Result<Cow<'a, str>, XmlError> {
+        let mut text = Cow::Borrowed("");
         if start.empty {
             return Ok(text);
         }
         loop {
             match self.next()? {
-                Item::Text(t) => text.push_str(&t),
+                Item::Text(t) if text.is_empty() => text = t,
+                Item::Text(t) => text.to_mut().push_str(&t),
                 Item::End => return Ok(text),
                 Item::Start(s) => {
                     return Err(XmlError::new(format!(
@@ -226,26 +258,26 @@ impl<'a> Reader<'a> {
     }
 
     /// An element (`with_tag`) or its content, written back as XML text.
-    fn raw(&mut self, start: Start, with_tag: bool) -> Result<String, XmlError> {
+    fn raw(&mut self, start: Start<'a>, with_tag: bool) -> Result<String, XmlError> {
         let mut out = String::new();
         fn open(out: &mut String, s: &Start) {
             out.push('<');
-            out.push_str(&s.local);
+            out.push_str(s.local);
             if !s.ns.is_empty() {
                 out.push_str(" xmlns=\"");
-                out.push_str(&quick_xml::escape::escape(s.ns.as_str()));
+                out.push_str(&quick_xml::escape::escape(&*s.ns));
                 out.push('"');
             }
             for (ns, local, value) in &s.attributes {
                 out.push(' ');
-                if ns == XSI {
+                if &**ns == XSI {
                     out.push_str("xmlns:xsi=\"");
                     out.push_str(XSI);
                     out.push_str("\" xsi:");
                 }
                 out.push_str(local);
                 out.push_str("=\"");
-                out.push_str(&quick_xml::escape::escape(value.as_str()));
+                out.push_str(&quick_xml::escape::escape(&**value));
                 out.push('"');
             }
             out.push_str(if s.empty { "/>" } else { ">" });
@@ -256,7 +288,7 @@ impl<'a> Reader<'a> {
         if start.empty {
             return Ok(out);
         }
-        let mut open_names = vec![start.local.clone()];
+        let mut open_names = vec![start.local];
         while !open_names.is_empty() {
             match self.next()? {
                 Item::Start(s) => {
@@ -265,12 +297,12 @@ impl<'a> Reader<'a> {
                         open_names.push(s.local);
                     }
                 }
-                Item::Text(t) => out.push_str(&quick_xml::escape::escape(t.as_str())),
+                Item::Text(t) => out.push_str(&quick_xml::escape::escape(&*t)),
                 Item::End => {
                     let name = open_names.pop().unwrap_or_default();
                     if !open_names.is_empty() || with_tag {
                         out.push_str("</");
-                        out.push_str(&name);
+                        out.push_str(name);
                         out.push('>');
                     }
                 }
@@ -280,36 +312,45 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Reads a document into messages of one schema.
+/// The shared copy of a namespace name (documents use a handful, over and over).
+fn intern(namespaces: &mut Vec<Arc<str>>, ns: &[u8]) -> Arc<str> {
+    if let Some(known) = namespaces.iter().rev().find(|n| n.as_bytes() == ns) {
+        return known.clone();
+    }
+    let ns: Arc<str> = String::from_utf8_lossy(ns).into();
+    namespaces.push(ns.clone());
+    ns
+}
+
+/// Reads documents into messages of one schema, in protobuf wire form: no message is built in
+/// between (the REST frontend writes JSON straight from the wire form).
 pub struct Decoder<'s> {
     pub schema: &'s XmlSchema,
 }
 
 impl Decoder<'_> {
-    fn xml_of(&self, desc: &MessageDescriptor) -> Result<&XmlMessage, XmlError> {
+    fn xml(&self, full_name: &str) -> Result<&XmlMessage, XmlError> {
         self.schema
-            .message(desc.full_name())
+            .message(full_name)
             .map(|m| m.as_ref())
-            .ok_or_else(|| XmlError::new(format!("no XML facts for {}", desc.full_name())))
+            .ok_or_else(|| XmlError::new(format!("no XML facts for {full_name}")))
     }
 
-    /// Fills `message` from the attributes and content of `start`, up to its end tag.
-    fn content(
+    /// The fields of `xml` from the attributes and content of `start`, up to its end tag.
+    fn content<'a>(
         &self,
-        reader: &mut Reader,
-        start: &Start,
-        message: &mut DynamicMessage,
+        reader: &mut Reader<'a>,
+        start: &Start<'a>,
+        xml: &XmlMessage,
         roles: &[Role],
+        out: &mut Vec<u8>,
     ) -> Result<(), XmlError> {
-        let desc = message.descriptor();
-        let xml = self.xml_of(&desc)?;
         for (ns, local, value) in &start.attributes {
-            if ns == XSI {
+            if &**ns == XSI {
                 continue;
             }
             if let Some(field) = xml.find(Role::Attribute, ns, local) {
-                let fd = field_of(&desc, field)?;
-                set_simple(message, &fd, field, value)?;
+                simple(field, field.number, value, out)?;
             }
         }
         if start.empty {
@@ -328,101 +369,99 @@ impl Decoder<'_> {
                 Item::Start(child) => {
                     let field = roles
                         .iter()
-                        .find_map(|role| xml.find(*role, &child.ns, &child.local))
+                        .find_map(|role| xml.find(*role, &child.ns, child.local))
                         .or_else(|| xml.fields.iter().find(|f| f.role == Role::Any));
                     match field {
-                        Some(field) => self.field(reader, child, message, field)?,
+                        Some(field) => self.field(reader, child, field, out)?,
                         None => reader.skip(&child)?,
                     }
                 }
             }
         }
         if let Some(field) = text_field {
-            let fd = field_of(&desc, field)?;
-            set_simple(message, &fd, field, &text)?;
+            simple(field, field.number, &text, out)?;
         }
         Ok(())
     }
 
     /// One child element into its field.
-    fn field(
+    fn field<'a>(
         &self,
-        reader: &mut Reader,
-        start: Start,
-        message: &mut DynamicMessage,
+        reader: &mut Reader<'a>,
+        start: Start<'a>,
         field: &XmlField,
+        out: &mut Vec<u8>,
     ) -> Result<(), XmlError> {
-        let desc = message.descriptor();
-        let fd = field_of(&desc, field)?;
         if field.role == Role::Any {
             let raw = reader.raw(start, true)?;
-            return push(message, &fd, Value::String(raw));
+            bytes_field(field.number, raw.as_bytes(), out);
+            return Ok(());
         }
         let nil = start.is_nil();
         if field.nillable {
-            let Kind::Message(wrapper) = fd.kind() else {
-                return Err(XmlError::new("a nillable field is not a message"));
-            };
-            let mut holder = DynamicMessage::new(wrapper.clone());
+            // The stand-in is present; its value (field 1) only when the element is not nil.
+            tag(field.number, LEN, out);
+            let at = begin_len(out);
             if nil {
                 reader.skip(&start)?;
             } else {
-                let inner = wrapper
-                    .get_field(1)
-                    .ok_or_else(|| XmlError::new("a nillable stand-in has no value"))?;
-                self.value(reader, start, &mut holder, &inner, field)?;
+                self.value(reader, start, field, 1, out)?;
             }
-            return push(message, &fd, Value::Message(holder));
+            end_len(out, at);
+            return Ok(());
         }
         if nil {
             return reader.skip(&start);
         }
-        self.value(reader, start, message, &fd, field)
+        self.value(reader, start, field, field.number, out)
     }
 
-    /// The value of one element into field `fd` of `message`.
-    fn value(
+    /// The value of one element as field `number`.
+    fn value<'a>(
         &self,
-        reader: &mut Reader,
-        start: Start,
-        message: &mut DynamicMessage,
-        fd: &FieldDescriptor,
+        reader: &mut Reader<'a>,
+        start: Start<'a>,
         field: &XmlField,
+        number: u32,
+        out: &mut Vec<u8>,
     ) -> Result<(), XmlError> {
-        match (&field.value, fd.kind()) {
+        match (&field.value, &field.wire) {
             (XmlValue::Raw, _) => {
                 let raw = reader.raw(start, false)?;
-                push(message, fd, Value::String(raw))
+                bytes_field(number, raw.as_bytes(), out);
+                Ok(())
             }
             (XmlValue::Simple(_), _) => {
                 let text = reader.text(&start)?;
-                set_simple(message, fd, field, &text)
+                simple(field, number, &text, out)
             }
-            (XmlValue::Complex, Kind::Message(desc)) => {
-                let mut inner = DynamicMessage::new(desc.clone());
-                if self.xml_of(&desc)?.kind == MessageKind::Polymorphic {
-                    self.polymorphic(reader, &start, &mut inner)?;
+            (XmlValue::Complex, WireKind::Message(name)) => {
+                let xml = self.xml(name)?;
+                tag(number, LEN, out);
+                let at = begin_len(out);
+                if xml.kind == MessageKind::Polymorphic {
+                    self.polymorphic(reader, &start, xml, out)?;
                 } else {
-                    self.content(reader, &start, &mut inner, &[Role::Element])?;
+                    self.content(reader, &start, xml, &[Role::Element], out)?;
                 }
-                push(message, fd, Value::Message(inner))
+                end_len(out, at);
+                Ok(())
             }
             _ => Err(XmlError::new(format!(
                 "field `{}` does not hold a message",
-                fd.name()
+                field.name
             ))),
         }
     }
 
     /// An element of a type with derived types: the member its `xsi:type` names.
-    fn polymorphic(
+    fn polymorphic<'a>(
         &self,
-        reader: &mut Reader,
-        start: &Start,
-        holder: &mut DynamicMessage,
+        reader: &mut Reader<'a>,
+        start: &Start<'a>,
+        xml: &XmlMessage,
+        out: &mut Vec<u8>,
     ) -> Result<(), XmlError> {
-        let desc = holder.descriptor();
-        let xml = self.xml_of(&desc)?;
         let wanted = start.xsi("type").map(|t| t.rsplit(':').next().unwrap_or(t));
         let member = match wanted {
             Some(local) => xml
@@ -437,104 +476,101 @@ impl Decoder<'_> {
                 .or(xml.fields.first())
                 .ok_or_else(|| XmlError::new("no concrete type"))?,
         };
-        let fd = field_of(&desc, member)?;
-        let Kind::Message(member_desc) = fd.kind() else {
+        let WireKind::Message(name) = &member.wire else {
             return Err(XmlError::new("a polymorphic member is not a message"));
         };
-        let mut inner = DynamicMessage::new(member_desc);
-        self.content(reader, start, &mut inner, &[Role::Element])?;
-        holder.set_field(&fd, Value::Message(inner));
+        tag(member.number, LEN, out);
+        let at = begin_len(out);
+        self.content(reader, start, self.xml(name)?, &[Role::Element], out)?;
+        end_len(out, at);
         Ok(())
     }
 }
 
-fn field_of(desc: &MessageDescriptor, field: &XmlField) -> Result<FieldDescriptor, XmlError> {
-    desc.get_field(field.number).ok_or_else(|| {
-        XmlError::new(format!(
-            "{} has no field {}",
-            desc.full_name(),
-            field.number
-        ))
-    })
-}
-
-fn push(message: &mut DynamicMessage, fd: &FieldDescriptor, value: Value) -> Result<(), XmlError> {
-    if fd.is_list() {
-        if let Value::List(list) = message.get_field_mut(fd) {
-            list.push(value);
-        }
-    } else {
-        message.set_field(fd, value);
-    }
-    Ok(())
-}
-
-/// Sets a simple value (or the space-separated items of a list) from its text.
-fn set_simple(
-    message: &mut DynamicMessage,
-    fd: &FieldDescriptor,
-    field: &XmlField,
-    text: &str,
-) -> Result<(), XmlError> {
+/// A simple value (or the space-separated items of a list) from its text, as field `number`.
+fn simple(field: &XmlField, number: u32, text: &str, out: &mut Vec<u8>) -> Result<(), XmlError> {
     let info = match &field.value {
         XmlValue::Simple(info) => info.as_ref(),
         _ => &SimpleInfo::default(),
     };
-    let kind = fd.kind();
-    if info.list && fd.is_list() {
+    let WireKind::Scalar(kind) = field.wire else {
+        return Err(XmlError::new(format!(
+            "`{}` is not a simple value",
+            field.name
+        )));
+    };
+    if info.list && field.repeated {
         for item in text.split_whitespace() {
-            push(message, fd, parse_simple(&kind, info, item, fd)?)?;
+            scalar(kind, info, &field.name, number, item, out)?;
         }
         return Ok(());
     }
-    let value = parse_simple(&kind, info, text, fd)?;
-    push(message, fd, value)
+    scalar(kind, info, &field.name, number, text, out)
 }
 
-/// A value of an XSD simple type from its text, as the field's protobuf kind.
-pub fn parse_simple(
-    kind: &Kind,
+/// One value of an XSD simple type from its text, in the wire form of its protobuf type.
+fn scalar(
+    kind: Type,
     info: &SimpleInfo,
+    name: &str,
+    number: u32,
     text: &str,
-    fd: &FieldDescriptor,
-) -> Result<Value, XmlError> {
+    out: &mut Vec<u8>,
+) -> Result<(), XmlError> {
     let trimmed = text.trim();
     let bad = || {
         XmlError::new(format!(
-            "`{}` is not a valid {} for `{}`",
+            "`{}` is not a valid {} for `{name}`",
             trimmed.chars().take(64).collect::<String>(),
             info.builtin,
-            fd.json_name()
         ))
     };
-    Ok(match kind {
-        Kind::String => Value::String(if info.builtin.as_ref() == "string" {
-            text.to_owned()
-        } else {
-            trimmed.to_owned()
-        }),
-        Kind::Bool => Value::Bool(match trimmed {
-            "true" | "1" => true,
-            "false" | "0" => false,
-            _ => return Err(bad()),
-        }),
-        Kind::Int32 => Value::I32(trimmed.trim_start_matches('+').parse().map_err(|_| bad())?),
-        Kind::Int64 => Value::I64(trimmed.trim_start_matches('+').parse().map_err(|_| bad())?),
-        Kind::Uint32 => Value::U32(trimmed.trim_start_matches('+').parse().map_err(|_| bad())?),
-        Kind::Uint64 => Value::U64(trimmed.trim_start_matches('+').parse().map_err(|_| bad())?),
-        Kind::Float => Value::F32(parse_float(trimmed).ok_or_else(bad)? as f32),
-        Kind::Double => Value::F64(parse_float(trimmed).ok_or_else(bad)?),
-        Kind::Bytes => {
+    let integer = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    let varint = |value: u64, out: &mut Vec<u8>| {
+        tag(number, VARINT, out);
+        encode_varint(value, out);
+    };
+    match kind {
+        Type::String => {
+            let value = if info.builtin.as_ref() == "string" {
+                text
+            } else {
+                trimmed
+            };
+            bytes_field(number, value.as_bytes(), out);
+        }
+        Type::Bytes => {
             let compact: String = trimmed.split_whitespace().collect();
-            Value::Bytes(
-                base64::engine::general_purpose::STANDARD
-                    .decode(compact)
-                    .map_err(|_| bad())?
-                    .into(),
-            )
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .map_err(|_| bad())?;
+            bytes_field(number, &bytes, out);
+        }
+        Type::Bool => match trimmed {
+            "true" | "1" => varint(1, out),
+            "false" | "0" => varint(0, out),
+            _ => return Err(bad()),
+        },
+        Type::Int32 => varint(
+            integer.parse::<i32>().map_err(|_| bad())? as i64 as u64,
+            out,
+        ),
+        Type::Int64 => varint(integer.parse::<i64>().map_err(|_| bad())? as u64, out),
+        Type::Uint32 => varint(integer.parse::<u32>().map_err(|_| bad())?.into(), out),
+        Type::Uint64 => varint(integer.parse::<u64>().map_err(|_| bad())?, out),
+        Type::Float => {
+            let value = parse_float(trimmed).ok_or_else(bad)? as f32;
+            tag(number, FIXED32, out);
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        Type::Double => {
+            let value = parse_float(trimmed).ok_or_else(bad)?;
+            tag(number, FIXED64, out);
+            out.extend_from_slice(&value.to_le_bytes());
         }
         _ => return Err(bad()),
-    })
+    }
+    Ok(())
 }
 
 fn parse_float(text: &str) -> Option<f64> {
@@ -561,8 +597,9 @@ pub struct Fault {
     /// SOAP 1.2: the local part of the first subcode.
     pub subcode: Option<String>,
     pub reason: String,
-    /// The detail converted by its `wsdl:fault` message, when one matched.
-    pub detail: Option<DynamicMessage>,
+    /// The detail read by its `wsdl:fault` message, when one matched: the message's full name
+    /// and its wire form.
+    pub detail: Option<(String, Vec<u8>)>,
     /// The detail as XML text, when none matched.
     pub raw_detail: Option<String>,
 }
@@ -570,7 +607,8 @@ pub struct Fault {
 /// What a response envelope holds.
 #[derive(Debug)]
 pub enum Response {
-    Message(DynamicMessage),
+    /// The message, in wire form.
+    Message(Vec<u8>),
     Fault(Fault),
 }
 
@@ -579,22 +617,21 @@ fn is_envelope_ns(ns: &str) -> bool {
 }
 
 impl Decoder<'_> {
-    /// Reads a response envelope: its headers and body into `output`, or its fault.
+    /// Reads an envelope: its headers and body into the message of `body`, or its fault.
     /// `faults`: the fault detail elements of the operation and their messages.
     pub fn envelope(
         &self,
         input: &[u8],
         limits: Limits,
         body: &SoapBody,
-        output: MessageDescriptor,
-        faults: &[(MessageDescriptor, String, String)],
+        faults: &[(QName, String)],
     ) -> Result<Response, XmlError> {
         let mut reader = Reader::new(input, limits)?;
         let envelope = loop {
             match reader.next()? {
                 Item::Start(s) => break s,
                 Item::Text(t) if t.trim().is_empty() => {}
-                _ => return Err(XmlError::new("the response is not a SOAP envelope")),
+                _ => return Err(XmlError::new("the document is not a SOAP envelope")),
             }
         };
         if envelope.local != "Envelope" || !is_envelope_ns(&envelope.ns) {
@@ -603,84 +640,69 @@ impl Decoder<'_> {
                 envelope.local
             )));
         }
-        let mut message = DynamicMessage::new(output);
+        let xml = self.xml(&body.message)?;
+        let mut out = Vec::with_capacity(input.len() / 2);
         loop {
             let section = match reader.next()? {
                 Item::Start(s) => s,
                 Item::End => return Err(XmlError::new("the envelope has no Body")),
                 Item::Text(_) => continue,
             };
-            match section.local.as_str() {
-                "Header" => self.content(&mut reader, &section, &mut message, &[Role::Header])?,
-                "Body" => return self.body(&mut reader, &section, body, message, faults),
+            match section.local {
+                "Header" => self.content(&mut reader, &section, xml, &[Role::Header], &mut out)?,
+                "Body" => return self.body(&mut reader, &section, body, xml, out, faults),
                 _ => reader.skip(&section)?,
             }
         }
     }
 
-    fn body(
+    fn body<'a>(
         &self,
-        reader: &mut Reader,
-        section: &Start,
+        reader: &mut Reader<'a>,
+        section: &Start<'a>,
         body: &SoapBody,
-        mut message: DynamicMessage,
-        faults: &[(MessageDescriptor, String, String)],
+        xml: &XmlMessage,
+        mut out: Vec<u8>,
+        faults: &[(QName, String)],
     ) -> Result<Response, XmlError> {
         if section.empty {
-            return Ok(Response::Message(message));
+            return Ok(Response::Message(out));
         }
-        match &body.wrapper {
-            None => {
-                // The parts are the Body's children; a Fault is one of them.
-                loop {
-                    match reader.next()? {
-                        Item::End => return Ok(Response::Message(message)),
-                        Item::Text(_) => {}
-                        Item::Start(child) => {
-                            if child.local == "Fault" && is_envelope_ns(&child.ns) {
-                                return self.fault(reader, &child, faults).map(Response::Fault);
-                            }
-                            let xml = self.xml_of(&message.descriptor())?;
-                            match xml.find(Role::Element, &child.ns, &child.local) {
-                                Some(field) => {
-                                    let field = field.clone();
-                                    self.field(reader, child, &mut message, &field)?
-                                }
-                                None => reader.skip(&child)?,
-                            }
-                        }
-                    }
+        loop {
+            let child = match reader.next()? {
+                Item::End => return Ok(Response::Message(out)),
+                Item::Text(_) => continue,
+                Item::Start(child) => child,
+            };
+            if child.local == "Fault" && is_envelope_ns(&child.ns) {
+                return self.fault(reader, &child, faults).map(Response::Fault);
+            }
+            if body.wrapper.is_none() {
+                // The parts are the Body's children.
+                match xml.find(Role::Element, &child.ns, child.local) {
+                    Some(field) => self.field(reader, child, field, &mut out)?,
+                    None => reader.skip(&child)?,
+                }
+                continue;
+            }
+            self.content(reader, &child, xml, &[Role::Element], &mut out)?;
+            // Whatever follows the wrapper is not part of the message.
+            loop {
+                match reader.next()? {
+                    Item::End => return Ok(Response::Message(out)),
+                    Item::Start(s) => reader.skip(&s)?,
+                    Item::Text(_) => {}
                 }
             }
-            Some(_) => loop {
-                match reader.next()? {
-                    Item::End => return Ok(Response::Message(message)),
-                    Item::Text(_) => {}
-                    Item::Start(child) => {
-                        if child.local == "Fault" && is_envelope_ns(&child.ns) {
-                            return self.fault(reader, &child, faults).map(Response::Fault);
-                        }
-                        self.content(reader, &child, &mut message, &[Role::Element])?;
-                        // Whatever follows the wrapper is not part of the message.
-                        loop {
-                            match reader.next()? {
-                                Item::End => return Ok(Response::Message(message)),
-                                Item::Start(s) => reader.skip(&s)?,
-                                Item::Text(_) => {}
-                            }
-                        }
-                    }
-                }
-            },
         }
     }
 
     /// A `Fault` element, SOAP 1.1 or 1.2.
-    fn fault(
+    fn fault<'a>(
         &self,
-        reader: &mut Reader,
-        start: &Start,
-        faults: &[(MessageDescriptor, String, String)],
+        reader: &mut Reader<'a>,
+        start: &Start<'a>,
+        faults: &[(QName, String)],
     ) -> Result<Fault, XmlError> {
         let mut fault = Fault {
             code: String::new(),
@@ -699,13 +721,11 @@ impl Decoder<'_> {
                 Item::Text(_) => continue,
                 Item::Start(s) => s,
             };
-            match child.local.as_str() {
+            match child.local {
                 "faultcode" => fault.code = local_part(&reader.text(&child)?),
                 "faultstring" => fault.reason = reader.text(&child)?.trim().to_owned(),
-                "Code" => {
-                    // <Value>, then an optional <Subcode><Value>.
-                    self.code(reader, &child, &mut fault, 0)?;
-                }
+                // <Value>, then an optional <Subcode><Value>.
+                "Code" => self.code(reader, &child, &mut fault, 0)?,
                 "Reason" => {
                     let mut first = true;
                     loop {
@@ -728,10 +748,10 @@ impl Decoder<'_> {
         }
     }
 
-    fn code(
+    fn code<'a>(
         &self,
-        reader: &mut Reader,
-        start: &Start,
+        reader: &mut Reader<'a>,
+        start: &Start<'a>,
         fault: &mut Fault,
         level: usize,
     ) -> Result<(), XmlError> {
@@ -759,12 +779,12 @@ impl Decoder<'_> {
         }
     }
 
-    fn detail(
+    fn detail<'a>(
         &self,
-        reader: &mut Reader,
-        start: &Start,
+        reader: &mut Reader<'a>,
+        start: &Start<'a>,
         fault: &mut Fault,
-        faults: &[(MessageDescriptor, String, String)],
+        faults: &[(QName, String)],
     ) -> Result<(), XmlError> {
         if start.empty {
             return Ok(());
@@ -779,14 +799,21 @@ impl Decoder<'_> {
                     }
                 }
                 Item::Start(child) => {
-                    let known = faults.iter().find(|(_, ns, local)| {
-                        local == &child.local && (ns == &child.ns || ns.is_empty())
+                    let known = faults.iter().find(|(element, _)| {
+                        &*element.local == child.local
+                            && (element.ns == child.ns || element.ns.is_empty())
                     });
                     match known {
-                        Some((desc, ..)) if fault.detail.is_none() => {
-                            let mut message = DynamicMessage::new(desc.clone());
-                            self.content(reader, &child, &mut message, &[Role::Element])?;
-                            fault.detail = Some(message);
+                        Some((_, message)) if fault.detail.is_none() => {
+                            let mut wire = Vec::new();
+                            self.content(
+                                reader,
+                                &child,
+                                self.xml(message)?,
+                                &[Role::Element],
+                                &mut wire,
+                            )?;
+                            fault.detail = Some((message.clone(), wire));
                         }
                         _ => raw.push_str(&reader.raw(child, true)?),
                     }

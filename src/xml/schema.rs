@@ -72,6 +72,10 @@ pub struct XmlField {
     pub name: Arc<str>,
     /// Empty when unqualified.
     pub ns: Arc<str>,
+    /// The name as written, with the prefix of its namespace (`ns1:order`).
+    pub tag: String,
+    /// The protobuf type of the value (of the stand-in's value, for a nillable element).
+    pub wire: WireKind,
     pub role: Role,
     pub value: XmlValue,
     pub repeated: bool,
@@ -79,6 +83,14 @@ pub struct XmlField {
     pub nillable: bool,
     /// For the members of a polymorphic message: the type written as `xsi:type`.
     pub xsi_type: Option<QName>,
+}
+
+/// How a value is written in protobuf wire form.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireKind {
+    Scalar(prost_types::field_descriptor_proto::Type),
+    /// A message, by full name.
+    Message(String),
 }
 
 #[derive(Debug, Clone)]

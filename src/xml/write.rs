@@ -191,13 +191,11 @@ impl Encoder<'_> {
             let Some(member) = member else {
                 return self.empty_element(w, tag);
             };
-            let Some(Value::Message(inner)) = message
-                .get_field_by_number(member.number)
-                .map(|v| v.into_owned())
-            else {
+            let value = message.get_field_by_number(member.number);
+            let Some(Value::Message(inner)) = value.as_deref() else {
                 return Err(XmlError::new("a polymorphic member is not a message"));
             };
-            return self.element(w, tag, &inner, member.xsi_type.as_ref());
+            return self.element(w, tag, inner, member.xsi_type.as_ref());
         }
         let mut start = BytesStart::new(tag);
         if let Some(ty) = xsi_type {
@@ -211,7 +209,7 @@ impl Encoder<'_> {
                 }
                 let fd = field_desc(&desc, field)?;
                 let text = format_values(field, &fd, &value)?;
-                start.push_attribute((self.tag(&qname(field)).as_str(), text.as_str()));
+                start.push_attribute((field.tag.as_str(), text.as_str()));
             }
         }
         let content: Vec<&XmlField> = xml
@@ -264,20 +262,14 @@ impl Encoder<'_> {
                 Ok(())
             }
             Role::Element | Role::Header => {
-                let tag = self.tag(&qname(field));
+                let tag = field.tag.as_str();
                 if matches!(&field.value, XmlValue::Simple(info) if info.list) {
                     // An `xsd:list`: one element, its items separated by spaces.
                     let text = format_values(field, &fd, &value)?;
-                    w.write_event(Event::Start(BytesStart::new(tag.as_str())))
-                        .map_err(io)?;
-                    w.write_event(Event::Text(BytesText::new(&text)))
-                        .map_err(io)?;
-                    return w
-                        .write_event(Event::End(BytesEnd::new(tag.as_str())))
-                        .map_err(io);
+                    return text_element(w, tag, &text);
                 }
                 for item in items(&fd, &value) {
-                    self.element_value(w, &tag, field, &fd, item)?;
+                    self.element_value(w, tag, field, &fd, item)?;
                 }
                 Ok(())
             }
@@ -293,15 +285,16 @@ impl Encoder<'_> {
         fd: &FieldDescriptor,
         value: &Value,
     ) -> Result<(), XmlError> {
+        let inner;
         let value = if field.nillable {
             let Value::Message(holder) = value else {
                 return Err(XmlError::new("a nillable field is not a message"));
             };
-            match holder
+            inner = holder
                 .get_field_by_number(1)
-                .filter(|_| holder.has_field_by_number(1))
-            {
-                Some(inner) => inner.into_owned(),
+                .filter(|_| holder.has_field_by_number(1));
+            match inner.as_deref() {
+                Some(inner) => inner,
                 None => {
                     let mut start = BytesStart::new(tag);
                     start.push_attribute(("xsi:nil", "true"));
@@ -309,9 +302,9 @@ impl Encoder<'_> {
                 }
             }
         } else {
-            value.clone()
+            value
         };
-        match (&field.value, &value) {
+        match (&field.value, value) {
             (XmlValue::Complex, Value::Message(m)) => self.element(w, tag, m, None),
             (XmlValue::Raw, Value::String(raw)) => {
                 w.write_event(Event::Start(BytesStart::new(tag)))
@@ -353,13 +346,6 @@ fn text_element(w: &mut Out, tag: &str, text: &str) -> Result<(), XmlError> {
     w.write_event(Event::Text(BytesText::new(text)))
         .map_err(io)?;
     end(w, tag)
-}
-
-fn qname(field: &XmlField) -> QName {
-    QName {
-        ns: field.ns.clone(),
-        local: field.name.clone(),
-    }
 }
 
 fn field_desc(

@@ -15,7 +15,7 @@ use super::model::*;
 use super::Loaded;
 use crate::config::Pos;
 use crate::xml::schema::{
-    Check, MessageKind, Role, SimpleInfo, XmlField, XmlMessage, XmlSchema, XmlValue,
+    Check, MessageKind, Role, SimpleInfo, WireKind, XmlField, XmlMessage, XmlSchema, XmlValue,
 };
 
 /// Prefix of the stand-ins of nillable elements; other messages never start with it.
@@ -141,6 +141,15 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
     };
     let package = builder.package.clone();
     let prefixes = prefixes(&builder.xml, &operations);
+    for message in builder.xml.messages.values_mut() {
+        let message = Arc::get_mut(message).expect("nothing else holds the messages yet");
+        for field in &mut message.fields {
+            field.tag = match prefixes.get(&field.ns) {
+                Some(prefix) => format!("{prefix}:{}", field.name),
+                None => field.name.to_string(),
+            };
+        }
+    }
     Ok(Built {
         file,
         service_name: format!("{package}.{service_name}"),
@@ -312,6 +321,8 @@ struct FieldSpec {
     value: XmlValue,
     /// A scalar type, or a message (its name in the package).
     proto: ProtoType,
+    /// For a nillable element: the type of its value (`proto` is its stand-in).
+    inner: Option<ProtoType>,
     repeated: bool,
     nillable: bool,
     oneof: Option<i32>,
@@ -802,6 +813,7 @@ impl<'l> Builder<'l> {
             repeated: matches!(&value, XmlValue::Simple(s) if s.list),
             value,
             proto,
+            inner: None,
             nillable: false,
             oneof: None,
             xsi_type: None,
@@ -855,6 +867,7 @@ impl<'l> Builder<'l> {
                 repeated: matches!(&value, XmlValue::Simple(s) if s.list),
                 value,
                 proto,
+                inner: None,
                 nillable: false,
                 oneof: None,
                 xsi_type: None,
@@ -931,6 +944,7 @@ impl<'l> Builder<'l> {
                     role: Role::Any,
                     value: XmlValue::Raw,
                     proto: ProtoType::Scalar(Type::String),
+                    inner: None,
                     repeated,
                     nillable: false,
                     oneof,
@@ -962,8 +976,10 @@ impl<'l> Builder<'l> {
         } else {
             (value, decl.nillable)
         };
+        let mut inner = None;
         if nillable {
-            proto = ProtoType::Message(self.nillable(&proto));
+            let stand_in = ProtoType::Message(self.nillable(&proto));
+            inner = Some(std::mem::replace(&mut proto, stand_in));
         }
         out.elements.push(FieldSpec {
             name: decl.name.local.clone(),
@@ -971,6 +987,7 @@ impl<'l> Builder<'l> {
             role,
             value,
             proto,
+            inner,
             repeated: repeated || (list && !nillable),
             nillable,
             oneof,
@@ -1038,6 +1055,7 @@ impl<'l> Builder<'l> {
                 role: Role::Element,
                 value: XmlValue::Complex,
                 proto: ProtoType::Message(message),
+                inner: None,
                 repeated: false,
                 nillable: false,
                 oneof: Some(0),
@@ -1127,6 +1145,7 @@ impl<'l> Builder<'l> {
             role: Role::Text,
             value: XmlValue::Complex,
             proto: field_proto,
+            inner: None,
             repeated: false,
             nillable: false,
             oneof: None,
@@ -1191,8 +1210,14 @@ impl<'l> Builder<'l> {
                 proto3_optional: optional.then_some(true),
                 ..Default::default()
             });
+            let wire = match spec.inner.as_ref().unwrap_or(&spec.proto) {
+                ProtoType::Scalar(t) => WireKind::Scalar(*t),
+                ProtoType::Message(m) => WireKind::Message(format!("{}.{m}", self.package)),
+            };
             xml_fields.push(XmlField {
                 number,
+                wire,
+                tag: String::new(),
                 name: spec.name,
                 ns: spec.ns,
                 role: spec.role,
