@@ -49,10 +49,10 @@ row() { echo "$1 (rep $2) | $3 | $(wrk_rps "$4") | $(wrk_pct "$4" 50%) | $(wrk_p
   echo "scenario | conns | req/s | p50 us | p99 us"
   for rep in $(seq "$REPS"); do
     for conns in 1 32; do
-      soap_post -c$conns -d1s http://127.0.0.1:$PROXY_PORT/shop >/dev/null   # warm-up
+      soap_post -c$conns -d3s http://127.0.0.1:$PROXY_PORT/shop >/dev/null   # warm-up
       row "direct SOAP POST GetOrder" "$rep" "$conns" "$(soap_post -c$conns http://127.0.0.1:$BACKEND_PORT/shop)"
       row "proxy (same stack) POST GetOrder" "$rep" "$conns" "$(soap_post -c$conns http://127.0.0.1:$PROXY_PORT/shop)"
-      rest_get -c$conns -d1s >/dev/null   # warm-up
+      rest_get -c$conns -d3s >/dev/null   # warm-up
       row "rosetta REST->SOAP GET /orders/1" "$rep" "$conns" "$(rest_get -c$conns)"
     done
   done

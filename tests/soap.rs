@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use common::{serve, vars, write_files, RunningGateway};
-use prost_reflect::{DescriptorPool, Kind};
 use serde_json::{json, Value};
 
 /// What the test server received: SOAPAction or content type, headers, and body.
@@ -421,54 +420,8 @@ fn the_descriptors_made_from_the_wsdl() {
     let gateway = common::load(dir.path(), vars).unwrap_or_else(|d| panic!("{}", d.render()));
     insta::assert_snapshot!(
         "shop_descriptors",
-        describe_package(&gateway.pool, "soap.shop")
+        common::describe_package(&gateway.pool, "soap.shop")
     );
-}
-
-/// The messages and services of a package, in a proto-like text.
-pub fn describe_package(pool: &DescriptorPool, package: &str) -> String {
-    let mut out = String::new();
-    for message in pool.all_messages().filter(|m| m.package_name() == package) {
-        out.push_str(&format!("message {} {{\n", message.name()));
-        for field in message.fields() {
-            let label = if field.is_list() {
-                "repeated "
-            } else if field.supports_presence() && !matches!(field.kind(), Kind::Message(_)) {
-                "optional "
-            } else {
-                ""
-            };
-            let kind = match field.kind() {
-                Kind::Message(m) => m.name().to_owned(),
-                other => format!("{other:?}").to_lowercase(),
-            };
-            let oneof = field
-                .containing_oneof()
-                .filter(|o| !o.is_synthetic())
-                .map(|o| format!(" (oneof {})", o.name()))
-                .unwrap_or_default();
-            out.push_str(&format!(
-                "  {label}{kind} {} = {} [json \"{}\"]{oneof};\n",
-                field.name(),
-                field.number(),
-                field.json_name()
-            ));
-        }
-        out.push_str("}\n");
-    }
-    for service in pool.services().filter(|s| s.package_name() == package) {
-        out.push_str(&format!("service {} {{\n", service.name()));
-        for method in service.methods() {
-            out.push_str(&format!(
-                "  rpc {}({}) returns ({});\n",
-                method.name(),
-                method.input().name(),
-                method.output().name()
-            ));
-        }
-        out.push_str("}\n");
-    }
-    out
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
-use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, ReflectMessage};
+use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MethodDescriptor, ReflectMessage};
 use rosetta::config::{Files, Vars};
 use rosetta::demo::{self, DemoGrpc};
 use rosetta::gateway::{self, Gateway};
@@ -175,4 +175,50 @@ pub fn compile_corpus_file(
 /// The repository's copy of the grpc-gateway example protos.
 pub fn corpus_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/grpc-gateway")
+}
+
+/// The messages and services of a package, in a proto-like text.
+pub fn describe_package(pool: &DescriptorPool, package: &str) -> String {
+    let mut out = String::new();
+    for message in pool.all_messages().filter(|m| m.package_name() == package) {
+        out.push_str(&format!("message {} {{\n", message.name()));
+        for field in message.fields() {
+            let label = if field.is_list() {
+                "repeated "
+            } else if field.supports_presence() && !matches!(field.kind(), Kind::Message(_)) {
+                "optional "
+            } else {
+                ""
+            };
+            let kind = match field.kind() {
+                Kind::Message(m) => m.name().to_owned(),
+                other => format!("{other:?}").to_lowercase(),
+            };
+            let oneof = field
+                .containing_oneof()
+                .filter(|o| !o.is_synthetic())
+                .map(|o| format!(" (oneof {})", o.name()))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {label}{kind} {} = {} [json \"{}\"]{oneof};\n",
+                field.name(),
+                field.number(),
+                field.json_name()
+            ));
+        }
+        out.push_str("}\n");
+    }
+    for service in pool.services().filter(|s| s.package_name() == package) {
+        out.push_str(&format!("service {} {{\n", service.name()));
+        for method in service.methods() {
+            out.push_str(&format!(
+                "  rpc {}({}) returns ({});\n",
+                method.name(),
+                method.input().name(),
+                method.output().name()
+            ));
+        }
+        out.push_str("}\n");
+    }
+    out
 }
