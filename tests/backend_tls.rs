@@ -39,6 +39,15 @@ impl axum::serve::Listener for TlsListener {
 /// The demo gRPC service behind TLS for `localhost`; returns its port and the CA (the
 /// self-signed certificate itself) in PEM.
 async fn tls_demo_backend() -> (u16, String, tokio::task::JoinHandle<()>) {
+    let pool = demo::pool();
+    tls_server(demo::router(&pool), b"h2").await
+}
+
+/// `router` behind TLS for `localhost`, offering `alpn`.
+async fn tls_server(
+    router: axum::Router,
+    alpn: &[u8],
+) -> (u16, String, tokio::task::JoinHandle<()>) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert_pem = cert.cert.pem();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
@@ -50,15 +59,13 @@ async fn tls_demo_backend() -> (u16, String, tokio::task::JoinHandle<()>) {
     .with_no_client_auth()
     .with_single_cert(vec![cert.cert.der().clone()], key)
     .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = tcp.local_addr().unwrap().port();
     let listener = TlsListener {
         tcp,
         acceptor: TlsAcceptor::from(Arc::new(config)),
     };
-    let pool = demo::pool();
-    let router = demo::router(&pool);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
@@ -116,4 +123,48 @@ async fn an_unreadable_ca_file_is_a_located_error() {
         diags.render()
     );
     assert_eq!((diags.items[0].line, diags.items[0].column), (9, 16));
+}
+
+#[tokio::test]
+async fn calls_a_tls_soap_backend_and_checks_its_certificate() {
+    let (port, ca, task) = tls_server(demo::soap_router(), b"http/1.1").await;
+    let wsdl = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/demo/schemas/countries.wsdl"
+    );
+    let setup = |ca_file: &str| {
+        let gateway = format!(
+            "version: 1\nbackends:\n  countries:\n    protocol: soap\n    address: https://localhost:{port}/countries\n    timeout: 5s\n{ca_file}    soap:\n      wsdl: {wsdl}\n"
+        );
+        let mapping = "version: 1\nfrontend: rest\nbackend:\n  use: countries\n";
+        common::write_files(&[
+            ("gateway.yaml", &gateway),
+            ("mappings/countries.yaml", mapping),
+            ("ca.pem", &ca),
+        ])
+    };
+    let call = |dir: tempfile::TempDir| async move {
+        let gateway = common::load(dir.path(), common::vars(&[]))
+            .unwrap_or_else(|d| panic!("{}", d.render()));
+        let gateway = common::serve(gateway).await;
+        let response = reqwest::Client::new()
+            .post(gateway.url("/CountryInfoService/CapitalCity"))
+            .body(r#"{"sCountryISOCode":"NL"}"#)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, body) = call(setup("    tls:\n      ca_file: ca.pem\n")).await;
+    assert_eq!(
+        (status, body),
+        (200, serde_json::json!({"CapitalCityResult": "Amsterdam"}))
+    );
+    // Without the CA the certificate is not trusted: the backend is unavailable, and the
+    // error does not say where it is.
+    let (status, body) = call(setup("")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(!body.to_string().contains("localhost"), "{body}");
+    task.abort();
 }

@@ -47,6 +47,10 @@ async fn soap_server(answer: Answer) -> SoapServer {
                         .unwrap_or("")
                         .to_owned();
                     received.0.lock().unwrap().push((headers, body.clone()));
+                    if body.contains(">999<") {
+                        // A slow backend, for deadlines.
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    }
                     let (status, xml) = answer(&action, &body);
                     (status, [("content-type", "text/xml; charset=utf-8")], xml).into_response()
                 },
@@ -455,4 +459,35 @@ async fn the_demo_wraps_its_soap_service() {
     // Not a continent code of the schema: refused before the backend is called.
     let (status, error) = get(gateway, "/countries?sContinentCode=XX").await;
     assert_eq!(status, 400, "{error}");
+}
+
+#[tokio::test]
+async fn deadlines_and_unreachable_backends() {
+    let server = soap_server(shop).await;
+    let (gateway, _dir) = gateway_for(&server, "ShopSoap11", MAPPING).await;
+    let started = std::time::Instant::now();
+    let response = reqwest::Client::new()
+        .get(gateway.url("/orders/999"))
+        .header("grpc-timeout", "200m")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 504);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["code"], 4);
+
+    // Nothing listens at the address: UNAVAILABLE, without the address in the message.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/shop", closed.local_addr().unwrap());
+    drop(closed);
+    let nowhere = SoapServer {
+        url: url.clone(),
+        received: Received::default(),
+        _task: tokio::spawn(async {}),
+    };
+    let (gateway, _dir) = gateway_for(&nowhere, "ShopSoap11", MAPPING).await;
+    let (status, error) = get(&gateway, "/orders/1").await;
+    assert_eq!((status, error["code"].as_i64()), (503, Some(14)));
+    assert!(!error.to_string().contains("127.0.0.1"), "{error}");
 }

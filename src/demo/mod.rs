@@ -22,7 +22,7 @@ use crate::registry::proto::{self, SchemaRequest};
 use crate::status::Status;
 
 mod soap;
-pub use soap::{start_soap, DemoSoap};
+pub use soap::{soap_router, start_soap, DemoSoap};
 
 /// The files of `examples/demo/`, as `rosetta demo` loads them.
 pub const FILES: &[(&str, &[u8])] = &[

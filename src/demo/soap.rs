@@ -102,12 +102,16 @@ impl Drop for DemoSoap {
     }
 }
 
+/// The demo SOAP service as a router (`POST /countries`).
+pub fn soap_router() -> axum::Router {
+    axum::Router::new()
+        .route("/countries", axum::routing::post(handle))
+        .with_state(Arc::new(load()))
+}
+
 /// Starts the demo SOAP backend on `addr` (`POST /countries`).
 pub async fn start_soap(addr: SocketAddr) -> std::io::Result<DemoSoap> {
-    let demo = Arc::new(load());
-    let app = axum::Router::new()
-        .route("/countries", axum::routing::post(handle))
-        .with_state(demo);
+    let app = soap_router();
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
