@@ -358,6 +358,7 @@ impl Decoder<'_> {
         }
         let text_field = xml.fields.iter().find(|f| f.role == Role::Text);
         let mut text = String::new();
+        let mut hint = 0;
         loop {
             match reader.next()? {
                 Item::End => break,
@@ -369,7 +370,7 @@ impl Decoder<'_> {
                 Item::Start(child) => {
                     let field = roles
                         .iter()
-                        .find_map(|role| xml.find(*role, &child.ns, child.local))
+                        .find_map(|role| xml.find_from(*role, &child.ns, child.local, &mut hint))
                         .or_else(|| xml.fields.iter().find(|f| f.role == Role::Any));
                     match field {
                         Some(field) => self.field(reader, child, field, out)?,

@@ -42,15 +42,34 @@ impl XmlMessage {
     /// whose namespace does not match is still found by its local name (servers get
     /// qualification wrong more often than they reuse a local name).
     pub fn find(&self, role: Role, ns: &str, local: &str) -> Option<&XmlField> {
-        let mut candidates = self
-            .fields
+        self.find_from(role, ns, local, &mut 0)
+    }
+
+    /// `find`, looking first at the field `hint` and after it: documents list their elements
+    /// in schema order, so the next element is almost always at or just after the last one.
+    /// `hint` is moved to the field found.
+    pub fn find_from(
+        &self,
+        role: Role,
+        ns: &str,
+        local: &str,
+        hint: &mut usize,
+    ) -> Option<&XmlField> {
+        let start = (*hint).min(self.fields.len());
+        let (after, before) = self.fields.split_at(start);
+        let mut candidates = before
             .iter()
-            .filter(|f| f.role == role && &*f.name == local);
-        let first = candidates.next()?;
-        if &*first.ns == ns {
-            return Some(first);
-        }
-        candidates.find(|f| &*f.ns == ns).or(Some(first))
+            .chain(after)
+            .enumerate()
+            .filter(|(_, f)| f.role == role && &*f.name == local);
+        let (i, first) = candidates.next()?;
+        let (i, found) = if &*first.ns == ns {
+            (i, first)
+        } else {
+            candidates.find(|(_, f)| &*f.ns == ns).unwrap_or((i, first))
+        };
+        *hint = (start + i) % self.fields.len();
+        Some(found)
     }
 }
 
