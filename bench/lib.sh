@@ -24,3 +24,12 @@ wait_for() { for _ in $(seq 50); do curl -sf -m 1 -o /dev/null "$@" && return 0;
 
 # Peak resident memory of a process, in MiB.
 peak_rss_mib() { awk '/VmHWM/ {print int($2/1024)}' "/proc/$1/status"; }
+
+# A temporary directory and the processes a script starts, both gone when it ends, also on
+# Ctrl-C: `with_cleanup`, then `cmd & pids+=($!)`.
+with_cleanup() {
+  TMP=$(mktemp -d)
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"' EXIT
+  trap "exit 130" INT TERM
+}

@@ -20,11 +20,7 @@ ensure_load_tools
 cargo build --release --quiet
 BIN=${CARGO_TARGET_DIR:-target}/release/rosetta
 mkdir -p "$(dirname "$OUT")"
-TMP=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-trap "exit 130" INT TERM
+with_cleanup
 
 "${core1[@]}" "$BIN" demo-backend --listen 127.0.0.1:$BACKEND_PORT >/dev/null & pids+=($!)
 "${core0[@]}" env ROSETTA_DEMO_GRPC=127.0.0.1:$BACKEND_PORT RUST_LOG=warn \

@@ -22,11 +22,7 @@ ensure_load_tools
 cargo build --release --quiet --bin rosetta --example bench_soap_peers
 TARGET=${CARGO_TARGET_DIR:-target}/release
 mkdir -p "$(dirname "$OUT")"
-TMP=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-trap "exit 130" INT TERM
+with_cleanup
 
 mkdir -p "$TMP/gw/mappings"
 echo "version: 1" > "$TMP/gw/gateway.yaml"

@@ -51,29 +51,16 @@ impl<'de> DeserializeSeed<'de> for MessageSeed<'_, '_> {
             return prost::Message::encode(&decoded, self.out).map_err(de::Error::custom);
         }
         if message.nillable {
-            return deserializer.deserialize_option(NillableSeed {
-                plan: self.plan,
-                index: self.index,
-                out: self.out,
-            });
+            // A nillable element's stand-in: `null` leaves it empty (nil), a value goes in
+            // field 1 (`visit_none` / `visit_some` below).
+            return deserializer.deserialize_option(self);
         }
         deserializer.deserialize_map(self)
     }
 }
 
-/// A nillable element's stand-in: `null` leaves it empty (nil), a value goes in field 1.
-struct NillableSeed<'p, 'o> {
-    plan: &'p Plan,
-    index: usize,
-    out: &'o mut Vec<u8>,
-}
-
-impl<'de> Visitor<'de> for NillableSeed<'_, '_> {
+impl<'de> Visitor<'de> for MessageSeed<'_, '_> {
     type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a value or null")
-    }
 
     fn visit_none<E: de::Error>(self) -> Result<(), E> {
         Ok(())
@@ -95,10 +82,6 @@ impl<'de> Visitor<'de> for NillableSeed<'_, '_> {
         }
         .deserialize(deserializer)
     }
-}
-
-impl<'de> Visitor<'de> for MessageSeed<'_, '_> {
-    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(

@@ -329,6 +329,25 @@ struct FieldSpec {
     xsi_type: Option<QName>,
 }
 
+impl FieldSpec {
+    /// A field holding a simple value (an attribute or text).
+    fn simple(name: Arc<str>, ns: Arc<str>, role: Role, value: Value) -> Self {
+        let (value, proto) = split(value);
+        FieldSpec {
+            name,
+            ns,
+            role,
+            repeated: matches!(&value, XmlValue::Simple(s) if s.list),
+            value,
+            proto,
+            inner: None,
+            nillable: false,
+            oneof: None,
+            xsi_type: None,
+        }
+    }
+}
+
 #[derive(Clone)]
 enum ProtoType {
     Scalar(Type),
@@ -688,15 +707,11 @@ impl<'l> Builder<'l> {
     // --- lookups ---
 
     fn global_element(&self, name: &QName, at: &Pos) -> Result<Arc<ElementDecl>, Problem> {
-        lookup(&self.loaded.schemas.elements, name)
-            .cloned()
-            .ok_or_else(|| (at.clone(), format!("element `{name}` is not defined")))
+        defined(&self.loaded.schemas.elements, name, "element", at)
     }
 
     fn named_type(&self, name: &QName, at: &Pos) -> Result<Arc<TypeDef>, Problem> {
-        lookup(&self.loaded.schemas.types, name)
-            .cloned()
-            .ok_or_else(|| (at.clone(), format!("type `{name}` is not defined")))
+        defined(&self.loaded.schemas.types, name, "type", at)
     }
 
     /// A built-in type named without the XSD namespace (`type="string"` under a default
@@ -805,19 +820,7 @@ impl<'l> Builder<'l> {
     }
 
     fn text_field(&self, value: Value) -> FieldSpec {
-        let (value, proto) = split(value);
-        FieldSpec {
-            name: "$value".into(),
-            ns: "".into(),
-            role: Role::Text,
-            repeated: matches!(&value, XmlValue::Simple(s) if s.list),
-            value,
-            proto,
-            inner: None,
-            nillable: false,
-            oneof: None,
-            xsi_type: None,
-        }
+        FieldSpec::simple("$value".into(), "".into(), Role::Text, value)
     }
 
     fn attributes(&mut self, uses: &[AttributeUse], out: &mut Fields) -> Result<(), Problem> {
@@ -832,22 +835,16 @@ impl<'l> Builder<'l> {
                             pos: pos.clone(),
                         })
                     } else {
-                        lookup(&self.loaded.schemas.attributes, name)
-                            .cloned()
-                            .ok_or_else(|| {
-                                (pos.clone(), format!("attribute `{name}` is not defined"))
-                            })?
+                        defined(&self.loaded.schemas.attributes, name, "attribute", pos)?
                     }
                 }
                 AttributeUse::GroupRef(name, pos) => {
-                    let group = lookup(&self.loaded.schemas.attribute_groups, name)
-                        .cloned()
-                        .ok_or_else(|| {
-                            (
-                                pos.clone(),
-                                format!("attributeGroup `{name}` is not defined"),
-                            )
-                        })?;
+                    let group = defined(
+                        &self.loaded.schemas.attribute_groups,
+                        name,
+                        "attributeGroup",
+                        pos,
+                    )?;
                     self.attributes(&group.attributes, out)?;
                     continue;
                 }
@@ -857,21 +854,14 @@ impl<'l> Builder<'l> {
                 Some(ty) => self.simple_value(ty, &decl.pos)?,
                 None => Value::Simple(string_info("anySimpleType"), Type::String),
             };
-            let (value, proto) = split(value);
             // A restriction or extension may restate an inherited attribute.
             out.attributes.retain(|f| f.name != decl.name.local);
-            out.attributes.push(FieldSpec {
-                name: decl.name.local.clone(),
-                ns: decl.name.ns.clone(),
-                role: Role::Attribute,
-                repeated: matches!(&value, XmlValue::Simple(s) if s.list),
+            out.attributes.push(FieldSpec::simple(
+                decl.name.local.clone(),
+                decl.name.ns.clone(),
+                Role::Attribute,
                 value,
-                proto,
-                inner: None,
-                nillable: false,
-                oneof: None,
-                xsi_type: None,
-            });
+            ));
         }
         Ok(())
     }
@@ -924,14 +914,7 @@ impl<'l> Builder<'l> {
                 Ok(())
             }
             Term::GroupRef(name) => {
-                let group = lookup(&self.loaded.schemas.groups, name)
-                    .cloned()
-                    .ok_or_else(|| {
-                        (
-                            particle.pos.clone(),
-                            format!("group `{name}` is not defined"),
-                        )
-                    })?;
+                let group = defined(&self.loaded.schemas.groups, name, "group", &particle.pos)?;
                 match &group.particle {
                     Some(inner) => self.particle(inner, repeated, oneof, out),
                     None => Ok(()),
@@ -1249,6 +1232,18 @@ impl<'l> Builder<'l> {
             }),
         );
     }
+}
+
+/// A global component by name (see `lookup`), or the problem that it is not defined.
+fn defined<V: Clone>(
+    map: &HashMap<QName, V>,
+    name: &QName,
+    what: &str,
+    at: &Pos,
+) -> Result<V, Problem> {
+    lookup(map, name)
+        .cloned()
+        .ok_or_else(|| (at.clone(), format!("{what} `{name}` is not defined")))
 }
 
 fn split(value: Value) -> (XmlValue, ProtoType) {
