@@ -74,13 +74,7 @@ impl<'de> Visitor<'de> for MessageSeed<'_, '_> {
         let Some(field) = self.plan.messages[self.index].fields.first() else {
             return Err(de::Error::custom("a nillable stand-in has no value field"));
         };
-        ValueSeed {
-            plan: self.plan,
-            kind: &field.kind,
-            number: field.number,
-            out: self.out,
-        }
-        .deserialize(deserializer)
+        ValueSeed::of(self.plan, field, self.out).deserialize(deserializer)
     }
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -185,13 +179,7 @@ impl<'de> DeserializeSeed<'de> for FieldSeed<'_, '_> {
             if !self.field.list
                 && (message.nillable || message.desc.full_name() == "google.protobuf.Value")
             {
-                return ValueSeed {
-                    plan: self.plan,
-                    kind: &self.field.kind,
-                    number: self.field.number,
-                    out: self.out,
-                }
-                .deserialize(deserializer);
+                return ValueSeed::of(self.plan, self.field, self.out).deserialize(deserializer);
             }
         }
         deserializer.deserialize_option(self)
@@ -231,13 +219,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_> {
                 out: self.out,
             });
         }
-        ValueSeed {
-            plan: self.plan,
-            kind: &field.kind,
-            number: field.number,
-            out: self.out,
-        }
-        .deserialize(deserializer)
+        ValueSeed::of(self.plan, field, self.out).deserialize(deserializer)
     }
 }
 
@@ -272,12 +254,7 @@ impl<'de> Visitor<'de> for ListSeed<'_, '_> {
             return Ok(());
         }
         while seq
-            .next_element_seed(ValueSeed {
-                plan: self.plan,
-                kind: &field.kind,
-                number: field.number,
-                out: self.out,
-            })?
+            .next_element_seed(ValueSeed::of(self.plan, field, self.out))?
             .is_some()
         {}
         Ok(())
@@ -339,6 +316,18 @@ fn write_map_key(kind: &FieldKind, key: &str, out: &mut Vec<u8>) -> Result<(), S
         }
     }
     Ok(())
+}
+
+impl<'p, 'o> ValueSeed<'p, 'o> {
+    /// The value of `field`, with its tag.
+    fn of(plan: &'p Plan, field: &'p FieldPlan, out: &'o mut Vec<u8>) -> Self {
+        ValueSeed {
+            plan,
+            kind: &field.kind,
+            number: field.number,
+            out,
+        }
+    }
 }
 
 /// One value of a known kind, with its tag (`number` 0: packed, no tag).
