@@ -17,10 +17,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::serve::ListenerExt;
 
-/// The same allocator as rosetta's binary, so that the baseline is the same stack.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -81,11 +81,6 @@ enum Command {
     },
 }
 
-/// mimalloc instead of the system allocator: per-request allocations (headers, bodies, XML
-/// names) cost a fifth of the gateway's CPU with glibc's malloc (docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
