@@ -379,6 +379,15 @@ async fn credentials_reach_the_backend() {
     assert_eq!(field("<wsse:Password"), expected);
     assert!(body.contains("#PasswordDigest"));
     assert!(!body.contains("s3cret"));
+
+    // PasswordText sends the password itself, with a nonce and creation time all the same.
+    let text = mapping.replace("      digest: true\n", "");
+    let (gateway, _dir) = gateway_for(&server, "ShopSoap11", &text).await;
+    let (status, _) = get(&gateway, "/orders/2").await;
+    assert_eq!(status, 200);
+    let (_, body) = server.received.last();
+    assert!(body.contains("#PasswordText\">s3cret</wsse:Password>"), "{body}");
+    assert!(body.contains("<wsse:Nonce ") && body.contains("<wsu:Created>"), "{body}");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! POSTed with reqwest over a pooled HTTP client; the response envelope or fault becomes the
 //! reply or the canonical status (conventions sections 5 and 6).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -52,8 +53,15 @@ pub struct SoapBackend {
     client: reqwest::Client,
     /// The endpoint, parsed once (parsing it per call shows in profiles).
     url: reqwest::Url,
-    /// The SOAP HTTP headers of each operation, by method name, made once.
-    headers: HashMap<String, Vec<(&'static str, HeaderValue)>>,
+    /// By method name: what each call of an operation needs, made once.
+    operations: HashMap<String, Prepared>,
+}
+
+struct Prepared {
+    operation: SoapOperation,
+    /// `Content-Type` and `SOAPAction`.
+    headers: Vec<(&'static str, HeaderValue)>,
+    output: MessageDescriptor,
 }
 
 const WSSE: &str =
@@ -84,17 +92,21 @@ impl SoapBackend {
         let client = builder.build().map_err(|e| e.to_string())?;
         let url = reqwest::Url::parse(&settings.address)
             .map_err(|e| format!("invalid backend address: {e}"))?;
-        let headers = settings
-            .service
-            .operations
-            .iter()
-            .map(|(name, op)| (name.clone(), soap_headers(settings.service.version, op)))
-            .collect();
+        let mut operations = HashMap::new();
+        for (name, op) in &settings.service.operations {
+            let prepared = Prepared {
+                operation: op.clone(),
+                headers: soap_headers(settings.service.version, op),
+                output: message(&settings.pool, &op.output.message)
+                    .map_err(|status| status.message)?,
+            };
+            operations.insert(name.clone(), prepared);
+        }
         Ok(SoapBackend {
             settings,
             client,
             url,
-            headers,
+            operations,
         })
     }
 
@@ -108,11 +120,11 @@ impl SoapBackend {
 
     async fn call(&self, mut call: Call) -> Result<Reply, Status> {
         let settings = &self.settings;
-        let operation = settings
-            .service
+        let prepared = self
             .operations
             .get(call.operation.method.name())
             .ok_or_else(|| Status::new(Code::Unimplemented, "no such SOAP operation"))?;
+        let operation = &prepared.operation;
         let input = call
             .input
             .next()
@@ -120,12 +132,7 @@ impl SoapBackend {
             .ok_or_else(|| Status::invalid_argument("the request has no message"))?;
         let envelope = request_envelope(settings, operation, &input)?;
         let mut request = self.client.post(self.url.clone()).body(envelope);
-        for (name, value) in self
-            .headers
-            .get(call.operation.method.name())
-            .into_iter()
-            .flatten()
-        {
+        for (name, value) in &prepared.headers {
             request = request.header(*name, value.clone());
         }
         for (name, value) in &call.metadata {
@@ -140,7 +147,7 @@ impl SoapBackend {
         let response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         let body = read_limited(response, settings.max_response).await?;
-        let output = message(&settings.pool, &operation.output.message)?;
+        let output = prepared.output.clone();
         if operation.one_way && body.iter().all(u8::is_ascii_whitespace) && status.is_success() {
             return Ok(reply(Message::Decoded(DynamicMessage::new(output))));
         }
@@ -170,10 +177,15 @@ pub fn request_envelope(
     input: &Message,
 ) -> Result<Vec<u8>, Status> {
     let message = input.decoded()?;
-    let mut headers = settings.headers.clone();
-    if let Some(security) = &settings.ws_security {
-        headers.push(username_token(security));
-    }
+    // A fresh UsernameToken per call; without one, the configured headers as they are.
+    let headers: Cow<[String]> = match &settings.ws_security {
+        None => Cow::Borrowed(&settings.headers),
+        Some(security) => {
+            let mut headers = settings.headers.clone();
+            headers.push(username_token(security));
+            Cow::Owned(headers)
+        }
+    };
     let encoder = Encoder {
         schema: &settings.service.xml,
         prefixes: &settings.service.prefixes,

@@ -531,15 +531,7 @@ fn write_special(
         _ => match &message.wrapped {
             // A wrapper is written as its value.
             Some(kind) => {
-                let mut value = zero(kind);
-                let mut pos = 0;
-                while pos < wire.len() {
-                    let tag = varint(wire, &mut pos)?;
-                    let field = raw(wire, &mut pos, tag & 7)?;
-                    if tag >> 3 == 1 {
-                        value = field;
-                    }
-                }
+                let value = value_field(wire)?.unwrap_or_else(|| zero(kind));
                 write_scalar(kind, value, out)
             }
             None => write_through_dynamic(plan, message, wire, out),
@@ -554,6 +546,17 @@ fn write_nillable(
     wire: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), Fallback> {
+    match (value_field(wire)?, message.fields.first()) {
+        (Some(value), Some(field)) => write_value(plan, &field.kind, value, out),
+        _ => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+    }
+}
+
+/// Field 1 (`value`) of a wrapper or stand-in, the last one on the wire.
+fn value_field(wire: &[u8]) -> Result<Option<Raw<'_>>, Fallback> {
     let mut value = None;
     let mut pos = 0;
     while pos < wire.len() {
@@ -563,13 +566,7 @@ fn write_nillable(
             value = Some(field);
         }
     }
-    match (value, message.fields.first()) {
-        (Some(value), Some(field)) => write_value(plan, &field.kind, value, out),
-        _ => {
-            out.extend_from_slice(b"null");
-            Ok(())
-        }
-    }
+    Ok(value)
 }
 
 /// RFC 3339 in UTC, with 0, 3, 6 or 9 fraction digits: the form prost-types writes (and so

@@ -307,22 +307,17 @@ impl Encoder<'_> {
         match (&field.value, value) {
             (XmlValue::Complex, Value::Message(m)) => self.element(w, tag, m, None),
             (XmlValue::Raw, Value::String(raw)) => {
-                w.write_event(Event::Start(BytesStart::new(tag)))
-                    .map_err(io)?;
+                start(w, tag)?;
                 w.get_mut()
                     .extend_from_slice(checked_fragment(raw)?.as_bytes());
-                w.write_event(Event::End(BytesEnd::new(tag))).map_err(io)
+                end(w, tag)
             }
             (XmlValue::Simple(info), v) => {
                 let text = format_simple(info, fd, v)?;
                 if text.is_empty() {
                     return self.empty_element(w, tag);
                 }
-                w.write_event(Event::Start(BytesStart::new(tag)))
-                    .map_err(io)?;
-                w.write_event(Event::Text(BytesText::new(&text)))
-                    .map_err(io)?;
-                w.write_event(Event::End(BytesEnd::new(tag))).map_err(io)
+                text_element(w, tag, &text)
             }
             _ => Err(XmlError::new(format!(
                 "field `{}` holds a value of the wrong kind",

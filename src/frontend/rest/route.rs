@@ -27,10 +27,10 @@ pub struct MappingSettings {
 }
 
 impl MappingSettings {
-    /// `soap`: the backend speaks SOAP, where defaults are always written (so that a
-    /// repeated element is an array also when empty; every singular field has presence).
-    pub fn new(options: &RestOptions, soap: bool) -> Self {
-        let emit_defaults = options.emit_defaults.unwrap_or(soap);
+    /// `emit_defaults` is the default of the option of that name: the backend decides it (a
+    /// SOAP backend writes repeated elements as arrays also when empty).
+    pub fn new(options: &RestOptions, emit_defaults: bool) -> Self {
+        let emit_defaults = options.emit_defaults.unwrap_or(emit_defaults);
         MappingSettings {
             json: JsonOptions {
                 proto_field_names: options.proto_field_names,
@@ -244,12 +244,12 @@ fn config_rule(
     }
 }
 
-/// The automatic rule of a method with no HTTP rule: `POST /{package.Service}/{Method}`.
-/// `POST /{package.Service}/{Method}`; for SOAP operations `POST /{Service}/{Operation}` (the
-/// package is made up by the importer, the service name is the WSDL's).
-pub fn auto_rule(method: &MethodDescriptor, origin: &Pos, soap: bool) -> RuleSpec {
+/// The automatic rule of a method with no HTTP rule: `POST /{package.Service}/{Method}`, or
+/// `POST /{Service}/{Method}` with `short_service` (for services whose package an importer
+/// made up, such as a WSDL's).
+pub fn auto_rule(method: &MethodDescriptor, origin: &Pos, short_service: bool) -> RuleSpec {
     let service = method.parent_service();
-    let service = if soap {
+    let service = if short_service {
         service.name()
     } else {
         service.full_name()
