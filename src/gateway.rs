@@ -15,10 +15,12 @@ use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
 use crate::backend::soap::{SoapBackend, SoapSettings, WsSecurity};
 use crate::call::Invoker;
 use crate::config::{
-    self, BackendConfig, BackendProtocol, Diagnostic, Diagnostics, Files, LoadedConfig,
-    LoadedMapping, Located, Pos, RuleMode, SoapConfig, Vars,
+    self, BackendConfig, BackendProtocol, Diagnostic, Diagnostics, Files, FrontendProtocol,
+    GraphqlOptions, GraphqlRoot, LoadedConfig, LoadedMapping, Located, Pos, RuleMode, SoapConfig,
+    Vars,
 };
-use crate::frontend::rest::matcher::Matcher;
+use crate::frontend::graphql::{self, EndpointOptions, Root, RootField, Target};
+use crate::frontend::rest::matcher::{Lookup, Matcher};
 use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
 use crate::frontend::rest::RestFrontend;
 use crate::protojson::{JsonOptions, Plan};
@@ -26,12 +28,15 @@ use crate::registry::proto::{self, Compiled, SchemaRequest};
 use crate::registry::wsdl::build::{Choice, SoapService};
 use crate::registry::wsdl::{self, Location};
 use crate::registry::{declared_at, Operation};
+use crate::xml::schema::XmlSchema;
 
 /// A gateway ready to serve.
 pub struct Gateway {
     pub listen: SocketAddr,
     pub pool: DescriptorPool,
     pub rest: Arc<RestFrontend>,
+    /// The GraphQL endpoints, one per path.
+    pub graphql: Vec<Arc<graphql::Endpoint>>,
     /// Warnings found while loading.
     pub warnings: Vec<Diagnostic>,
     /// The same, rendered with their places and snippets (empty when there are none).
@@ -152,6 +157,7 @@ pub fn build(
 
     let mut routes: Vec<Arc<Route>> = Vec::new();
     let mut matcher = Matcher::default();
+    let mut graphql = GraphqlEndpoints::default();
     let made_backends: Vec<Option<MadeBackend>> = config
         .mappings
         .iter()
@@ -175,6 +181,16 @@ pub fn build(
             soap,
             is_soap,
         };
+        if mapping.config.frontend.value == FrontendProtocol::Graphql {
+            graphql.add(config, mapping, &compiled, target, diags);
+            continue;
+        }
+        if let Some(options) = &mapping.config.graphql {
+            diags.push(Diagnostic::at(
+                &mapping.pos(&options.path),
+                "`graphql` options belong to a mapping with `frontend: graphql`",
+            ));
+        }
         for spec in mapping_routes(mapping, &compiled, target, diags) {
             let index = routes.len();
             if let Err(existing) = matcher.insert(&spec.http_method, &spec.template, index) {
@@ -200,8 +216,10 @@ pub fn build(
             routes.push(Arc::new(spec));
         }
     }
+    let graphql = graphql.finish(&compiled.pool, &matcher, diags);
     Some(Gateway {
         listen: listen?,
+        graphql,
         pool: compiled.pool.clone(),
         rest: Arc::new(RestFrontend::new(matcher, routes, compiled.pool, max_body)),
         warnings: Vec::new(),
@@ -599,44 +617,9 @@ fn mapping_routes(
         is_soap,
     } = target;
     let settings = Arc::new(MappingSettings::new(&mapping.config.options, is_soap));
-    let pool = &compiled.pool;
-    let mut methods: Vec<MethodDescriptor> = Vec::new();
-    if is_soap {
-        if let Some(first) = mapping
-            .config
-            .schemas
-            .first()
-            .or(mapping.config.services.first())
-        {
-            diags.push(Diagnostic::at(
-                &mapping.pos(first),
-                "with a SOAP backend the WSDL is the schema: leave out `schemas` and `services`",
-            ));
-        }
-    }
-    match &soap {
-        Some((name, _)) => methods.extend(
-            pool.get_service_by_name(name)
-                .iter()
-                .flat_map(|s| s.methods()),
-        ),
-        // The backend's problem is reported; its rules cannot be checked without it.
-        None if is_soap => return Vec::new(),
-        None => {}
-    }
-    for service in &mapping.config.services {
-        match pool.get_service_by_name(service) {
-            Some(s) => methods.extend(s.methods()),
-            None => diags.push(Diagnostic::at(
-                &mapping.pos(service),
-                format!(
-                    "no service `{}` in the mapping's schemas{}",
-                    service.value,
-                    suggest(pool, service)
-                ),
-            )),
-        }
-    }
+    let Some(methods) = mapping_methods(mapping, compiled, soap.as_ref(), is_soap, diags) else {
+        return Vec::new();
+    };
 
     // Rules from the mapping file, by method.
     let mut overrides: HashMap<String, (RuleMode, Option<Duration>, Vec<RuleSpec>)> =
@@ -660,37 +643,10 @@ fn mapping_routes(
             ));
             continue;
         };
-        // A selector is a full name, or a unique tail of one (`Service.Method`).
-        let tail = format!(".{}", selector.value);
-        let matching: Vec<&MethodDescriptor> = methods
-            .iter()
-            .filter(|m| m.full_name() == selector.as_str() || m.full_name().ends_with(&tail))
-            .collect();
-        let method_name = match matching.as_slice() {
-            [one] => one.full_name().to_owned(),
-            [] => {
-                diags.push(Diagnostic::at(
-                    &pos(selector),
-                    format!(
-                        "selector `{}` names no method of the mapping's services",
-                        selector.value
-                    ),
-                ));
-                continue;
-            }
-            several => {
-                let names: Vec<&str> = several.iter().map(|m| m.full_name()).collect();
-                diags.push(Diagnostic::at(
-                    &pos(selector),
-                    format!(
-                        "selector `{}` matches several methods ({}); write the full name",
-                        selector.value,
-                        names.join(", ")
-                    ),
-                ));
-                continue;
-            }
+        let Some(method) = select_method(&methods, selector, &pos(selector), diags) else {
+            continue;
         };
+        let method_name = method.full_name().to_owned();
         match route::config_rules(rule, &pos(selector), &pos) {
             Ok(specs) => {
                 let entry =
@@ -762,6 +718,333 @@ fn mapping_routes(
     routes
 }
 
+/// The methods a mapping exposes: its services', or its SOAP backend's; `None` when the SOAP
+/// backend could not be made (its problem is reported, and its methods cannot be checked).
+fn mapping_methods(
+    mapping: &LoadedMapping,
+    compiled: &Compiled,
+    soap: Option<&(String, Arc<SoapService>)>,
+    is_soap: bool,
+    diags: &mut Diagnostics,
+) -> Option<Vec<MethodDescriptor>> {
+    let pool = &compiled.pool;
+    let mut methods: Vec<MethodDescriptor> = Vec::new();
+    if is_soap {
+        if let Some(first) = mapping
+            .config
+            .schemas
+            .first()
+            .or(mapping.config.services.first())
+        {
+            diags.push(Diagnostic::at(
+                &mapping.pos(first),
+                "with a SOAP backend the WSDL is the schema: leave out `schemas` and `services`",
+            ));
+        }
+    }
+    match &soap {
+        Some((name, _)) => methods.extend(
+            pool.get_service_by_name(name)
+                .iter()
+                .flat_map(|s| s.methods()),
+        ),
+        // The backend's problem is reported; its rules cannot be checked without it.
+        None if is_soap => return None,
+        None => {}
+    }
+    for service in &mapping.config.services {
+        match pool.get_service_by_name(service) {
+            Some(s) => methods.extend(s.methods()),
+            None => diags.push(Diagnostic::at(
+                &mapping.pos(service),
+                format!(
+                    "no service `{}` in the mapping's schemas{}",
+                    service.value,
+                    suggest(pool, service)
+                ),
+            )),
+        }
+    }
+
+    Some(methods)
+}
+
+/// The method a selector names: a full name, or a unique tail of one (`Service.Method`).
+fn select_method<'m>(
+    methods: &'m [MethodDescriptor],
+    selector: &str,
+    at: &Pos,
+    diags: &mut Diagnostics,
+) -> Option<&'m MethodDescriptor> {
+    let tail = format!(".{selector}");
+    let matching: Vec<&MethodDescriptor> = methods
+        .iter()
+        .filter(|m| m.full_name() == selector || m.full_name().ends_with(&tail))
+        .collect();
+    match matching.as_slice() {
+        [one] => Some(one),
+        [] => {
+            diags.push(Diagnostic::at(
+                at,
+                format!("selector `{selector}` names no method of the mapping's services"),
+            ));
+            None
+        }
+        several => {
+            let names: Vec<&str> = several.iter().map(|m| m.full_name()).collect();
+            diags.push(Diagnostic::at(
+                at,
+                format!(
+                    "selector `{selector}` matches several methods ({}); write the full name",
+                    names.join(", ")
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// The root fields of the GraphQL mappings, by endpoint path.
+#[derive(Default)]
+struct GraphqlEndpoints {
+    endpoints: Vec<PendingEndpoint>,
+}
+
+struct PendingEndpoint {
+    options: EndpointOptions,
+    /// Where the path is written, for errors about the endpoint.
+    origin: Pos,
+    fields: Vec<RootField>,
+    soap: Vec<Arc<SoapService>>,
+}
+
+impl GraphqlEndpoints {
+    /// Adds the root fields of a `frontend: graphql` mapping.
+    fn add(
+        &mut self,
+        config: &LoadedConfig,
+        mapping: &LoadedMapping,
+        compiled: &Compiled,
+        target: MappingTarget,
+        diags: &mut Diagnostics,
+    ) {
+        let default_options = GraphqlOptions::default();
+        let options = mapping.config.graphql.as_ref().unwrap_or(&default_options);
+        let origin = if options.path.line == 0 {
+            mapping.pos(&mapping.config.frontend)
+        } else {
+            mapping.pos(&options.path)
+        };
+        if let Some(rule) = mapping.config.rules.first() {
+            let at = rule
+                .selector
+                .as_ref()
+                .map_or(origin.clone(), |s| mapping.pos(s));
+            diags.push(Diagnostic::at(&at, "HTTP `rules` are for REST mappings; a GraphQL mapping serves every method as a root field"));
+        }
+        let path = &options.path.value;
+        if !path.starts_with('/') || path.contains(['{', '}', '?', '#']) {
+            diags.push(Diagnostic::at(
+                &origin,
+                format!("`{path}` is not a path such as /graphql"),
+            ));
+            return;
+        }
+        let Some(mut methods) = mapping_methods(
+            mapping,
+            compiled,
+            target.soap.as_ref(),
+            target.is_soap,
+            diags,
+        ) else {
+            return;
+        };
+        let excluded: Vec<String> = options
+            .exclude
+            .iter()
+            .filter_map(|selector| select_method(&methods, selector, &mapping.pos(selector), diags))
+            .map(|method| method.full_name().to_owned())
+            .collect();
+        methods.retain(|method| !excluded.iter().any(|name| name == method.full_name()));
+        let mut settings: HashMap<String, (Option<GraphqlRoot>, Option<&Located<String>>)> =
+            HashMap::new();
+        for (selector, method_options) in &options.methods {
+            let at = method_options
+                .root
+                .as_ref()
+                .map(|r| mapping.pos(r))
+                .or(method_options.field_mask.as_ref().map(|f| mapping.pos(f)))
+                .unwrap_or_else(|| origin.clone());
+            if let Some(method) = select_method(&methods, selector, &at, diags) {
+                settings.insert(
+                    method.full_name().to_owned(),
+                    (
+                        method_options.root.as_ref().map(|r| r.value),
+                        method_options.field_mask.as_ref(),
+                    ),
+                );
+            }
+        }
+        let rest = MappingSettings::new(&mapping.config.options, target.is_soap);
+        let forward_headers: Arc<[http::HeaderName]> = rest.forward_headers.into();
+        let timeout = mapping
+            .config
+            .options
+            .timeout
+            .map(|d| d.0)
+            .or(target.backend_timeout);
+        let prefix = options.prefix.as_ref().map_or("", |p| p.value.as_str());
+        let mut fields = Vec::new();
+        for method in methods {
+            let declared = match target
+                .soap
+                .as_ref()
+                .and_then(|(_, s)| s.operations.get(method.name()))
+            {
+                Some(op) => op.pos.clone(),
+                None => declared_at(&method, &compiled.shown_name(method.parent_file().name())),
+            };
+            if method.is_client_streaming() {
+                diags.warn(Diagnostic::at(
+                    &declared,
+                    format!(
+                        "{} streams requests, which GraphQL cannot; it is left out of the schema",
+                        method.full_name()
+                    ),
+                ));
+                continue;
+            }
+            let (root, mask) = settings.remove(method.full_name()).unwrap_or_default();
+            let root = match (root, graphql::default_root(&method)) {
+                (_, Root::Subscription) => Root::Subscription,
+                (Some(GraphqlRoot::Query), _) => Root::Query,
+                (Some(GraphqlRoot::Mutation), _) => Root::Mutation,
+                (None, root) => root,
+            };
+            let field_mask = match mask {
+                None => None,
+                Some(name) => {
+                    let field = method.input().get_field_by_name(&name.value);
+                    match field.filter(|f| matches!(f.kind(), prost_reflect::Kind::Message(m) if m.full_name() == "google.protobuf.FieldMask") && !f.is_list()) {
+                        Some(field) => Some(field.json_name().to_owned()),
+                        None => {
+                            diags.push(Diagnostic::at(
+                                &mapping.pos(name),
+                                format!("{} has no google.protobuf.FieldMask field `{}`", method.input().full_name(), name.value),
+                            ));
+                            continue;
+                        }
+                    }
+                }
+            };
+            let name = format!(
+                "{prefix}{}",
+                graphql::schema::lower_camel_method(method.name())
+            );
+            let target = Target {
+                operation: Operation::new(method.clone()),
+                invoker: target.invoker.clone(),
+                timeout,
+                forward_headers: forward_headers.clone(),
+                request_plan: Plan::new(&method.input(), JsonOptions::default()),
+                response_plan: Plan::new(
+                    &method.output(),
+                    JsonOptions {
+                        emit_defaults: true,
+                        ..JsonOptions::default()
+                    },
+                ),
+                field_mask,
+            };
+            fields.push(RootField {
+                name,
+                root,
+                target: Arc::new(target),
+                origin: declared,
+            });
+        }
+        let max_request_size = options
+            .max_request_size
+            .map_or(config.gateway.limits.max_body_size.0, |s| s.0)
+            as usize;
+        let wanted = EndpointOptions {
+            path: path.clone(),
+            maps_as_json: options.maps_as_json,
+            max_depth: options.max_depth,
+            max_complexity: options.max_complexity,
+            max_aliases: options.max_aliases,
+            max_request_size,
+            introspection: options.introspection,
+            persisted_queries: options.persisted_queries,
+        };
+        let soap = target.soap.map(|(_, service)| service);
+        match self.endpoints.iter_mut().find(|e| e.options.path == *path) {
+            Some(endpoint) => {
+                if endpoint.options.maps_as_json != wanted.maps_as_json {
+                    diags.push(
+                        Diagnostic::at(
+                            &origin,
+                            format!("the mappings served at {path} disagree on `maps_as_json`"),
+                        )
+                        .with_related(Diagnostic::at(
+                            &endpoint.origin,
+                            "the other mapping is here",
+                        )),
+                    );
+                }
+                // The strictest limits of the mappings apply.
+                let merged = &mut endpoint.options;
+                merged.max_depth = merged.max_depth.min(wanted.max_depth);
+                merged.max_complexity = merged.max_complexity.min(wanted.max_complexity);
+                merged.max_aliases = merged.max_aliases.min(wanted.max_aliases);
+                merged.max_request_size = merged.max_request_size.min(wanted.max_request_size);
+                merged.introspection &= wanted.introspection;
+                merged.persisted_queries &= wanted.persisted_queries;
+                endpoint.fields.extend(fields);
+                endpoint.soap.extend(soap);
+            }
+            None => self.endpoints.push(PendingEndpoint {
+                options: wanted,
+                origin,
+                fields,
+                soap: soap.into_iter().collect(),
+            }),
+        }
+    }
+
+    /// Makes the schema of every endpoint.
+    fn finish(
+        self,
+        pool: &DescriptorPool,
+        rest: &Matcher,
+        diags: &mut Diagnostics,
+    ) -> Vec<Arc<graphql::Endpoint>> {
+        let mut endpoints = Vec::new();
+        for pending in self.endpoints {
+            let path = &pending.options.path;
+            if !matches!(rest.lookup(&http::Method::POST, path), Lookup::NotFound)
+                || !matches!(rest.lookup(&http::Method::GET, path), Lookup::NotFound)
+            {
+                diags.push(Diagnostic::at(
+                    &pending.origin,
+                    format!("a REST route of another mapping also serves {path}"),
+                ));
+                continue;
+            }
+            let xml: Vec<&XmlSchema> = pending.soap.iter().map(|s| &s.xml).collect();
+            match graphql::endpoint(pending.options, pending.fields, pool, &xml) {
+                Ok(endpoint) => endpoints.push(Arc::new(endpoint)),
+                Err(problems) => {
+                    for (at, message) in problems {
+                        diags.push(Diagnostic::at(&at, message));
+                    }
+                }
+            }
+        }
+        endpoints
+    }
+}
+
 /// JSON plans of one mapping, one per message type, shared by its routes.
 struct Plans {
     options: JsonOptions,
@@ -791,17 +1074,41 @@ fn suggest(pool: &DescriptorPool, name: &str) -> String {
         .unwrap_or_default()
 }
 
+impl Gateway {
+    /// Every frontend in one router: the GraphQL endpoints at their paths, REST for the rest.
+    pub fn app(&self) -> axum::Router {
+        let rest = self.rest.clone();
+        let mut app = axum::Router::new();
+        for endpoint in &self.graphql {
+            let path = endpoint.options.path.clone();
+            let sdl = endpoint.clone();
+            let served = endpoint.clone();
+            app = app
+                .route(
+                    &path,
+                    axum::routing::any(move |request: http::Request<axum::body::Body>| {
+                        served.clone().handle(request)
+                    }),
+                )
+                .route(
+                    &format!("{}/schema.graphql", path.trim_end_matches('/')),
+                    axum::routing::get(move || async move { sdl.serve_sdl() }),
+                );
+        }
+        app.fallback(move |request: http::Request<axum::body::Body>| {
+            let rest = rest.clone();
+            async move { rest.handle(request).await }
+        })
+    }
+}
+
 /// Serves the gateway on `listener` until `shutdown` completes.
 pub async fn serve(
     gateway: &Gateway,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let rest = gateway.rest.clone();
-    let app = axum::Router::new().fallback(move |request: http::Request<axum::body::Body>| {
-        let rest = rest.clone();
-        async move { rest.handle(request).await }
-    });
+    let app = gateway.app();
     // Small responses must leave at once, not wait for Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);

@@ -108,16 +108,18 @@ async fn run(command: Command) -> ExitCode {
         Command::Check { config, format } => {
             let outcome = gateway::load(Files::Disk, &config, env_vars());
             if format == Format::Json {
-                // One JSON document on stdout either way: {"ok", "routes", "errors"}.
-                let (routes, errors, warnings) = match &outcome {
+                // One JSON document on stdout either way: {"ok", "routes", "graphql", "errors",
+                // "warnings"}.
+                let (routes, graphql, errors, warnings) = match &outcome {
                     Ok(gateway) => (
                         gateway.rest.routes().len(),
+                        graphql_paths(gateway),
                         Vec::new(),
                         gateway.warnings.clone(),
                     ),
-                    Err(diags) => (0, diags.items.clone(), diags.warnings.clone()),
+                    Err(diags) => (0, Vec::new(), diags.items.clone(), diags.warnings.clone()),
                 };
-                let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "errors": errors, "warnings": warnings});
+                let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "graphql": graphql, "errors": errors, "warnings": warnings});
                 println!("{report}");
                 return if errors.is_empty() {
                     ExitCode::SUCCESS
@@ -128,10 +130,16 @@ async fn run(command: Command) -> ExitCode {
             match outcome {
                 Ok(gateway) => {
                     eprint!("{}", gateway.warnings_text);
+                    let graphql = graphql_paths(&gateway);
                     println!(
-                        "{}: ok ({} routes)",
+                        "{}: ok ({} routes{})",
                         config.display(),
-                        gateway.rest.routes().len()
+                        gateway.rest.routes().len(),
+                        if graphql.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", GraphQL at {}", graphql.join(", "))
+                        }
                     );
                     ExitCode::SUCCESS
                 }
@@ -177,6 +185,14 @@ async fn run(command: Command) -> ExitCode {
             }
         },
     }
+}
+
+fn graphql_paths(gateway: &gateway::Gateway) -> Vec<String> {
+    gateway
+        .graphql
+        .iter()
+        .map(|e| e.options.path.clone())
+        .collect()
 }
 
 async fn serve(gateway: gateway::Gateway) -> ExitCode {

@@ -386,8 +386,14 @@ async fn credentials_reach_the_backend() {
     let (status, _) = get(&gateway, "/orders/2").await;
     assert_eq!(status, 200);
     let (_, body) = server.received.last();
-    assert!(body.contains("#PasswordText\">s3cret</wsse:Password>"), "{body}");
-    assert!(body.contains("<wsse:Nonce ") && body.contains("<wsu:Created>"), "{body}");
+    assert!(
+        body.contains("#PasswordText\">s3cret</wsse:Password>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<wsse:Nonce ") && body.contains("<wsu:Created>"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

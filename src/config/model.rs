@@ -335,6 +335,9 @@ pub struct TlsConfig {
 pub enum FrontendProtocol {
     /// REST/JSON over HTTP, routed by `google.api.http` rules.
     Rest,
+    /// GraphQL over HTTP (and WebSocket and SSE for subscriptions), with a schema generated
+    /// from the backend's operations.
+    Graphql,
 }
 
 /// A mapping file: one API, pairing a frontend with a backend's operations.
@@ -355,9 +358,13 @@ pub struct MappingConfig {
     /// backend: its WSDL service.
     #[serde(default)]
     pub services: Vec<Located<String>>,
-    /// Options of the REST frontend.
+    /// Options of the frontend: all of them for REST; `forward_headers` and `timeout` for
+    /// GraphQL too.
     #[serde(default)]
     pub options: RestOptions,
+    /// Options of the GraphQL frontend (`frontend: graphql`).
+    #[serde(default)]
+    pub graphql: Option<GraphqlOptions>,
     /// HTTP rules that override or add to the `google.api.http` annotations, per method.
     #[serde(default)]
     pub rules: Vec<HttpRuleConfig>,
@@ -442,6 +449,104 @@ fn default_forward_headers() -> Vec<String> {
     ["authorization", "x-request-id", "traceparent", "tracestate"]
         .map(String::from)
         .to_vec()
+}
+
+/// Options of the GraphQL frontend (conventions section 4). Mappings served at the same `path`
+/// share one schema; of their limits the strictest applies.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphqlOptions {
+    /// Where the endpoint is served; the SDL is at `{path}/schema.graphql`.
+    #[serde(default = "default_graphql_path")]
+    pub path: Located<String>,
+    /// Put before every root field name of this mapping (`users_` gives `users_getUser`).
+    #[serde(default)]
+    pub prefix: Option<Located<String>>,
+    /// Per method (a full name or a unique tail such as `Users.GetUser`): its root type and
+    /// field mask.
+    #[serde(default)]
+    pub methods: BTreeMap<String, GraphqlMethodOptions>,
+    /// Methods left out of the schema (full names or unique tails). Methods that stream
+    /// requests, which GraphQL cannot express, are left out with a warning unless listed here.
+    #[serde(default)]
+    pub exclude: Vec<Located<String>>,
+    /// Map fields as the `JSON` scalar instead of lists of key/value entries.
+    #[serde(default)]
+    pub maps_as_json: bool,
+    /// Deepest selection nesting allowed.
+    #[serde(default = "default_graphql_depth")]
+    pub max_depth: usize,
+    /// Largest complexity allowed (each field selected counts 1).
+    #[serde(default = "default_graphql_complexity")]
+    pub max_complexity: usize,
+    /// Most aliases one document may use.
+    #[serde(default = "default_graphql_aliases")]
+    pub max_aliases: usize,
+    /// Largest request (body, or query string of a GET) accepted; default: `limits.max_body_size`.
+    #[serde(default)]
+    pub max_request_size: Option<ByteSize>,
+    /// Answer introspection queries (`__schema`, `__type`).
+    #[serde(default = "yes")]
+    pub introspection: bool,
+    /// Accept automatic persisted queries (`extensions.persistedQuery.sha256Hash`).
+    #[serde(default = "yes")]
+    pub persisted_queries: bool,
+}
+
+impl Default for GraphqlOptions {
+    fn default() -> Self {
+        GraphqlOptions {
+            path: default_graphql_path(),
+            prefix: None,
+            methods: BTreeMap::new(),
+            exclude: Vec::new(),
+            maps_as_json: false,
+            max_depth: default_graphql_depth(),
+            max_complexity: default_graphql_complexity(),
+            max_aliases: default_graphql_aliases(),
+            max_request_size: None,
+            introspection: true,
+            persisted_queries: true,
+        }
+    }
+}
+
+fn default_graphql_path() -> Located<String> {
+    Located::unplaced("/graphql".to_owned())
+}
+
+fn default_graphql_depth() -> usize {
+    15
+}
+
+fn default_graphql_complexity() -> usize {
+    1000
+}
+
+fn default_graphql_aliases() -> usize {
+    30
+}
+
+/// How one method appears in the GraphQL schema.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphqlMethodOptions {
+    /// The root type of its field (default: by name, section 4; server streaming is always a
+    /// subscription).
+    #[serde(default)]
+    pub root: Option<Located<GraphqlRoot>>,
+    /// A `google.protobuf.FieldMask` field of the request, filled with the paths of the fields
+    /// the query selects.
+    #[serde(default)]
+    pub field_mask: Option<Located<String>>,
+}
+
+/// A GraphQL root operation type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphqlRoot {
+    Query,
+    Mutation,
 }
 
 /// How a rule in a mapping combines with the method's own annotation.

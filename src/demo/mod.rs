@@ -43,6 +43,14 @@ pub const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../examples/demo/mappings/countries.yaml"),
     ),
     (
+        "demo/mappings/users-graphql.yaml",
+        include_bytes!("../../examples/demo/mappings/users-graphql.yaml"),
+    ),
+    (
+        "demo/mappings/countries-graphql.yaml",
+        include_bytes!("../../examples/demo/mappings/countries-graphql.yaml"),
+    ),
+    (
         "demo/schemas/countries.wsdl",
         include_bytes!("../../examples/demo/schemas/countries.wsdl"),
     ),

@@ -1,4 +1,5 @@
 //! Frontends: one module per protocol, each decoding requests into canonical calls and
 //! encoding replies and statuses back.
 
+pub mod graphql;
 pub mod rest;

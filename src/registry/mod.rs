@@ -7,7 +7,8 @@ pub mod wsdl;
 
 use std::sync::Arc;
 
-use prost_reflect::MethodDescriptor;
+use prost_reflect::{FileDescriptor, MethodDescriptor};
+use prost_types::source_code_info::Location;
 
 use crate::config::Pos;
 
@@ -67,14 +68,7 @@ impl Operation {
 
 /// Where a descriptor was declared, from the source info protox keeps.
 pub fn declared_at(method: &MethodDescriptor, shown_file: &str) -> Pos {
-    let file = method.parent_file();
-    let path = method.path();
-    let span = file
-        .file_descriptor_proto()
-        .source_code_info
-        .as_ref()
-        .and_then(|info| info.location.iter().find(|l| l.path == path))
-        .map(|l| l.span.clone());
+    let span = location(&method.parent_file(), method.path()).map(|l| l.span.clone());
     let (line, column) = match span.as_deref() {
         Some([line, column, ..]) => (*line as u64 + 1, *column as u64 + 1),
         _ => (1, 1),
@@ -84,4 +78,29 @@ pub fn declared_at(method: &MethodDescriptor, shown_file: &str) -> Pos {
         line,
         column,
     }
+}
+
+/// The comment written before (or else after) a descriptor, without comment markers: what
+/// GraphQL shows as its description.
+pub fn comments(file: &FileDescriptor, path: &[i32]) -> Option<String> {
+    let location = location(file, path)?;
+    let text = location
+        .leading_comments
+        .as_deref()
+        .or(location.trailing_comments.as_deref())?;
+    let lines: Vec<&str> = text
+        .lines()
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    let text = lines.join("\n").trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+fn location<'f>(file: &'f FileDescriptor, path: &[i32]) -> Option<&'f Location> {
+    file.file_descriptor_proto()
+        .source_code_info
+        .as_ref()?
+        .location
+        .iter()
+        .find(|l| l.path == path)
 }

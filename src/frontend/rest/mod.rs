@@ -167,7 +167,11 @@ impl RestFrontend {
 }
 
 /// Reads a whole request body, refusing one over `limit` with 413 before buffering it.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, Status> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, Status> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

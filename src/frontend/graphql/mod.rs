@@ -1,0 +1,539 @@
+//! The GraphQL frontend (conventions section 4): a schema generated at load time from the
+//! operations of the mappings served at one path, executed by async-graphql's dynamic schema.
+//! Root fields decode their arguments into the canonical call, and replies come back as proto3
+//! JSON, which is already the GraphQL form of every scalar of section 4.
+
+mod endpoint;
+pub mod schema;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::dynamic::{
+    Field, FieldFuture, Object, ResolverContext, Schema, SubscriptionField,
+    SubscriptionFieldFuture, TypeRef,
+};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::{
+    Error, ErrorExtensions, Name, PathSegment, QueryPathSegment, ServerResult, Value,
+};
+use futures::StreamExt;
+use http::{HeaderMap, HeaderName};
+use prost_reflect::{DescriptorPool, MethodDescriptor};
+
+use crate::call::Invoker;
+use crate::call::{self, Call, Message};
+use crate::config::Pos;
+use crate::frontend::rest::{self, response::message_json};
+use crate::protojson::{json_to_wire, wire_to_json, Plan};
+use crate::registry::{comments, Operation};
+use crate::status::{Status, CODE_NAMES};
+use crate::xml::schema::XmlSchema;
+use schema::{InputKind, InputPlans, OutputNames, Types};
+
+pub use endpoint::Endpoint;
+
+/// The root type of a root field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    Query,
+    Mutation,
+    Subscription,
+}
+
+/// What a root field calls.
+pub struct Target {
+    pub operation: Arc<Operation>,
+    pub invoker: Invoker,
+    pub timeout: Option<Duration>,
+    pub forward_headers: Arc<[HeaderName]>,
+    /// The request's proto3 JSON plan (reading).
+    pub request_plan: Arc<Plan>,
+    /// The response's proto3 JSON plan, writing every field (zero values are values, never
+    /// null).
+    pub response_plan: Arc<Plan>,
+    /// The JSON name of the request's `google.protobuf.FieldMask` field to fill from the
+    /// selection set.
+    pub field_mask: Option<String>,
+}
+
+/// One root field of an endpoint, before the schema is made.
+pub struct RootField {
+    pub name: String,
+    pub root: Root,
+    pub target: Arc<Target>,
+    /// Where the method (or the mapping that exposes it) is declared, for errors.
+    pub origin: Pos,
+}
+
+/// Settings of one endpoint, merged from the mappings served at its path.
+#[derive(Debug, Clone)]
+pub struct EndpointOptions {
+    pub path: String,
+    pub maps_as_json: bool,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_request_size: usize,
+    pub introspection: bool,
+    pub persisted_queries: bool,
+}
+
+/// The field a schema without queries gets (GraphQL requires one).
+const EMPTY_ROOT_FIELD: &str = "_empty";
+
+/// What every resolver of an endpoint shares.
+struct Shared {
+    input_plans: InputPlans,
+    output_names: OutputNames,
+    pool: DescriptorPool,
+}
+
+/// Request headers, for metadata and the deadline; put in every request's data.
+pub struct RequestHeaders(pub HeaderMap);
+
+/// Makes the schema of one endpoint. Errors name the root field or type at fault.
+pub fn endpoint(
+    options: EndpointOptions,
+    fields: Vec<RootField>,
+    pool: &DescriptorPool,
+    xml: &[&XmlSchema],
+) -> Result<Endpoint, Vec<(Pos, String)>> {
+    let mut problems = Vec::new();
+    let mut seen: std::collections::HashMap<&str, &RootField> = Default::default();
+    for field in &fields {
+        if let Some(other) = seen.insert(&field.name, field) {
+            problems.push((
+                field.origin.clone(),
+                format!(
+                    "root field `{}` of {} has the name of the one of {} ({}); give one of the mappings `graphql.prefix`",
+                    field.name,
+                    field.target.operation.full_name(),
+                    other.target.operation.full_name(),
+                    other.origin
+                ),
+            ));
+        }
+    }
+    let mut types = Types::new(options.maps_as_json, xml);
+    let (mut queries, mut mutations, mut subscriptions) = (Vec::new(), Vec::new(), Vec::new());
+    // Resolvers are made before the plans they use are complete.
+    let shared = Arc::new(std::sync::OnceLock::<Shared>::new());
+    for field in &fields {
+        let method = &field.target.operation.method;
+        let output = types.output_message(&method.output());
+        let arguments = types.input_fields(&method.input());
+        let description = comments(&method.parent_file(), method.path());
+        let target = field.target.clone();
+        let shared = shared.clone();
+        if field.root == Root::Subscription {
+            let mut root =
+                SubscriptionField::new(&field.name, TypeRef::named(&output), move |ctx| {
+                    let (shared, target) = (shared.clone(), target.clone());
+                    SubscriptionFieldFuture::new(async move {
+                        let shared = shared.get().expect("the schema is made");
+                        let reply = invoke(&ctx, shared, &target).await?;
+                        let pool = shared.pool.clone();
+                        Ok(reply.messages.map(move |item| {
+                            item.map_err(|status| status_error(&status, &pool))
+                                .and_then(|message| output_value(&target, &message))
+                        }))
+                    })
+                });
+            for argument in arguments {
+                root = root.argument(argument);
+            }
+            if let Some(about) = description {
+                root = root.description(about);
+            }
+            subscriptions.push(root);
+            continue;
+        }
+        let mut root = Field::new(&field.name, TypeRef::named(&output), move |ctx| {
+            let (shared, target) = (shared.clone(), target.clone());
+            FieldFuture::new(async move {
+                let shared = shared.get().expect("the schema is made");
+                let mut reply = invoke(&ctx, shared, &target).await?;
+                let message = reply
+                    .messages
+                    .next()
+                    .await
+                    .ok_or_else(|| Status::internal("the backend sent no response message"))
+                    .and_then(|item| item)
+                    .map_err(|status| status_error(&status, &shared.pool))?;
+                output_value(&target, &message).map(Some)
+            })
+        });
+        for argument in arguments {
+            root = root.argument(argument);
+        }
+        if let Some(about) = description {
+            root = root.description(about);
+        }
+        match field.root {
+            Root::Mutation => mutations.push(root),
+            _ => queries.push(root),
+        }
+    }
+    for problem in types.problems.drain(..) {
+        problems.push((options_origin(&fields), problem));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut query = Object::new("Query");
+    if queries.is_empty() {
+        // A schema needs a query type with a field.
+        query = query.field(
+            Field::new(EMPTY_ROOT_FIELD, TypeRef::named("Boolean"), |_| {
+                FieldFuture::Value(None)
+            })
+            .description("Always null: this API has no queries."),
+        );
+    }
+    for field in queries {
+        query = query.field(field);
+    }
+    let mutation = (!mutations.is_empty()).then(|| {
+        mutations
+            .into_iter()
+            .fold(Object::new("Mutation"), Object::field)
+    });
+    let subscription = (!subscriptions.is_empty()).then(|| {
+        subscriptions.into_iter().fold(
+            async_graphql::dynamic::Subscription::new("Subscription"),
+            |object, field| object.field(field),
+        )
+    });
+    let mut builder = Schema::build(
+        "Query",
+        mutation.as_ref().map(|_| "Mutation"),
+        subscription.as_ref().map(|_| "Subscription"),
+    )
+    .register(query)
+    .extension(ErrorPaths)
+    .limit_depth(options.max_depth)
+    .limit_complexity(options.max_complexity);
+    if !options.introspection {
+        builder = builder.disable_introspection();
+    }
+    if let Some(mutation) = mutation {
+        builder = builder.register(mutation);
+    }
+    if let Some(subscription) = subscription {
+        builder = builder.register(subscription);
+    }
+    for scalar in types.scalars() {
+        builder = builder.register(scalar);
+    }
+    for object in types.objects.drain(..) {
+        builder = builder.register(object);
+    }
+    for input in types.inputs.drain(..) {
+        builder = builder.register(input);
+    }
+    for e in types.enums.drain(..) {
+        builder = builder.register(e);
+    }
+    let schema = builder.finish().map_err(|e| {
+        vec![(
+            options_origin(&fields),
+            format!("the GraphQL schema is invalid: {e}"),
+        )]
+    })?;
+    let _ = shared.set(Shared {
+        input_plans: types.input_plans,
+        output_names: types.output_names,
+        pool: pool.clone(),
+    });
+    Ok(Endpoint::new(options, schema))
+}
+
+fn options_origin(fields: &[RootField]) -> Pos {
+    fields
+        .first()
+        .map(|f| f.origin.clone())
+        .unwrap_or_else(|| crate::gateway::unplaced("graphql"))
+}
+
+/// The root type a method's field goes under by default (section 4).
+pub fn default_root(method: &MethodDescriptor) -> Root {
+    const QUERY_PREFIXES: [&str; 10] = [
+        "Get", "List", "Search", "Find", "Count", "Lookup", "Query", "Fetch", "Read", "BatchGet",
+    ];
+    if method.is_server_streaming() {
+        return Root::Subscription;
+    }
+    let name = method.name();
+    let is_query = QUERY_PREFIXES.iter().any(|prefix| {
+        // `getCustomer` (SOAP operations are often lowerCamelCase) counts; `Getaway` does not.
+        name.len() >= prefix.len()
+            && name[..prefix.len()].eq_ignore_ascii_case(prefix)
+            && name[..1].eq_ignore_ascii_case(&prefix[..1])
+            && name[1..prefix.len()] == prefix[1..]
+            && !name[prefix.len()..].starts_with(|c: char| c.is_ascii_lowercase())
+    });
+    if is_query {
+        Root::Query
+    } else {
+        Root::Mutation
+    }
+}
+
+/// Calls the backend with the field's arguments.
+async fn invoke(
+    ctx: &ResolverContext<'_>,
+    shared: &Shared,
+    target: &Target,
+) -> Result<call::Reply, Error> {
+    let call = canonical_call(ctx, shared, target).map_err(|s| status_error(&s, &shared.pool))?;
+    call::invoke(&target.invoker, call)
+        .await
+        .map_err(|status| status_error(&status, &shared.pool))
+}
+
+fn canonical_call(
+    ctx: &ResolverContext<'_>,
+    shared: &Shared,
+    target: &Target,
+) -> Result<Call, Status> {
+    let input = target.operation.method.input();
+    let mut json = serde_json::Map::new();
+    object_json(
+        shared,
+        input.full_name(),
+        ctx.args.as_index_map(),
+        &mut json,
+    )?;
+    if let Some(mask) = &target.field_mask {
+        if !json.contains_key(mask) {
+            let mut paths = Vec::new();
+            let output = target.operation.method.output();
+            selected_paths(shared, output.full_name(), ctx.field(), "", &mut paths);
+            json.insert(mask.clone(), paths.join(",").into());
+        }
+    }
+    let bytes = serde_json::to_vec(&json).map_err(|e| Status::internal(e.to_string()))?;
+    let wire = json_to_wire(&target.request_plan, &bytes).map_err(|e| {
+        let text = e.to_string();
+        let what = text
+            .rfind(" at line ")
+            .map_or(text.as_str(), |i| &text[..i]);
+        Status::invalid_argument(format!("invalid argument: {what}"))
+    })?;
+    let empty = HeaderMap::new();
+    let headers = ctx.data_opt::<RequestHeaders>().map_or(&empty, |h| &h.0);
+    Ok(Call {
+        operation: target.operation.clone(),
+        input: futures::stream::once(async move { Message::Encoded(input, wire.into()) }).boxed(),
+        metadata: rest::forward_metadata(headers, &target.forward_headers),
+        deadline: rest::deadline(headers, target.timeout)?,
+    })
+}
+
+/// Writes the proto3 JSON of a GraphQL input object (or a root field's arguments) into `out`.
+fn object_json(
+    shared: &Shared,
+    plan_key: &str,
+    object: &async_graphql::indexmap::IndexMap<Name, Value>,
+    out: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Status> {
+    let plan = shared
+        .input_plans
+        .get(plan_key)
+        .ok_or_else(|| Status::internal(format!("no input plan for {plan_key}")))?;
+    for (name, value) in object {
+        let Some(field) = plan.get(name.as_str()) else {
+            continue;
+        };
+        if matches!(value, Value::Null) {
+            continue;
+        }
+        match &field.kind {
+            InputKind::Group(key) => match value {
+                Value::Object(members) => object_json(shared, key, members, out)?,
+                _ => {
+                    return Err(Status::invalid_argument(format!(
+                        "`{name}` takes an object"
+                    )))
+                }
+            },
+            kind => {
+                if let Some(json) = value_json(shared, kind, value)? {
+                    out.insert(field.key.to_string(), json);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn value_json(
+    shared: &Shared,
+    kind: &InputKind,
+    value: &Value,
+) -> Result<Option<serde_json::Value>, Status> {
+    let json = match (kind, value) {
+        (_, Value::Null) => return Ok(None),
+        (InputKind::Present, Value::Boolean(true)) => serde_json::json!({}),
+        (InputKind::Present, _) => return Ok(None),
+        (InputKind::Message(_) | InputKind::Map(_), Value::List(items)) => {
+            if let InputKind::Map(value_kind) = kind {
+                return map_json(shared, value_kind.as_deref(), items).map(Some);
+            }
+            let mut list = Vec::with_capacity(items.len());
+            for item in items {
+                list.extend(value_json(shared, kind, item)?);
+            }
+            serde_json::Value::Array(list)
+        }
+        (InputKind::Message(message), Value::Object(fields)) => {
+            let mut object = serde_json::Map::new();
+            object_json(shared, message, fields, &mut object)?;
+            serde_json::Value::Object(object)
+        }
+        (_, other) => other
+            .clone()
+            .into_json()
+            .map_err(|e| Status::invalid_argument(e.to_string()))?,
+    };
+    Ok(Some(json))
+}
+
+/// Map entries `[{key, value}]` as the JSON object proto3 JSON writes for a map.
+fn map_json(
+    shared: &Shared,
+    value_message: Option<&str>,
+    entries: &[Value],
+) -> Result<serde_json::Value, Status> {
+    let mut object = serde_json::Map::new();
+    for entry in entries {
+        let Value::Object(entry) = entry else {
+            continue;
+        };
+        let key = match entry.get("key") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Boolean(b)) => b.to_string(),
+            _ => return Err(Status::invalid_argument("a map entry needs a `key`")),
+        };
+        let value_kind = match value_message {
+            Some(message) => InputKind::Message(message.to_owned()),
+            None => InputKind::Plain,
+        };
+        let value = match entry.get("value") {
+            Some(value) => value_json(shared, &value_kind, value)?,
+            None => None,
+        };
+        object.insert(key, value.unwrap_or(serde_json::Value::Null));
+    }
+    Ok(serde_json::Value::Object(object))
+}
+
+/// The field-mask paths (proto3 JSON names) of the fields a selection set reaches.
+fn selected_paths(
+    shared: &Shared,
+    message: &str,
+    selection: async_graphql::SelectionField<'_>,
+    prefix: &str,
+    out: &mut Vec<String>,
+) {
+    let Some(names) = shared.output_names.get(message) else {
+        return;
+    };
+    for field in selection.selection_set() {
+        let Some((json_name, child)) = names.get(field.name()) else {
+            continue;
+        };
+        let path = format!("{prefix}{json_name}");
+        match child {
+            Some(child) if field.selection_set().next().is_some() => {
+                selected_paths(shared, child, field, &format!("{path}."), out)
+            }
+            _ if !out.contains(&path) => out.push(path),
+            _ => {}
+        }
+    }
+}
+
+/// A reply message as the GraphQL value of its field.
+fn output_value(target: &Target, message: &Message) -> Result<Value, Error> {
+    let output = target.operation.method.output();
+    if output.fields().len() == 0 && !crate::registry::wkt::has_own_json_form(output.full_name()) {
+        return Ok(Value::Boolean(true));
+    }
+    let mut json = Vec::new();
+    let written = match message {
+        Message::Encoded(_, wire) => wire_to_json(&target.response_plan, wire, &mut json).is_ok(),
+        Message::Decoded(_) => false,
+    };
+    if !written {
+        let decoded = message.decoded().map_err(|s| Error::new(s.message))?;
+        let options = prost_reflect::SerializeOptions::new()
+            .skip_default_fields(false)
+            .stringify_64_bit_integers(true);
+        json = message_json(&decoded, &options)
+            .map_err(|s| Error::new(s.message))?
+            .to_vec();
+    }
+    serde_json::from_slice(&json).map_err(|e| Error::new(format!("cannot read the reply: {e}")))
+}
+
+/// A canonical status as a GraphQL error with the extensions of section 4.
+pub fn status_error(status: &Status, pool: &DescriptorPool) -> Error {
+    let details = match status.to_json(pool) {
+        serde_json::Value::Object(mut body) => body.remove("details"),
+        _ => None,
+    };
+    let details = details
+        .and_then(|d| Value::from_json(d).ok())
+        .unwrap_or(Value::List(Vec::new()));
+    let code = status.code as usize;
+    let http_status = status.http_status().as_u16();
+    Error::new(status.message.clone()).extend_with(|_, extensions| {
+        extensions.set("code", CODE_NAMES.get(code).copied().unwrap_or("UNKNOWN"));
+        extensions.set("grpcCode", code as i32);
+        extensions.set("httpStatus", http_status);
+        extensions.set("details", details.clone());
+    })
+}
+
+/// Puts the field's path on errors from resolvers, which async-graphql's dynamic schema leaves
+/// without one (the spec requires it, and clients use it to match errors to null fields).
+struct ErrorPaths;
+
+impl ExtensionFactory for ErrorPaths {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorPaths)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ErrorPaths {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let node = info.path_node;
+        next.run(ctx, info).await.map_err(|mut error| {
+            if error.path.is_empty() {
+                let mut path = Vec::new();
+                let mut at = Some(node);
+                while let Some(current) = at {
+                    path.push(match current.segment {
+                        QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
+                        QueryPathSegment::Index(i) => PathSegment::Index(i),
+                    });
+                    at = current.parent;
+                }
+                path.reverse();
+                error.path = path;
+            }
+            error
+        })
+    }
+}
