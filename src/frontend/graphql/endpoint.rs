@@ -10,9 +10,10 @@ use std::sync::Arc;
 use async_graphql::dynamic::Schema;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
-use async_graphql::{ServerError, Variables};
+use async_graphql::{Name, ServerError, Variables};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Body;
 use axum::extract::{FromRequestParts, WebSocketUpgrade};
@@ -156,10 +157,18 @@ impl Endpoint {
         };
         let is_get = parts.method == Method::GET;
         match self.request(params, is_get, parts.headers) {
-            Ok(request) if format == Format::EventStream => self.event_stream(request),
-            Ok(request) => {
-                let response = self.schema.execute(request).await;
+            Ok((request, _)) if format == Format::EventStream => self.event_stream(request),
+            Ok((request, keys)) => {
+                let mut response = self.schema.execute(request).await;
+                in_selection_order(&mut response.data, &keys);
                 json_response(response, format)
+            }
+            Err(Outcome::Refused(refusal)) if refusal.0 == StatusCode::METHOD_NOT_ALLOWED => {
+                let mut response = refused(refusal, format);
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("POST"));
+                response
             }
             Err(Outcome::Refused(refusal)) => refused(refusal, format),
             Err(Outcome::Invalid(errors)) => {
@@ -169,13 +178,13 @@ impl Endpoint {
     }
 
     /// Checks and prepares a request: persisted query, parsed document (cached), alias limit,
-    /// no mutations over GET.
+    /// no mutations over GET. Also returns the response keys of the root selection, in order.
     fn request(
         &self,
         params: Params,
         is_get: bool,
         headers: http::HeaderMap,
-    ) -> Result<async_graphql::Request, Outcome> {
+    ) -> Result<(async_graphql::Request, Vec<Name>), Outcome> {
         let query = self.query(&params)?;
         let document = match self.documents.get(&query) {
             Some(document) => document,
@@ -196,10 +205,8 @@ impl Endpoint {
                 None,
             )]));
         }
-        if is_get
-            && operation_type(&document, params.operation_name.as_deref())
-                == Some(OperationType::Mutation)
-        {
+        let operation = operation(&document, params.operation_name.as_deref());
+        if is_get && operation.is_some_and(|op| op.ty == OperationType::Mutation) {
             return Err(Outcome::Refused(Refused(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "mutations are not allowed over GET; use POST".into(),
@@ -209,8 +216,12 @@ impl Endpoint {
             .variables(params.variables.unwrap_or_default())
             .data(RequestHeaders(headers));
         request.operation_name = params.operation_name;
+        let mut keys = Vec::new();
+        if let Some(operation) = operation {
+            root_keys(&document, &operation.selection_set.node, &mut keys);
+        }
         request.set_parsed_query(document);
-        Ok(request)
+        Ok((request, keys))
     }
 
     /// The query text, from the request or (automatic persisted queries) from its hash.
@@ -390,14 +401,46 @@ async fn body_params(
     })
 }
 
-fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+fn operation<'d>(
+    document: &'d ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'d OperationDefinition> {
     match &document.operations {
-        DocumentOperations::Single(op) => Some(op.node.ty),
+        DocumentOperations::Single(op) => Some(&op.node),
         DocumentOperations::Multiple(ops) => match name {
-            Some(name) => ops.get(name).map(|op| op.node.ty),
-            None if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+            Some(name) => ops.get(name).map(|op| &op.node),
+            None if ops.len() == 1 => ops.values().next().map(|op| &op.node),
             None => None,
         },
+    }
+}
+
+/// The response keys of a selection set, in the order the response must have them.
+fn root_keys(document: &ExecutableDocument, set: &SelectionSet, keys: &mut Vec<Name>) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => {
+                let key = field.node.response_key().node.clone();
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+            Selection::InlineFragment(f) => root_keys(document, &f.node.selection_set.node, keys),
+            Selection::FragmentSpread(spread) => {
+                if let Some(f) = document.fragments.get(&spread.node.fragment_name.node) {
+                    root_keys(document, &f.node.selection_set.node, keys);
+                }
+            }
+        }
+    }
+}
+
+/// Puts the root fields of `data` in selection order: async-graphql's dynamic schema inserts
+/// them as their resolvers finish, and query root fields run concurrently.
+fn in_selection_order(data: &mut async_graphql::Value, keys: &[Name]) {
+    if let async_graphql::Value::Object(object) = data {
+        object
+            .sort_by_cached_key(|key, _| keys.iter().position(|k| k == key).unwrap_or(usize::MAX));
     }
 }
 

@@ -13,11 +13,8 @@ use async_graphql::dynamic::{
     Field, FieldFuture, Object, ResolverContext, Schema, SubscriptionField,
     SubscriptionFieldFuture, TypeRef,
 };
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
-};
 use async_graphql::{
-    Error, ErrorExtensions, Name, PathSegment, QueryPathSegment, ServerResult, Value,
+    Error, ErrorExtensions, Name, PathSegment, QueryPathNode, QueryPathSegment, ServerError, Value,
 };
 use futures::StreamExt;
 use http::{HeaderMap, HeaderName};
@@ -155,15 +152,19 @@ pub fn endpoint(
             let (shared, target) = (shared.clone(), target.clone());
             FieldFuture::new(async move {
                 let shared = shared.get().expect("the schema is made");
-                let mut reply = invoke(&ctx, shared, &target).await?;
-                let message = reply
-                    .messages
-                    .next()
-                    .await
-                    .ok_or_else(|| Status::internal("the backend sent no response message"))
-                    .and_then(|item| item)
-                    .map_err(|status| status_error(&status, &shared.pool))?;
-                output_value(&target, &message).map(Some)
+                // async-graphql's dynamic schema drops a field whose resolver fails (instead of
+                // making it null) and leaves the error without a path: report it here.
+                match root_value(&ctx, shared, &target).await {
+                    Ok(value) => Ok(value),
+                    Err(error) => {
+                        let error = error.into_server_error(ctx.item.pos);
+                        ctx.add_error(ServerError {
+                            path: path_of(ctx.path_node.as_ref()),
+                            ..error
+                        });
+                        Ok(None)
+                    }
+                }
             })
         });
         for argument in arguments {
@@ -213,7 +214,6 @@ pub fn endpoint(
         subscription.as_ref().map(|_| "Subscription"),
     )
     .register(query)
-    .extension(ErrorPaths)
     .limit_depth(options.max_depth)
     .limit_complexity(options.max_complexity);
     if !options.introspection {
@@ -280,6 +280,124 @@ pub fn default_root(method: &MethodDescriptor) -> Root {
     } else {
         Root::Mutation
     }
+}
+
+/// The value of a query or mutation field: the backend's reply, or null with errors when it
+/// holds enum values the schema lacks where they are selected.
+async fn root_value(
+    ctx: &ResolverContext<'_>,
+    shared: &Shared,
+    target: &Target,
+) -> Result<Option<Value>, Error> {
+    let mut reply = invoke(ctx, shared, target).await?;
+    let message = reply
+        .messages
+        .next()
+        .await
+        .ok_or_else(|| Status::internal("the backend sent no response message"))
+        .and_then(|item| item)
+        .map_err(|status| status_error(&status, &shared.pool))?;
+    let mut value = output_value(target, &message)?;
+    let mut errors = Vec::new();
+    let mut path = path_of(ctx.path_node.as_ref());
+    let output = target.operation.method.output();
+    let valid = known_enums(
+        shared,
+        output.full_name(),
+        ctx.field(),
+        &mut value,
+        &mut path,
+        &mut errors,
+    );
+    if valid {
+        return Ok(Some(value));
+    }
+    for error in errors {
+        ctx.add_error(ServerError {
+            locations: vec![ctx.item.pos],
+            ..error
+        });
+    }
+    Ok(None)
+}
+
+/// Checks the selected enum fields of a message's value. A value the schema lacks makes the
+/// message null (its enum fields are non-null): returns false for this message, and nulls
+/// nested messages itself. Errors carry the response path.
+fn known_enums(
+    shared: &Shared,
+    message: &str,
+    selection: async_graphql::SelectionField<'_>,
+    value: &mut Value,
+    path: &mut Vec<PathSegment>,
+    errors: &mut Vec<ServerError>,
+) -> bool {
+    let (Value::Object(object), Some(fields)) = (value, shared.output_names.get(message)) else {
+        return true;
+    };
+    let mut valid = true;
+    for selected in selection.selection_set() {
+        let Some(field) = fields.get(selected.name()) else {
+            continue;
+        };
+        let Some(found) = object.get_mut(field.json.as_str()) else {
+            continue;
+        };
+        path.push(PathSegment::Field(
+            selected.alias().unwrap_or(selected.name()).to_owned(),
+        ));
+        if let Some(desc) = &field.enumeration {
+            let items = match found {
+                Value::List(items) => items.as_slice(),
+                one => std::slice::from_ref(&*one),
+            };
+            if let Some(bad) = items
+                .iter()
+                .find(|v| !matches!(v, Value::String(n) if desc.get_value_by_name(n).is_some()))
+            {
+                let error = schema::unknown_enum(desc, bad).into_server_error(Default::default());
+                errors.push(ServerError {
+                    path: path.clone(),
+                    ..error
+                });
+                valid = false;
+            }
+        } else if let Some(child) = &field.message {
+            match found {
+                Value::List(items) if field.repeated => {
+                    for (i, item) in items.iter_mut().enumerate() {
+                        path.push(PathSegment::Index(i));
+                        if !known_enums(shared, child, selected, item, path, errors) {
+                            *item = Value::Null;
+                        }
+                        path.pop();
+                    }
+                }
+                one => {
+                    if !known_enums(shared, child, selected, one, path, errors) {
+                        *one = Value::Null;
+                    }
+                }
+            }
+        }
+        path.pop();
+    }
+    valid
+}
+
+/// The response path of a field.
+fn path_of(node: Option<&QueryPathNode<'_>>) -> Vec<PathSegment> {
+    let mut path = Vec::new();
+    let mut at = node;
+    while let Some(current) = at {
+        path.push(match current.segment {
+            QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
+            QueryPathSegment::Index(i) => PathSegment::Index(i),
+        });
+        at = current.parent;
+    }
+    path.reverse();
+    path
 }
 
 /// Calls the backend with the field's arguments.
@@ -444,12 +562,12 @@ fn selected_paths(
         return;
     };
     for field in selection.selection_set() {
-        let Some((json_name, child)) = names.get(field.name()) else {
+        let Some(about) = names.get(field.name()) else {
             continue;
         };
-        let path = format!("{prefix}{json_name}");
-        match child {
-            Some(child) if field.selection_set().next().is_some() => {
+        let path = format!("{prefix}{}", about.json);
+        match &about.message {
+            Some(child) if !about.repeated && field.selection_set().next().is_some() => {
                 selected_paths(shared, child, field, &format!("{path}."), out)
             }
             _ if !out.contains(&path) => out.push(path),
@@ -498,42 +616,4 @@ pub fn status_error(status: &Status, pool: &DescriptorPool) -> Error {
         extensions.set("httpStatus", http_status);
         extensions.set("details", details.clone());
     })
-}
-
-/// Puts the field's path on errors from resolvers, which async-graphql's dynamic schema leaves
-/// without one (the spec requires it, and clients use it to match errors to null fields).
-struct ErrorPaths;
-
-impl ExtensionFactory for ErrorPaths {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorPaths)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ErrorPaths {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        let node = info.path_node;
-        next.run(ctx, info).await.map_err(|mut error| {
-            if error.path.is_empty() {
-                let mut path = Vec::new();
-                let mut at = Some(node);
-                while let Some(current) = at {
-                    path.push(match current.segment {
-                        QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
-                        QueryPathSegment::Index(i) => PathSegment::Index(i),
-                    });
-                    at = current.parent;
-                }
-                path.reverse();
-                error.path = path;
-            }
-            error
-        })
-    }
 }

@@ -41,9 +41,20 @@ pub struct InputField {
 /// name.
 pub type InputPlans = HashMap<String, HashMap<String, InputField>>;
 
-/// For every output message: its fields by GraphQL name, as (proto name, message full name when
-/// the field is a singular message whose fields can be selected). Field masks use it.
-pub type OutputNames = HashMap<String, HashMap<String, (String, Option<String>)>>;
+/// An output field as the root resolver sees it: to fill field masks from the selection and to
+/// find enum values the schema lacks.
+#[derive(Debug, Clone)]
+pub struct OutputField {
+    /// The proto3 JSON name.
+    pub json: String,
+    /// For a message field whose fields can be selected: the message's full name.
+    pub message: Option<String>,
+    pub repeated: bool,
+    pub enumeration: Option<EnumDescriptor>,
+}
+
+/// For every output message: its fields by GraphQL name.
+pub type OutputNames = HashMap<String, HashMap<String, OutputField>>;
 
 /// The scalars of section 4 beyond GraphQL's own.
 const SCALARS: [(&str, &str); 8] = [
@@ -280,17 +291,22 @@ impl<'a> Types<'a> {
         for field in msg.fields() {
             let graphql = field_name(field.json_name());
             let (ty, output) = self.output_field(&field);
-            let selectable = match field.kind() {
+            let (message, enumeration) = match field.kind() {
                 Kind::Message(m)
-                    if !field.is_list()
-                        && !field.is_map()
-                        && ty.type_name() == type_name(m.full_name()) =>
+                    if !field.is_map() && ty.type_name() == type_name(m.full_name()) =>
                 {
-                    Some(m.full_name().to_owned())
+                    (Some(m.full_name().to_owned()), None)
                 }
-                _ => None,
+                Kind::Enum(e) => (None, Some(e)),
+                _ => (None, None),
             };
-            names.insert(graphql.clone(), (field.name().to_owned(), selectable));
+            let about = OutputField {
+                json: field.json_name().to_owned(),
+                message,
+                repeated: field.is_list(),
+                enumeration,
+            };
+            names.insert(graphql.clone(), about);
             let key: Arc<str> = field.json_name().into();
             let mut resolved = Field::new(graphql, ty, move |ctx| resolve(&ctx, &key, &output));
             if let Some(about) = comments(&msg.parent_file(), field.path()) {
@@ -582,19 +598,32 @@ fn resolve<'a>(ctx: &ResolverContext<'a>, key: &str, output: &Output) -> FieldFu
 /// backend knows a value this schema does not).
 fn checked_enum(desc: &EnumDescriptor, value: &Value) -> Result<Value, Error> {
     match value {
-        Value::String(name) if desc.get_value_by_name(name).is_some() => {
-            Ok(Value::Enum(Name::new(name)))
-        }
+        Value::String(name) => match desc.get_value_by_name(name) {
+            // Of aliases, the first declared name.
+            Some(value) => {
+                let declared = &desc.enum_descriptor_proto().value;
+                let first = declared.iter().find(|v| v.number() == value.number());
+                Ok(Value::Enum(Name::new(
+                    first.map_or(name.as_str(), |v| v.name()),
+                )))
+            }
+            None => Err(unknown_enum(desc, name)),
+        },
         Value::List(items) => items
             .iter()
             .map(|item| checked_enum(desc, item))
             .collect::<Result<_, _>>()
             .map(Value::List),
-        other => Err(Error::new(format!(
-            "the backend sent {other} for {}, a value this schema does not define",
-            desc.full_name()
-        ))),
+        other => Err(unknown_enum(desc, other)),
     }
+}
+
+/// The error for an enum value the backend sent that the schema lacks.
+pub fn unknown_enum(desc: &EnumDescriptor, value: impl std::fmt::Display) -> Error {
+    Error::new(format!(
+        "the backend sent {value} for {}, a value this schema does not define",
+        desc.full_name()
+    ))
 }
 
 fn key_value(kind: KeyKind, key: &Name) -> Value {

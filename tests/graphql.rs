@@ -1,0 +1,643 @@
+//! The GraphQL frontend against real servers: a scripted tonic backend for the cases section 4
+//! pins down, the demo gRPC and SOAP backends, and the generated SDL of the demo, of
+//! grpc-gateway's a_bit_of_everything and of a WSDL, snapshotted.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, SinkExt, StreamExt};
+use prost_reflect::{DynamicMessage, MethodDescriptor, ReflectMessage, Value as ProtoValue};
+use rosetta::grpc::server::{self, Handler, ResponseStream};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// The backend of `tests/graphql/pins.proto`.
+struct Things {
+    calls: Arc<AtomicUsize>,
+}
+
+impl Handler for Things {
+    fn call(
+        &self,
+        method: MethodDescriptor,
+        request: tonic::Request<tonic::Streaming<DynamicMessage>>,
+    ) -> BoxFuture<'static, Result<tonic::Response<ResponseStream>, tonic::Status>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let tenant = request
+                .metadata()
+                .get("x-tenant")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let mut stream = request.into_inner();
+            let mut thing = stream.next().await.expect("one request")?;
+            let name = thing
+                .get_field_by_name("name")
+                .unwrap()
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            match (method.name(), name.as_str()) {
+                ("GetThing", "fail") => return Err(tonic::Status::not_found("no such thing")),
+                ("GetThing", "weird-enum") => {
+                    thing.set_field_by_name("color", ProtoValue::EnumNumber(7))
+                }
+                ("GetThing", "whoami") => {
+                    thing.set_field_by_name("name", ProtoValue::String(tenant))
+                }
+                ("StreamThings", _) => {
+                    let count = thing.get_field_by_name("count").unwrap().as_i32().unwrap();
+                    let desc = thing.descriptor();
+                    let things = (1..=count as i64).map(move |id| {
+                        let mut item = DynamicMessage::new(desc.clone());
+                        item.set_field_by_name("id", ProtoValue::I64(id));
+                        Ok(item)
+                    });
+                    return Ok(tonic::Response::new(futures::stream::iter(things).boxed()));
+                }
+                _ => {}
+            }
+            Ok(server::single(thing))
+        }
+        .boxed()
+    }
+}
+
+struct Pins {
+    gateway: common::RunningGateway,
+    calls: Arc<AtomicUsize>,
+    _backend: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+const MAPPING: &str = r#"
+version: 1
+frontend: graphql
+backend:
+  use: things
+schemas: [pins.proto]
+services: [pins.v1.Things]
+options:
+  forward_headers: [x-tenant]
+graphql:
+  max_aliases: 3
+  methods:
+    Things.GetThing:
+      field_mask: read_mask
+"#;
+
+async fn pins() -> Pins {
+    let include = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphql");
+    let gateway_yaml = format!(
+        "version: 1\nlisten: 127.0.0.1:0\nschemas:\n  include: [{}]\nbackends:\n  things:\n    protocol: grpc\n    address: http://${{THINGS}}\n",
+        include.display()
+    );
+    let dir = common::write_files(&[
+        ("gateway.yaml", &gateway_yaml),
+        ("mappings/things.yaml", MAPPING),
+    ]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let gateway = common::load(dir.path(), common::vars(&[("THINGS", addr.to_string())]))
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let services: Vec<_> = gateway
+        .pool
+        .services()
+        .filter(|s| s.full_name() == "pins.v1.Things")
+        .collect();
+    let router = server::router(
+        &services,
+        Arc::new(Things {
+            calls: calls.clone(),
+        }),
+    );
+    let backend = tokio::spawn(async move {
+        let _ = server::serve(listener, router).await;
+    });
+    Pins {
+        gateway: common::serve(gateway).await,
+        calls,
+        _backend: backend,
+        _dir: dir,
+    }
+}
+
+/// POSTs a GraphQL request; returns the HTTP status and the JSON body.
+async fn post(gateway: &common::RunningGateway, body: Value) -> (u16, Value) {
+    post_with(gateway, body, &[]).await
+}
+
+async fn post_with(
+    gateway: &common::RunningGateway,
+    body: Value,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(gateway.url("/graphql"))
+        .json(&body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn query(gateway: &common::RunningGateway, text: &str) -> Value {
+    let (status, body) = post(gateway, json!({ "query": text })).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn proto3_zero_values_come_back_as_zero_values() {
+    let pins = pins().await;
+    let body = query(
+        &pins.gateway,
+        "{ getThing { id name count on color ratio tags maybe word number big counts { key } child { id } } }",
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({"data": {"getThing": {
+            "id": "0", "name": "", "count": 0, "on": false, "color": "COLOR_UNSPECIFIED",
+            "ratio": 0.0, "tags": [], "maybe": null, "word": null, "number": null, "big": 0,
+            "counts": [], "child": null
+        }}})
+    );
+}
+
+#[tokio::test]
+async fn int64_beyond_2_pow_53_round_trips_exactly_through_a_variable() {
+    let pins = pins().await;
+    // The variable is a JSON number that a float would round to 9007199254740992.
+    let text = r#"{"query":"mutation($id: Int64, $n: Int64, $big: UInt32) { echoThing(id: $id, pick: {number: $n}, big: $big) { id number big } }","variables":{"id":9007199254740993,"n":"-9223372036854775808","big":4294967295}}"#;
+    let response = reqwest::Client::new()
+        .post(pins.gateway.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"data": {"echoThing": {"id": "9007199254740993", "number": "-9223372036854775808", "big": 4294967295u32}}})
+    );
+    // Out of range is refused by the scalar, before any call.
+    let before = pins.calls.load(Ordering::SeqCst);
+    let body = query(
+        &pins.gateway,
+        r#"mutation { echoThing(id: "9223372036854775808") { id } }"#,
+    )
+    .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Int64"),
+        "{body}"
+    );
+    assert_eq!(pins.calls.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test]
+async fn enum_aliases_are_accepted_and_answered_with_the_first_name() {
+    let pins = pins().await;
+    let body = query(
+        &pins.gateway,
+        "mutation { echoThing(color: CRIMSON) { color } }",
+    )
+    .await;
+    assert_eq!(body, json!({"data": {"echoThing": {"color": "RED"}}}));
+    let sdl = reqwest::get(pins.gateway.url("/graphql/schema.graphql"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        sdl.contains("\tRED\n") && sdl.contains("\tCRIMSON\n"),
+        "{sdl}"
+    );
+}
+
+#[tokio::test]
+async fn an_enum_number_the_schema_lacks_is_null_and_an_error() {
+    let pins = pins().await;
+    let body = query(
+        &pins.gateway,
+        r#"{ getThing(name: "weird-enum") { name color } ok: getThing(id: 2) { id } }"#,
+    )
+    .await;
+    // The non-null enum field nulls its parent, the root field; the other root field is fine.
+    assert_eq!(body["data"], json!({"getThing": null, "ok": {"id": "2"}}));
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{body}");
+    assert_eq!(errors[0]["path"], json!(["getThing", "color"]));
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pins.v1.Color"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn two_members_of_a_oneof_are_refused_before_any_backend_call() {
+    let pins = pins().await;
+    let body = query(
+        &pins.gateway,
+        r#"mutation { echoThing(pick: {word: "a", number: 1}) { id } }"#,
+    )
+    .await;
+    assert!(body.get("data").is_none(), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exactly one field"),
+        "{body}"
+    );
+    assert_eq!(pins.calls.load(Ordering::SeqCst), 0);
+    // One member is fine, and comes back as the member set.
+    let body = query(
+        &pins.gateway,
+        r#"mutation { echoThing(pick: {word: "a"}) { word number } }"#,
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({"data": {"echoThing": {"word": "a", "number": null}}})
+    );
+}
+
+#[tokio::test]
+async fn aliases_fragments_maps_and_nested_inputs() {
+    let pins = pins().await;
+    let body = query(
+        &pins.gateway,
+        r#"mutation {
+            a: echoThing(id: 1, counts: [{key: "x", value: 2}], child: {name: "kid", tags: ["t"]}) { ...F }
+            b: echoThing(id: 2) { ...F ... on pins_v1_Thing { name } }
+        }
+        fragment F on pins_v1_Thing { id counts { key value } child { name tags } }"#,
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({"data": {
+            "a": {"id": "1", "counts": [{"key": "x", "value": 2}], "child": {"name": "kid", "tags": ["t"]}},
+            "b": {"id": "2", "counts": [], "child": null, "name": ""}
+        }})
+    );
+}
+
+#[tokio::test]
+async fn a_failing_root_field_gives_partial_data_and_one_error() {
+    let pins = pins().await;
+    let body = query(
+        &pins.gateway,
+        r#"{ ok: getThing(id: 1) { id } bad: getThing(name: "fail") { id } }"#,
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({
+            "data": {"ok": {"id": "1"}, "bad": null},
+            "errors": [{
+                "message": "no such thing",
+                "locations": [{"line": 1, "column": 30}],
+                "path": ["bad"],
+                "extensions": {"code": "NOT_FOUND", "grpcCode": 5, "httpStatus": 404, "details": []}
+            }]
+        })
+    );
+}
+
+#[tokio::test]
+async fn the_field_mask_is_filled_from_the_selection() {
+    let pins = pins().await;
+    let body = query(
+        &pins.gateway,
+        "{ getThing(id: 1) { id child { name } readMask } }",
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({"data": {"getThing": {"id": "1", "child": null, "readMask": "id,child.name,readMask"}}})
+    );
+    // A mask the client gives wins.
+    let body = query(
+        &pins.gateway,
+        r#"{ getThing(readMask: "name") { readMask } }"#,
+    )
+    .await;
+    assert_eq!(body, json!({"data": {"getThing": {"readMask": "name"}}}));
+}
+
+#[tokio::test]
+async fn allowed_headers_reach_the_backend_as_metadata() {
+    let pins = pins().await;
+    let (_, body) = post_with(
+        &pins.gateway,
+        json!({"query": r#"{ getThing(name: "whoami") { name } }"#}),
+        &[("x-tenant", "acme"), ("x-secret", "no")],
+    )
+    .await;
+    assert_eq!(body, json!({"data": {"getThing": {"name": "acme"}}}));
+}
+
+#[tokio::test]
+async fn a_subscription_streams_over_sse_and_ends_with_the_backend() {
+    let pins = pins().await;
+    let response = reqwest::Client::new()
+        .post(pins.gateway.url("/graphql"))
+        .header("accept", "text/event-stream")
+        .json(&json!({"query": "subscription { streamThings(count: 3) { id } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let text = response.text().await.unwrap();
+    let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+    assert_eq!(
+        events,
+        [
+            "event: next\ndata: {\"data\":{\"streamThings\":{\"id\":\"1\"}}}",
+            "event: next\ndata: {\"data\":{\"streamThings\":{\"id\":\"2\"}}}",
+            "event: next\ndata: {\"data\":{\"streamThings\":{\"id\":\"3\"}}}",
+            "event: complete",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_streams_over_graphql_transport_ws() {
+    let pins = pins().await;
+    let mut request = format!("ws://{}/graphql", pins.gateway.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "graphql-transport-ws"
+    );
+    let send = |value: Value| WsMessage::Text(value.to_string().into());
+    socket
+        .send(send(json!({"type": "connection_init"})))
+        .await
+        .unwrap();
+    socket
+        .send(send(json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { streamThings(count: 2) { id } }"}})))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await {
+        let WsMessage::Text(text) = message else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let done = value["type"] == "complete";
+        seen.push(value);
+        if done {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            json!({"type": "connection_ack"}),
+            json!({"id": "1", "type": "next", "payload": {"data": {"streamThings": {"id": "1"}}}}),
+            json!({"id": "1", "type": "next", "payload": {"data": {"streamThings": {"id": "2"}}}}),
+            json!({"id": "1", "type": "complete"}),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn limits_persisted_queries_and_http_rules() {
+    let pins = pins().await;
+    // Aliases: at most 3 in this mapping.
+    let body = query(
+        &pins.gateway,
+        "{ a: getThing { id } b: getThing { id } c: getThing { id } d: getThing { id } }",
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["message"],
+        "the query uses 4 aliases; at most 3 are allowed"
+    );
+    assert_eq!(pins.calls.load(Ordering::SeqCst), 0);
+    // Depth: 15 by default.
+    let deep = format!(
+        "{{ getThing {{ {}id{} }} }}",
+        "child { ".repeat(20),
+        " }".repeat(20)
+    );
+    let body = query(&pins.gateway, &deep).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested too deep"),
+        "{body}"
+    );
+    // Automatic persisted queries: unknown hash, then registered with the query, then by hash.
+    let text = "{ getThing(id: 5) { id } }";
+    let hash: String = ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let extensions = json!({"persistedQuery": {"version": 1, "sha256Hash": hash}});
+    let (_, body) = post(&pins.gateway, json!({"extensions": extensions})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    let (_, body) = post(
+        &pins.gateway,
+        json!({"query": text, "extensions": extensions}),
+    )
+    .await;
+    assert_eq!(body, json!({"data": {"getThing": {"id": "5"}}}));
+    let (_, body) = post(&pins.gateway, json!({"extensions": extensions})).await;
+    assert_eq!(body, json!({"data": {"getThing": {"id": "5"}}}));
+    let (status, _) = post(
+        &pins.gateway,
+        json!({"query": "{ __typename }", "extensions": extensions}),
+    )
+    .await;
+    assert_eq!(status, 400, "a hash that is not the query's");
+    // No mutations over GET; queries are fine.
+    let client = reqwest::Client::new();
+    let get = |q: &str| {
+        client
+            .get(pins.gateway.url("/graphql"))
+            .query(&[("query", q)])
+            .send()
+    };
+    let response = get("mutation { echoThing { id } }").await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let response = get("{ getThing(id: 7) { id } }").await.unwrap();
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"data": {"getThing": {"id": "7"}}})
+    );
+    // A document that cannot run: 200 in application/json, 400 in graphql-response+json.
+    let response = client
+        .post(pins.gateway.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({"query": "{ nope }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/graphql-response+json; charset=utf-8"
+    );
+    // Not JSON: 415; malformed JSON: 400; too large: 413.
+    let response = client
+        .post(pins.gateway.url("/graphql"))
+        .body("{ getThing { id } }")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    let response = client
+        .post(pins.gateway.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{\"query\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let huge =
+        json!({"query": format!("{{ getThing(name: \"{}\") {{ id }} }}", "x".repeat(5 << 20))});
+    let (status, body) = post(&pins.gateway, huge).await;
+    assert_eq!(status, 413, "{body}");
+    // GraphiQL for browsers.
+    let page = client
+        .get(pins.gateway.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("graphiql"), "{page}");
+}
+
+#[tokio::test]
+async fn demo_gateway_serves_grpc_and_soap_in_one_schema() {
+    let demo = common::demo().await;
+    let sdl = reqwest::get(demo.gateway.url("/graphql/schema.graphql"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    insta::assert_snapshot!("demo_sdl", sdl);
+    let body = query(
+        &demo.gateway,
+        r#"{ getUser(id: 1) { id name role createdAt labels { key value } followerCount }
+             fullCountryInfo(sCountryISOCode: "NL") { FullCountryInfoResult { sName dAreaKm2 lPopulation } }
+             missing: capitalCity(sCountryISOCode: "XX") { CapitalCityResult } }"#,
+    )
+    .await;
+    insta::assert_json_snapshot!("demo_query", body);
+    // The field mask of UpdateUser comes from the selection: only the email changes.
+    let body = query(
+        &demo.gateway,
+        r#"mutation { updateUser(user: {id: 3, name: "Not Grace", email: "grace@navy.mil"}) { email } }"#,
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({"data": {"updateUser": {"email": "grace@navy.mil"}}})
+    );
+    let body = query(&demo.gateway, "{ getUser(id: 3) { name email } }").await;
+    assert_eq!(body["data"]["getUser"]["name"], "Grace Hopper");
+}
+
+#[tokio::test]
+async fn sdl_of_a_bit_of_everything() {
+    let corpus = common::corpus_dir();
+    let gateway_yaml = format!(
+        "version: 1\nlisten: 127.0.0.1:0\nschemas:\n  include: [{}]\nbackends:\n  abe:\n    protocol: grpc\n    address: http://127.0.0.1:9\n",
+        corpus.display()
+    );
+    let mapping = "version: 1\nfrontend: graphql\nbackend:\n  use: abe\nschemas: [examples/internal/proto/examplepb/a_bit_of_everything.proto]\nservices: [grpc.gateway.examples.internal.proto.examplepb.ABitOfEverythingService]\ngraphql:\n  exclude: [ABitOfEverythingService.CustomOptionsRequest]\n";
+    let dir = common::write_files(&[
+        ("gateway.yaml", &gateway_yaml),
+        ("mappings/abe.yaml", mapping),
+    ]);
+    let gateway =
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
+    insta::assert_snapshot!("a_bit_of_everything_sdl", gateway.graphql[0].sdl());
+}
+
+#[tokio::test]
+async fn sdl_of_a_wsdl() {
+    let wsdl = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/soap/shop.wsdl");
+    let mapping = format!(
+        "version: 1\nfrontend: graphql\nbackend:\n  address: http://127.0.0.1:9/shop\n  soap:\n    wsdl: {}\n",
+        wsdl.display()
+    );
+    let dir = common::write_files(&[
+        ("gateway.yaml", "version: 1\nlisten: 127.0.0.1:0\n"),
+        ("mappings/shop.yaml", &mapping),
+    ]);
+    let gateway =
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
+    insta::assert_snapshot!("shop_wsdl_sdl", gateway.graphql[0].sdl());
+}
+
+#[tokio::test]
+async fn root_field_clashes_are_load_errors_that_suggest_a_prefix() {
+    let include = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphql");
+    let gateway_yaml = format!(
+        "version: 1\nlisten: 127.0.0.1:0\nschemas:\n  include: [{}]\nbackends:\n  things:\n    protocol: grpc\n    address: http://127.0.0.1:9\n",
+        include.display()
+    );
+    let dir = common::write_files(&[
+        ("gateway.yaml", &gateway_yaml),
+        ("mappings/a.yaml", MAPPING),
+        ("mappings/b.yaml", MAPPING),
+    ]);
+    let Err(diags) = common::load(dir.path(), common::vars(&[])) else {
+        panic!("two mappings with the same root fields must not load");
+    };
+    let text = diags.render();
+    assert!(text.contains("root field `echoThing` of pins.v1.Things.EchoThing has the name of the one of pins.v1.Things.EchoThing"), "{text}");
+    assert!(
+        text.contains("give one of the mappings `graphql.prefix`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pins.proto:"),
+        "the error points into the proto: {text}"
+    );
+    // With a prefix on one of them, both load.
+    let prefixed = MAPPING.replace("graphql:\n", "graphql:\n  prefix: b_\n");
+    std::fs::write(dir.path().join("mappings/b.yaml"), prefixed).unwrap();
+    let gateway =
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
+    assert!(gateway.graphql[0].sdl().contains("b_echoThing("));
+}
