@@ -583,7 +583,7 @@ async fn sdl_of_a_bit_of_everything() {
         "version: 1\nlisten: 127.0.0.1:0\nschemas:\n  include: [{}]\nbackends:\n  abe:\n    protocol: grpc\n    address: http://127.0.0.1:9\n",
         corpus.display()
     );
-    let mapping = "version: 1\nfrontend: graphql\nbackend:\n  use: abe\nschemas: [examples/internal/proto/examplepb/a_bit_of_everything.proto]\nservices: [grpc.gateway.examples.internal.proto.examplepb.ABitOfEverythingService]\ngraphql:\n  exclude: [ABitOfEverythingService.CustomOptionsRequest]\n";
+    let mapping = "version: 1\nfrontend: graphql\nbackend:\n  use: abe\nschemas: [examples/internal/proto/examplepb/a_bit_of_everything.proto]\nservices: [grpc.gateway.examples.internal.proto.examplepb.ABitOfEverythingService]\n";
     let dir = common::write_files(&[
         ("gateway.yaml", &gateway_yaml),
         ("mappings/abe.yaml", mapping),
