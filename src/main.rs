@@ -360,7 +360,7 @@ async fn run_demo(listen: SocketAddr) -> ExitCode {
 fn demo_banner(listen: SocketAddr, grpc: SocketAddr, soap: SocketAddr) -> String {
     let base = format!("http://{listen}");
     format!(
-        r#"rosetta demo: REST/JSON on {base}
+        r#"rosetta demo: REST/JSON on {base}, GraphQL on {base}/graphql
   -> demo gRPC backend demo.v1.Users on {grpc}
   -> demo SOAP backend CountryInfoService on http://{soap}/countries
 
@@ -382,6 +382,13 @@ Try (SOAP behind REST):
   curl {base}/countries/JP/capital
   curl -X POST {base}/CountryInfoService/CapitalCity -d '{{"sCountryISOCode":"BR"}}'
   curl -i {base}/countries/XX
+
+Try (GraphQL over both; GraphiQL at {base}/graphql in a browser):
+  curl {base}/graphql/schema.graphql
+  curl {base}/graphql -H 'Content-Type: application/json' -d '{{"query":"{{ getUser(id: 1) {{ name role createdAt }} capitalCity(sCountryISOCode: \"JP\") {{ CapitalCityResult }} }}"}}'
+  curl {base}/graphql -H 'Content-Type: application/json' -d '{{"query":"mutation {{ updateUser(user: {{id: 3, email: \"grace@navy.mil\"}}) {{ email }} }}"}}'
+  curl -N {base}/graphql -H 'Accept: text/event-stream' -H 'Content-Type: application/json' -d '{{"query":"subscription {{ listUsers(intervalMs: 300) {{ id name }} }}"}}'
+  curl {base}/graphql -H 'Content-Type: application/json' -d '{{"query":"{{ a: getUser(id: 1) {{ name }} b: getUser(id: 999) {{ name }} }}"}}'
 
 Press Ctrl-C to stop."#
     )

@@ -185,7 +185,7 @@ fn the_demo_mapping_tests_pass() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.ends_with("7 passed, 0 failed\n"), "{stdout}");
+    assert!(stdout.ends_with("8 passed, 0 failed\n"), "{stdout}");
 }
 
 /// A copy of examples/demo to change.
@@ -237,13 +237,13 @@ fn a_changed_mapping_fails_with_a_diff_until_updated() {
             && stdout.contains("+  body:     {\"id\":\"3\",\"name\":\"Grace Hopper\",\"email\":\"grace@navy.mil\",\"role\":\"ROLE_UNSPECIFIED\",\"tags\":[]"),
         "{stdout}"
     );
-    assert!(stdout.ends_with("4 passed, 3 failed\n"), "{stdout}");
+    assert!(stdout.ends_with("5 passed, 3 failed\n"), "{stdout}");
     let (code, stdout) = run(true);
     assert_eq!(code, Some(0), "{stdout}");
     assert_eq!(stdout.matches("updated  ").count(), 3, "{stdout}");
     let (code, stdout) = run(false);
     assert_eq!(
-        (code, stdout.ends_with("7 passed, 0 failed\n")),
+        (code, stdout.ends_with("8 passed, 0 failed\n")),
         (Some(0), true),
         "{stdout}"
     );

@@ -2,6 +2,7 @@
 //! replaced by a recorder, and prints the route, the backend call it would make and, given a
 //! recorded backend response, the response the client would get. Nothing is sent anywhere.
 
+use http::header::CONTENT_LENGTH;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -215,22 +216,35 @@ impl DryRun {
             http_request.uri().path().to_owned(),
         );
         let rest = self.gateway.rest.clone();
-        let response = rest.clone().handle(http_request).await;
+        let graphql = self
+            .gateway
+            .graphql
+            .iter()
+            .find(|e| e.options.path == path)
+            .map(|e| e.options.path.clone());
+        let response = match tower::ServiceExt::oneshot(self.gateway.app(), http_request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
 
         let mut out = String::new();
-        match rest.route_for(&method, &path) {
-            Some(route) => {
-                let origin = route.origin.to_string();
-                let origin = origin.strip_prefix(&self.base).unwrap_or(&origin);
-                let _ = writeln!(
-                    out,
-                    "route:      {} -> {}  (declared at {origin})",
-                    route.describe(),
-                    route.operation.full_name(),
-                );
-            }
-            None => {
-                let _ = writeln!(out, "route:      none for {method} {path}");
+        if let Some(path) = graphql {
+            let _ = writeln!(out, "route:      {method} {path} -> GraphQL");
+        } else {
+            match rest.route_for(&method, &path) {
+                Some(route) => {
+                    let origin = route.origin.to_string();
+                    let origin = origin.strip_prefix(&self.base).unwrap_or(&origin);
+                    let _ = writeln!(
+                        out,
+                        "route:      {} -> {}  (declared at {origin})",
+                        route.describe(),
+                        route.operation.full_name(),
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "route:      none for {method} {path}");
+                }
             }
         }
         let _ = writeln!(out, "stages:     none");
@@ -429,7 +443,8 @@ async fn describe_response(out: &mut String, response: axum::response::Response)
         status.as_u16(),
         status.canonical_reason().unwrap_or("")
     );
-    for (name, value) in &headers {
+    // The length is the body's, shown below.
+    for (name, value) in headers.iter().filter(|(n, _)| *n != CONTENT_LENGTH) {
         let _ = writeln!(out, "  {name}: {}", value.to_str().unwrap_or("<binary>"));
     }
     let body = String::from_utf8_lossy(&body);
