@@ -1108,7 +1108,50 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = gateway.app();
+    serve_live(Arc::new(Live::new(gateway)), listener, shutdown).await
+}
+
+/// The gateway being served, replaced whole on reload: requests already running finish on the
+/// gateway they started on.
+pub struct Live(std::sync::RwLock<axum::Router>);
+
+impl Live {
+    pub fn new(gateway: &Gateway) -> Self {
+        Live(std::sync::RwLock::new(gateway.app()))
+    }
+
+    /// Serves `gateway` from now on (a reload: new routes, new GraphQL schemas).
+    pub fn replace(&self, gateway: &Gateway) {
+        let app = gateway.app();
+        if let Ok(mut current) = self.0.write() {
+            *current = app;
+        }
+    }
+
+    fn current(&self) -> axum::Router {
+        match self.0.read() {
+            Ok(app) => app.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// Serves whatever gateway `live` holds on `listener` until `shutdown` completes.
+pub async fn serve_live(
+    live: Arc<Live>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use tower::ServiceExt;
+    let app = axum::Router::new().fallback(move |request: http::Request<axum::body::Body>| {
+        let app = live.current();
+        async move {
+            match app.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    });
     // Small responses must leave at once, not wait for Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);

@@ -154,7 +154,7 @@ async fn run(command: Command) -> ExitCode {
                 Ok(mut gateway) => {
                     eprint!("{}", gateway.warnings_text);
                     gateway.listen = listen.unwrap_or(gateway.listen);
-                    serve(gateway).await
+                    serve(gateway, Some(config)).await
                 }
                 Err(diags) => {
                     eprint!("{}", diags.render());
@@ -195,7 +195,9 @@ fn graphql_paths(gateway: &gateway::Gateway) -> Vec<String> {
         .collect()
 }
 
-async fn serve(gateway: gateway::Gateway) -> ExitCode {
+/// Serves `gateway`; with the path of its configuration, SIGHUP reloads it (a configuration
+/// with errors is reported and the running one kept).
+async fn serve(gateway: gateway::Gateway, config: Option<PathBuf>) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(gateway.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -208,7 +210,11 @@ async fn serve(gateway: gateway::Gateway) -> ExitCode {
         routes = gateway.rest.routes().len(),
         "rosetta is listening"
     );
-    match gateway::serve(&gateway, listener, shutdown_signal()).await {
+    let live = Arc::new(gateway::Live::new(&gateway));
+    if let Some(config) = config {
+        tokio::spawn(reload_on_hangup(live.clone(), config));
+    }
+    match gateway::serve_live(live, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -354,7 +360,36 @@ async fn run_demo(listen: SocketAddr) -> ExitCode {
         "{}",
         demo_banner(listen, grpc_backend.addr, soap_backend.addr)
     );
-    serve(gateway).await
+    serve(gateway, None).await
+}
+
+/// Reloads the configuration on every SIGHUP.
+async fn reload_on_hangup(live: Arc<gateway::Live>, config: PathBuf) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match gateway::load(Files::Disk, &config, env_vars()) {
+            Ok(gateway) => {
+                eprint!("{}", gateway.warnings_text);
+                live.replace(&gateway);
+                tracing::info!(
+                    routes = gateway.rest.routes().len(),
+                    graphql = gateway.graphql.len(),
+                    "reloaded {}",
+                    config.display()
+                );
+            }
+            Err(diags) => {
+                eprint!("{}", diags.render());
+                tracing::error!(
+                    "{} has errors; still serving the previous configuration",
+                    config.display()
+                );
+            }
+        }
+    }
 }
 
 fn demo_banner(listen: SocketAddr, grpc: SocketAddr, soap: SocketAddr) -> String {

@@ -96,6 +96,67 @@ fn serve_stops_cleanly_on_sigterm() {
 }
 
 #[test]
+fn sighup_reloads_the_configuration_and_regenerates_the_graphql_schema() {
+    let dir = demo_copy();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let mut child = Command::new(BIN)
+        .args(["serve", "-c"])
+        .arg(dir.path().join("gateway.yaml"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sdl = || {
+        reqwest::blocking::get(format!("http://127.0.0.1:{port}/graphql/schema.graphql"))
+            .and_then(|r| r.text())
+            .unwrap_or_default()
+    };
+    let wait_for = |wanted: &str| {
+        for _ in 0..100 {
+            if sdl().contains(wanted) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    let hangup = || {
+        let status = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    assert!(wait_for("\tgetUser(id: Int64)"), "{}", sdl());
+    let mapping = dir.path().join("mappings/users-graphql.yaml");
+    let text = std::fs::read_to_string(&mapping).unwrap();
+    std::fs::write(
+        &mapping,
+        text.replace("graphql:\n", "graphql:\n  prefix: users_\n"),
+    )
+    .unwrap();
+    hangup();
+    assert!(wait_for("\tusers_getUser(id: Int64)"), "{}", sdl());
+    // A configuration with errors is refused; the running one stays.
+    std::fs::write(
+        &mapping,
+        "version: 1\nfrontend: graphql\nbackend: {use: nowhere}\n",
+    )
+    .unwrap();
+    hangup();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(sdl().contains("\tusers_getUser(id: Int64)"), "{}", sdl());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+#[test]
 fn transcode_reads_the_request_from_stdin() {
     use std::io::Write;
     let mut child = Command::new(BIN)
