@@ -641,3 +641,46 @@ async fn root_field_clashes_are_load_errors_that_suggest_a_prefix() {
         common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
     assert!(gateway.graphql[0].sdl().contains("b_echoThing("));
 }
+
+#[tokio::test]
+async fn variables_are_checked_also_for_documents_that_passed_before() {
+    let pins = pins().await;
+    let text = "mutation($pick: pins_v1_Thing_PickInput, $id: Int64, $tags: [String!]) { echoThing(pick: $pick, id: $id, color: BLUE, tags: $tags) { id word } t: __typename x: __typename }";
+    let run = |variables: Value| {
+        post(
+            &pins.gateway,
+            json!({"query": text, "variables": variables}),
+        )
+    };
+    // Passes every rule once; later requests with the same document take the faster path.
+    for _ in 0..2 {
+        let (_, body) = run(json!({"pick": {"word": "a"}, "id": "5"})).await;
+        assert_eq!(
+            body["data"]["echoThing"],
+            json!({"id": "5", "word": "a"}),
+            "{body}"
+        );
+    }
+    let calls = pins.calls.load(Ordering::SeqCst);
+    for bad in [
+        json!({"pick": {"word": "a", "number": 1}}),
+        json!({"pick": {"word": null}}),
+        json!({"pick": {"nope": "a"}}),
+        json!({"id": "five"}),
+        json!({"id": 1.5}),
+        json!({"tags": [null]}),
+        json!({"tags": [1]}),
+    ] {
+        let (status, body) = run(bad.clone()).await;
+        assert_eq!(status, 200);
+        assert!(
+            body.get("data").is_none() && body["errors"][0]["message"].is_string(),
+            "{bad}: {body}"
+        );
+    }
+    assert_eq!(
+        pins.calls.load(Ordering::SeqCst),
+        calls,
+        "no call with bad variables"
+    );
+}

@@ -24,12 +24,18 @@ use http::header::{ACCEPT, ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 
-use super::{EndpointOptions, RequestHeaders};
+use super::{variables, EndpointOptions, RequestHeaders};
 
 /// One GraphQL endpoint: its schema and what it caches.
 pub struct Endpoint {
     pub options: EndpointOptions,
+    /// Validates every document with every rule.
     pub schema: Schema,
+    /// The same schema, for documents that passed every rule before: it checks only what
+    /// depends on more than the document (limits), with the variables checked beforehand.
+    fast: Schema,
+    /// (query, operation name) that passed every rule.
+    validated: moka::sync::Cache<(Arc<str>, Option<String>), ()>,
     sdl: String,
     /// Parsed documents by query text: parsing costs more than executing a small query.
     documents: moka::sync::Cache<Arc<str>, ExecutableDocument>,
@@ -64,11 +70,18 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 struct Refused(StatusCode, String);
 
 impl Endpoint {
-    pub fn new(options: EndpointOptions, schema: Schema) -> Self {
+    pub fn new(options: EndpointOptions, schema: Schema, fast: Schema) -> Self {
         let sdl = schema.sdl();
         Endpoint {
             options,
             schema,
+            fast,
+            validated: moka::sync::Cache::builder()
+                .max_capacity(4 << 20)
+                .weigher(|(query, _): &(Arc<str>, Option<String>), _| {
+                    query.len().try_into().unwrap_or(u32::MAX)
+                })
+                .build(),
             sdl,
             documents: moka::sync::Cache::builder()
                 .max_capacity(4 << 20)
@@ -157,10 +170,18 @@ impl Endpoint {
         };
         let is_get = parts.method == Method::GET;
         match self.request(params, is_get, parts.headers) {
-            Ok((request, _)) if format == Format::EventStream => self.event_stream(request),
-            Ok((request, keys)) => {
-                let mut response = self.schema.execute(request).await;
-                in_selection_order(&mut response.data, &keys);
+            Ok(prepared) if format == Format::EventStream => self.event_stream(prepared.request),
+            Ok(prepared) => {
+                let schema = if prepared.validated {
+                    &self.fast
+                } else {
+                    &self.schema
+                };
+                let mut response = schema.execute(prepared.request).await;
+                if !prepared.validated && !is_invalid(&response) {
+                    self.validated.insert(prepared.document, ());
+                }
+                in_selection_order(&mut response.data, &prepared.keys);
                 json_response(response, format)
             }
             Err(Outcome::Refused(refusal)) if refusal.0 == StatusCode::METHOD_NOT_ALLOWED => {
@@ -178,13 +199,13 @@ impl Endpoint {
     }
 
     /// Checks and prepares a request: persisted query, parsed document (cached), alias limit,
-    /// no mutations over GET. Also returns the response keys of the root selection, in order.
+    /// no mutations over GET, whether it can skip the validation it passed before.
     fn request(
         &self,
         params: Params,
         is_get: bool,
         headers: http::HeaderMap,
-    ) -> Result<(async_graphql::Request, Vec<Name>), Outcome> {
+    ) -> Result<Prepared, Outcome> {
         let query = self.query(&params)?;
         let document = match self.documents.get(&query) {
             Some(document) => document,
@@ -212,16 +233,26 @@ impl Endpoint {
                 "mutations are not allowed over GET; use POST".into(),
             )));
         }
-        let mut request = async_graphql::Request::new(query.to_string())
-            .variables(params.variables.unwrap_or_default())
-            .data(RequestHeaders(headers));
-        request.operation_name = params.operation_name;
+        let variables = params.variables.unwrap_or_default();
+        let key = (query.clone(), params.operation_name.clone());
         let mut keys = Vec::new();
+        let mut validated = false;
         if let Some(operation) = operation {
             root_keys(&document, &operation.selection_set.node, &mut keys);
+            validated = self.validated.contains_key(&key)
+                && variables::check(self.schema.registry(), operation, &variables).is_ok();
         }
+        let mut request = async_graphql::Request::new(query.to_string())
+            .variables(variables)
+            .data(RequestHeaders(headers));
+        request.operation_name = params.operation_name;
         request.set_parsed_query(document);
-        Ok((request, keys))
+        Ok(Prepared {
+            request,
+            keys,
+            document: key,
+            validated,
+        })
     }
 
     /// The query text, from the request or (automatic persisted queries) from its hash.
@@ -301,6 +332,17 @@ impl Endpoint {
             })
             .into_response()
     }
+}
+
+/// A request ready to execute.
+struct Prepared {
+    request: async_graphql::Request,
+    /// The response keys of the root selection, in order.
+    keys: Vec<Name>,
+    /// The query and operation name.
+    document: (Arc<str>, Option<String>),
+    /// The document passed every validation rule before, and the variables fit their types.
+    validated: bool,
 }
 
 enum Outcome {
@@ -472,6 +514,12 @@ fn count_aliases(document: &ExecutableDocument) -> usize {
 
 /// A GraphQL response. A document that could not run has no `data`, and in
 /// `application/graphql-response+json` a 400.
+/// A document that could not run: no data, only errors (root fields are nullable, so a
+/// failing field never makes `data` null).
+fn is_invalid(response: &async_graphql::Response) -> bool {
+    matches!(response.data, async_graphql::Value::Null) && !response.errors.is_empty()
+}
+
 fn json_response(response: async_graphql::Response, format: Format) -> Response {
     /// The response in the order of the spec, keeping the order of the selection (which a
     /// `serde_json::Value` would lose).
@@ -484,8 +532,7 @@ fn json_response(response: async_graphql::Response, format: Format) -> Response 
         #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
     }
-    let invalid =
-        matches!(response.data, async_graphql::Value::Null) && !response.errors.is_empty();
+    let invalid = is_invalid(&response);
     let body = Body {
         data: (!invalid).then_some(&response.data),
         errors: &response.errors,

@@ -5,6 +5,7 @@
 
 mod endpoint;
 pub mod schema;
+mod variables;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,8 @@ use async_graphql::dynamic::{
     SubscriptionFieldFuture, TypeRef,
 };
 use async_graphql::{
-    Error, ErrorExtensions, Name, PathSegment, QueryPathNode, QueryPathSegment, ServerError, Value,
+    Error, ErrorExtensions, Name, PathSegment, QueryPathNode, QueryPathSegment, ServerError,
+    ValidationMode, Value,
 };
 use futures::StreamExt;
 use http::{HeaderMap, HeaderName};
@@ -114,11 +116,30 @@ pub fn endpoint(
             ));
         }
     }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // The same schema twice: validating every rule (the first time a document is seen), and
+    // validating only what depends on more than the document (once it has passed; the
+    // variables are checked by `variables::check`).
+    let strict = schema(&options, &fields, pool, xml, ValidationMode::Strict)?;
+    let fast = schema(&options, &fields, pool, xml, ValidationMode::Fast)?;
+    Ok(Endpoint::new(options, strict, fast))
+}
+
+/// The schema of an endpoint's root fields, validating documents in `mode`.
+fn schema(
+    options: &EndpointOptions,
+    fields: &[RootField],
+    pool: &DescriptorPool,
+    xml: &[&XmlSchema],
+    mode: ValidationMode,
+) -> Result<Schema, Vec<(Pos, String)>> {
     let mut types = Types::new(options.maps_as_json, xml);
     let (mut queries, mut mutations, mut subscriptions) = (Vec::new(), Vec::new(), Vec::new());
     // Resolvers are made before the plans they use are complete.
     let shared = Arc::new(std::sync::OnceLock::<Shared>::new());
-    for field in &fields {
+    for field in fields {
         let method = &field.target.operation.method;
         let output = types.output_message(&method.output());
         let arguments = types.input_fields(&method.input());
@@ -178,11 +199,13 @@ pub fn endpoint(
             _ => queries.push(root),
         }
     }
-    for problem in types.problems.drain(..) {
-        problems.push((options_origin(&fields), problem));
-    }
-    if !problems.is_empty() {
-        return Err(problems);
+    if !types.problems.is_empty() {
+        let at = options_origin(fields);
+        return Err(types
+            .problems
+            .into_iter()
+            .map(|p| (at.clone(), p))
+            .collect());
     }
     let mut query = Object::new("Query");
     if queries.is_empty() {
@@ -215,7 +238,8 @@ pub fn endpoint(
     )
     .register(query)
     .limit_depth(options.max_depth)
-    .limit_complexity(options.max_complexity);
+    .limit_complexity(options.max_complexity)
+    .validation_mode(mode);
     if !options.introspection {
         builder = builder.disable_introspection();
     }
@@ -239,7 +263,7 @@ pub fn endpoint(
     }
     let schema = builder.finish().map_err(|e| {
         vec![(
-            options_origin(&fields),
+            options_origin(fields),
             format!("the GraphQL schema is invalid: {e}"),
         )]
     })?;
@@ -248,7 +272,7 @@ pub fn endpoint(
         output_names: types.output_names,
         pool: pool.clone(),
     });
-    Ok(Endpoint::new(options, schema))
+    Ok(schema)
 }
 
 fn options_origin(fields: &[RootField]) -> Pos {
