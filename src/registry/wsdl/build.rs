@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
-    DescriptorProto, FieldDescriptorProto, FileDescriptorProto, MethodDescriptorProto,
-    OneofDescriptorProto, ServiceDescriptorProto,
+    source_code_info::Location, DescriptorProto, FieldDescriptorProto, FileDescriptorProto,
+    MethodDescriptorProto, OneofDescriptorProto, ServiceDescriptorProto, SourceCodeInfo,
 };
 
 use super::model::*;
@@ -127,7 +127,20 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
         }
     }
     warnings.append(&mut builder.warnings);
-    let file = FileDescriptorProto {
+    let method_docs: Vec<Option<Arc<str>>> = methods
+        .iter()
+        .map(|m| {
+            let name = operations
+                .get(m.name())
+                .map_or("", |o: &SoapOperation| &o.name);
+            port_type
+                .operations
+                .iter()
+                .find(|d| d.name == name)
+                .and_then(|d| d.doc.clone())
+        })
+        .collect();
+    let mut file = FileDescriptorProto {
         name: Some(format!("{FILE_PREFIX}{}.proto", builder.package)),
         package: Some(builder.package.clone()),
         message_type: std::mem::take(&mut builder.messages),
@@ -139,6 +152,7 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
         syntax: Some("proto3".into()),
         ..Default::default()
     };
+    file.source_code_info = Some(documentation(&file, &builder.docs, &method_docs));
     let package = builder.package.clone();
     let prefixes = prefixes(&builder.xml, &operations);
     for message in builder.xml.messages.values_mut() {
@@ -162,6 +176,38 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
         },
         warnings,
     })
+}
+
+/// The WSDL's documentation as the comments of the file's descriptors (where GraphQL
+/// descriptions come from, as for `.proto` files).
+fn documentation(
+    file: &FileDescriptorProto,
+    docs: &HashMap<String, MessageDocs>,
+    methods: &[Option<Arc<str>>],
+) -> SourceCodeInfo {
+    let comment = |path: Vec<i32>, text: &Arc<str>| Location {
+        path,
+        span: vec![0, 0, 0],
+        leading_comments: Some(text.to_string()),
+        ..Default::default()
+    };
+    let mut location = Vec::new();
+    for (i, message) in file.message_type.iter().enumerate() {
+        let Some((doc, fields)) = docs.get(message.name()) else {
+            continue;
+        };
+        location.extend(doc.iter().map(|d| comment(vec![4, i as i32], d)));
+        for (j, doc) in fields.iter().enumerate() {
+            location.extend(
+                doc.iter()
+                    .map(|d| comment(vec![4, i as i32, 2, j as i32], d)),
+            );
+        }
+    }
+    for (j, doc) in methods.iter().enumerate() {
+        location.extend(doc.iter().map(|d| comment(vec![6, 0, 2, j as i32], d)));
+    }
+    SourceCodeInfo { location }
 }
 
 /// `ns1`, `ns2`, ... for the namespaces of the messages, in a stable order.
@@ -327,6 +373,8 @@ struct FieldSpec {
     nillable: bool,
     oneof: Option<i32>,
     xsi_type: Option<QName>,
+    /// The element's `xsd:documentation`.
+    doc: Option<Arc<str>>,
 }
 
 impl FieldSpec {
@@ -344,6 +392,7 @@ impl FieldSpec {
             nillable: false,
             oneof: None,
             xsi_type: None,
+            doc: None,
         }
     }
 }
@@ -385,7 +434,12 @@ struct Builder<'l> {
     journal: Vec<Undo>,
     /// What was forgiven on the way.
     warnings: Vec<Problem>,
+    /// The documentation of messages, by name.
+    docs: HashMap<String, MessageDocs>,
 }
+
+/// The documentation of a message and of its fields (by index).
+type MessageDocs = (Option<Arc<str>>, Vec<Option<Arc<str>>>);
 
 /// What the builder added, so that a failed operation can be taken back.
 enum Undo {
@@ -514,6 +568,7 @@ impl<'l> Builder<'l> {
             polymorphic: HashMap::new(),
             journal: Vec::new(),
             warnings: Vec::new(),
+            docs: HashMap::new(),
         }
     }
 
@@ -674,6 +729,7 @@ impl<'l> Builder<'l> {
             ty: Some(TypeRef::Named(ty.clone())),
             nillable: false,
             is_abstract: false,
+            doc: None,
             pos: part.pos.clone(),
         };
         self.element(&decl, false, None, Role::Element, fields)
@@ -760,6 +816,9 @@ impl<'l> Builder<'l> {
         let mut fields = Fields::default();
         self.content(def, &mut fields, 0)?;
         self.finish(&name, fields, MessageKind::Plain);
+        if let Some(docs) = self.docs.get_mut(&name) {
+            docs.0 = ct.doc.clone();
+        }
         Ok(name)
     }
 
@@ -932,6 +991,7 @@ impl<'l> Builder<'l> {
                     nillable: false,
                     oneof,
                     xsi_type: None,
+                    doc: None,
                 });
                 Ok(())
             }
@@ -975,6 +1035,7 @@ impl<'l> Builder<'l> {
             nillable,
             oneof,
             xsi_type: None,
+            doc: decl.doc.clone(),
         });
         Ok(())
     }
@@ -1043,6 +1104,7 @@ impl<'l> Builder<'l> {
                 nillable: false,
                 oneof: Some(0),
                 xsi_type: (&q != base).then(|| q.clone()),
+                doc: None,
             });
         }
         self.finish(&name, fields, MessageKind::Polymorphic);
@@ -1133,6 +1195,7 @@ impl<'l> Builder<'l> {
             nillable: false,
             oneof: None,
             xsi_type: None,
+            doc: None,
         });
         self.finish(&name, fields, MessageKind::Nillable);
         name
@@ -1161,6 +1224,7 @@ impl<'l> Builder<'l> {
             ..Default::default()
         };
         let mut xml_fields = Vec::new();
+        let mut field_docs = Vec::new();
         let all = attributes.into_iter().chain(elements).chain(text);
         for (i, spec) in all.enumerate() {
             let number = i as u32 + 1;
@@ -1197,6 +1261,7 @@ impl<'l> Builder<'l> {
                 ProtoType::Scalar(t) => WireKind::Scalar(*t),
                 ProtoType::Message(m) => WireKind::Message(format!("{}.{m}", self.package)),
             };
+            field_docs.push(spec.doc);
             xml_fields.push(XmlField {
                 number,
                 wire,
@@ -1222,6 +1287,7 @@ impl<'l> Builder<'l> {
             }
         }
         self.messages.push(descriptor);
+        self.docs.insert(name.to_owned(), (None, field_docs));
         self.journal
             .push(Undo::Xml(format!("{}.{name}", self.package)));
         self.xml.messages.insert(

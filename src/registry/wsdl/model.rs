@@ -74,6 +74,8 @@ pub struct ElementDecl {
     pub ty: Option<TypeRef>,
     pub nillable: bool,
     pub is_abstract: bool,
+    /// Its `xsd:documentation`.
+    pub doc: Option<Arc<str>>,
     pub pos: Pos,
 }
 
@@ -146,6 +148,8 @@ pub struct ComplexType {
     pub any_attribute: bool,
     pub mixed: bool,
     pub is_abstract: bool,
+    /// Its `xsd:documentation`.
+    pub doc: Option<Arc<str>>,
     pub pos: Pos,
 }
 
@@ -219,6 +223,8 @@ pub struct OperationDef {
     pub output: Option<QName>,
     /// Name and message of each fault.
     pub faults: Vec<(String, QName)>,
+    /// Its `wsdl:documentation`.
+    pub doc: Option<Arc<str>>,
     pub pos: Pos,
 }
 
@@ -365,6 +371,32 @@ pub struct SchemaContext {
 pub struct SchemaRefs {
     pub imports: Vec<(String, Pos)>,
     pub includes: Vec<(String, Pos)>,
+}
+
+/// The text of a node's `xsd:annotation/xsd:documentation` (or `wsdl:documentation`), each
+/// line trimmed.
+fn documentation(node: Node) -> Option<Arc<str>> {
+    let is = |n: &Node, name: &str| n.is_element() && n.tag_name().name() == name;
+    let docs = node.children().flat_map(|child| {
+        let direct = is(&child, "documentation").then_some(child);
+        let annotated = is(&child, "annotation")
+            .then(|| child.children().filter(|n| is(n, "documentation")))
+            .into_iter()
+            .flatten();
+        direct.into_iter().chain(annotated)
+    });
+    let text: Vec<String> = docs
+        .flat_map(|doc| {
+            doc.descendants()
+                .filter(|n| n.is_text())
+                .filter_map(|n| n.text())
+        })
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (!text.is_empty()).then(|| text.join("\n").into())
 }
 
 fn xsd_children<'a, 'i>(node: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
@@ -558,6 +590,7 @@ impl SchemaContext {
             ty,
             nillable: node.attribute("nillable") == Some("true"),
             is_abstract: node.attribute("abstract") == Some("true"),
+            doc: documentation(node),
             pos: self.pos(node),
         })
     }
@@ -701,6 +734,7 @@ impl SchemaContext {
             any_attribute: false,
             mixed: node.attribute("mixed") == Some("true"),
             is_abstract: node.attribute("abstract") == Some("true"),
+            doc: documentation(node),
             pos: self.pos(node),
         };
         for child in xsd_children(node) {
@@ -897,6 +931,7 @@ pub fn definitions(root: Node, file: &Arc<str>, out: &mut Definitions) -> Result
                         input: message("input")?,
                         output: message("output")?,
                         faults,
+                        doc: documentation(op),
                         pos: pos(op),
                     });
                 }
