@@ -47,6 +47,7 @@ impl Handler for Things {
                 ("GetThing", "weird-enum") => {
                     thing.set_field_by_name("color", ProtoValue::EnumNumber(7))
                 }
+                ("GetThing", "slow") => tokio::time::sleep(std::time::Duration::from_secs(2)).await,
                 ("GetThing", "whoami") => {
                     thing.set_field_by_name("name", ProtoValue::String(tenant))
                 }
@@ -353,6 +354,45 @@ async fn allowed_headers_reach_the_backend_as_metadata() {
     )
     .await;
     assert_eq!(body, json!({"data": {"getThing": {"name": "acme"}}}));
+}
+
+#[tokio::test]
+async fn same_named_messages_of_two_packages_are_two_types() {
+    let pins = pins().await;
+    let body = query(
+        &pins.gateway,
+        r#"mutation { echoThing(twin: {label: "t"}) { twin { label } child { id } } }"#,
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({"data": {"echoThing": {"twin": {"label": "t"}, "child": null}}})
+    );
+    let sdl = pins.gateway.gateway.graphql[0].sdl().to_owned();
+    assert!(
+        sdl.contains("type other_v1_Thing {") && sdl.contains("type pins_v1_Thing {"),
+        "{sdl}"
+    );
+    assert!(
+        sdl.contains("\ttwin: other_v1_Thing\n") && sdl.contains("\tchild: pins_v1_Thing\n"),
+        "{sdl}"
+    );
+}
+
+#[tokio::test]
+async fn the_request_deadline_bounds_the_call() {
+    let pins = pins().await;
+    let started = std::time::Instant::now();
+    let (_, body) = post_with(
+        &pins.gateway,
+        json!({"query": r#"{ slow: getThing(name: "slow") { id } fast: getThing(id: 1) { id } }"#}),
+        &[("grpc-timeout", "200m")],
+    )
+    .await;
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+    assert_eq!(body["data"], json!({"slow": null, "fast": {"id": "1"}}));
+    assert_eq!(body["errors"][0]["extensions"]["code"], "DEADLINE_EXCEEDED");
+    assert_eq!(body["errors"][0]["extensions"]["httpStatus"], 504);
 }
 
 #[tokio::test]

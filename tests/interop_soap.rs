@@ -85,9 +85,14 @@ rules:
     get: /customers
 "#
     );
+    // The same service as GraphQL, with a backend of its own (and so a package of its own).
+    let graphql = format!(
+        "version: 1\nfrontend: graphql\nbackend:\n  address: {address}\n  soap:\n    wsdl: {PEERS}/{wsdl}\n    package: soap.customers_graphql\n    fault_codes:\n      Client.NotFound: NOT_FOUND\n      NotFound: NOT_FOUND\n"
+    );
     let dir = common::write_files(&[
         ("gateway.yaml", "version: 1\n"),
         ("mappings/customers.yaml", &mapping),
+        ("mappings/customers-graphql.yaml", &graphql),
     ]);
     let loaded =
         common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
@@ -169,6 +174,28 @@ async fn customer_service(gateway: &common::RunningGateway) {
     let (status, error) = call(gateway, "GET", "/customers/99", Value::Null).await;
     assert_eq!(status, 404, "{error}");
     assert_eq!(error["message"], "customer 99 not found");
+
+    // GraphQL: queries by name, a decimal and a long as strings, a fault as a field error.
+    let query = r#"{ one: getCustomer(id: 1) { getCustomerResult { id name tier balance address { city } } }
+                     missing: getCustomer(id: 99) { getCustomerResult { id } } }"#;
+    let (status, body) = call(gateway, "POST", "/graphql", json!({"query": query})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("data").is_some(), "{body}");
+    assert_eq!(
+        body["data"],
+        json!({"one": {"getCustomerResult": {"id": "1", "name": "customer1", "tier": "GOLD",
+            "balance": "100.25", "address": {"city": "Springfield"}}}, "missing": null})
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["missing"]));
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    let (_, body) = call(
+        gateway,
+        "POST",
+        "/graphql",
+        json!({"query": "mutation { add(a: 40, b: 2) { addResult } }"}),
+    )
+    .await;
+    assert_eq!(body, json!({"data": {"add": {"addResult": 42}}}));
 }
 
 #[tokio::test]

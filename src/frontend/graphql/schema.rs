@@ -293,9 +293,10 @@ impl<'a> Types<'a> {
             let (ty, output) = self.output_field(&field);
             let (message, enumeration) = match field.kind() {
                 Kind::Message(m)
-                    if !field.is_map() && ty.type_name() == type_name(m.full_name()) =>
+                    if !field.is_map()
+                        && ty.type_name() == type_name(value_message(m.clone()).full_name()) =>
                 {
-                    (Some(m.full_name().to_owned()), None)
+                    (Some(value_message(m).full_name().to_owned()), None)
                 }
                 Kind::Enum(e) => (None, Some(e)),
                 _ => (None, None),
@@ -347,6 +348,7 @@ impl<'a> Types<'a> {
         let presence = field.supports_presence();
         let (name, output) = match field.kind() {
             Kind::Message(m) => {
+                let m = value_message(m);
                 let name = match self.message_scalar(&m, decimal) {
                     Some(scalar) => scalar.to_owned(),
                     None => self.output_message(&m),
@@ -488,8 +490,12 @@ impl<'a> Types<'a> {
                 (self.scalar("JSON").to_owned(), InputKind::Plain)
             } else {
                 let value = match entry.map_entry_value_field().kind() {
-                    Kind::Message(m) if self.message_scalar(&m, false).is_none() => {
-                        Some(m.full_name().to_owned())
+                    Kind::Message(m)
+                        if self
+                            .message_scalar(&value_message(m.clone()), false)
+                            .is_none() =>
+                    {
+                        Some(value_message(m).full_name().to_owned())
                     }
                     _ => None,
                 };
@@ -507,17 +513,20 @@ impl<'a> Types<'a> {
             }
         } else {
             match field.kind() {
-                Kind::Message(m) => match self.message_scalar(&m, decimal) {
+                Kind::Message(m) => match self.message_scalar(&value_message(m.clone()), decimal) {
                     Some(scalar)
                         if m.fields().len() == 0 && !wkt::has_own_json_form(m.full_name()) =>
                     {
                         (scalar.to_owned(), InputKind::Present)
                     }
                     Some(scalar) => (scalar.to_owned(), InputKind::Plain),
-                    None => (
-                        self.input_message(&m),
-                        InputKind::Message(m.full_name().to_owned()),
-                    ),
+                    None => {
+                        let m = value_message(m);
+                        (
+                            self.input_message(&m),
+                            InputKind::Message(m.full_name().to_owned()),
+                        )
+                    }
                 },
                 Kind::Enum(e) => (self.enum_type(&e), InputKind::Plain),
                 _ => (
@@ -562,6 +571,17 @@ fn described(value: InputValue, msg: &MessageDescriptor, path: &[i32]) -> InputV
         Some(about) => value.description(about),
         None => value,
     }
+}
+
+/// The message whose proto3 JSON a message field holds: itself, or for a SOAP nillable
+/// element of a complex type, the complex type's message (the stand-in is `null` or its value).
+fn value_message(message: MessageDescriptor) -> MessageDescriptor {
+    if wkt::is_nillable_stand_in(&message) {
+        if let Some(Kind::Message(inner)) = message.get_field(1).map(|f| f.kind()) {
+            return inner;
+        }
+    }
+    message
 }
 
 /// Resolves an output field from its parent's proto3 JSON object.
