@@ -420,6 +420,56 @@ async fn a_subscription_streams_over_sse_and_ends_with_the_backend() {
 }
 
 #[tokio::test]
+async fn a_stream_that_fails_midway_ends_with_an_error_event() {
+    let demo = common::demo().await;
+    let response = reqwest::Client::new()
+        .post(demo.gateway.url("/graphql"))
+        .header("accept", "text/event-stream")
+        .json(&json!({"query": "subscription { listUsers(failAfter: 2) { id } }"}))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+    assert_eq!(events.len(), 4, "{text}");
+    assert_eq!(
+        events[1],
+        "event: next\ndata: {\"data\":{\"listUsers\":{\"id\":\"2\"}}}"
+    );
+    let error: Value =
+        serde_json::from_str(events[2].strip_prefix("event: next\ndata: ").unwrap()).unwrap();
+    assert_eq!(
+        error["errors"][0]["extensions"]["code"], "ABORTED",
+        "{error}"
+    );
+    assert_eq!(events[3], "event: complete");
+}
+
+#[tokio::test]
+async fn introspection_can_be_turned_off() {
+    let include = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphql");
+    let gateway_yaml = format!(
+        "version: 1\nlisten: 127.0.0.1:0\nschemas:\n  include: [{}]\nbackends:\n  things:\n    protocol: grpc\n    address: http://127.0.0.1:9\n",
+        include.display()
+    );
+    let mapping = MAPPING.replace("graphql:\n", "graphql:\n  introspection: false\n");
+    let dir = common::write_files(&[
+        ("gateway.yaml", &gateway_yaml),
+        ("mappings/things.yaml", &mapping),
+    ]);
+    let gateway = common::serve(common::load(dir.path(), common::vars(&[])).unwrap()).await;
+    let body = query(&gateway, "{ __schema { types { name } } }").await;
+    assert!(
+        body.get("data").is_none() && body["errors"][0]["message"].is_string(),
+        "{body}"
+    );
+    let response = reqwest::get(gateway.url("/graphql/schema.graphql"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
 async fn a_subscription_streams_over_graphql_transport_ws() {
     let pins = pins().await;
     let mut request = format!("ws://{}/graphql", pins.gateway.addr)
