@@ -55,20 +55,26 @@ fn check_fails_with_located_errors() {
     assert!(stderr.ends_with("1 error found\n"), "{stderr}");
 }
 
-#[test]
-fn serve_stops_cleanly_on_sigterm() {
+/// `rosetta serve` of a demo configuration (backends nowhere) on a free port.
+fn serve(config: &Path) -> (std::process::Child, u16) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["serve", "-c"])
-        .arg(examples_demo())
+        .arg(config)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
         .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    (child, port)
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let (mut child, port) = serve(&examples_demo());
     // Wait until it listens, then ask it to stop as a container runtime would.
     for _ in 0..50 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -98,18 +104,7 @@ fn serve_stops_cleanly_on_sigterm() {
 #[test]
 fn sighup_reloads_the_configuration_and_regenerates_the_graphql_schema() {
     let dir = demo_copy();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let mut child = Command::new(BIN)
-        .args(["serve", "-c"])
-        .arg(dir.path().join("gateway.yaml"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
-        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, port) = serve(&dir.path().join("gateway.yaml"));
     let sdl = || {
         reqwest::blocking::get(format!("http://127.0.0.1:{port}/graphql/schema.graphql"))
             .and_then(|r| r.text())

@@ -92,16 +92,39 @@ graphql:
       field_mask: read_mask
 "#;
 
-async fn pins() -> Pins {
+/// A configuration with the pins schemas and a `things` backend at `${THINGS}`, and `mappings`
+/// (name, text).
+fn things_config(mappings: &[(&str, &str)]) -> tempfile::TempDir {
     let include = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphql");
     let gateway_yaml = format!(
         "version: 1\nlisten: 127.0.0.1:0\nschemas:\n  include: [{}]\nbackends:\n  things:\n    protocol: grpc\n    address: http://${{THINGS}}\n",
         include.display()
     );
-    let dir = common::write_files(&[
-        ("gateway.yaml", &gateway_yaml),
-        ("mappings/things.yaml", MAPPING),
-    ]);
+    let mut files = vec![("gateway.yaml".to_owned(), gateway_yaml)];
+    files.extend(
+        mappings
+            .iter()
+            .map(|(name, text)| (format!("mappings/{name}"), text.to_string())),
+    );
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    common::write_files(&files)
+}
+
+/// Loads a `things_config` whose backend is nowhere (for what needs no call).
+fn load_things(
+    dir: &tempfile::TempDir,
+) -> Result<rosetta::gateway::Gateway, rosetta::config::Diagnostics> {
+    common::load(
+        dir.path(),
+        common::vars(&[("THINGS", "127.0.0.1:9".to_owned())]),
+    )
+}
+
+async fn pins() -> Pins {
+    let dir = things_config(&[("things.yaml", MAPPING)]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let gateway = common::load(dir.path(), common::vars(&[("THINGS", addr.to_string())]))
@@ -447,17 +470,9 @@ async fn a_stream_that_fails_midway_ends_with_an_error_event() {
 
 #[tokio::test]
 async fn introspection_can_be_turned_off() {
-    let include = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphql");
-    let gateway_yaml = format!(
-        "version: 1\nlisten: 127.0.0.1:0\nschemas:\n  include: [{}]\nbackends:\n  things:\n    protocol: grpc\n    address: http://127.0.0.1:9\n",
-        include.display()
-    );
     let mapping = MAPPING.replace("graphql:\n", "graphql:\n  introspection: false\n");
-    let dir = common::write_files(&[
-        ("gateway.yaml", &gateway_yaml),
-        ("mappings/things.yaml", &mapping),
-    ]);
-    let gateway = common::serve(common::load(dir.path(), common::vars(&[])).unwrap()).await;
+    let dir = things_config(&[("things.yaml", &mapping)]);
+    let gateway = common::serve(load_things(&dir).unwrap()).await;
     let body = query(&gateway, "{ __schema { types { name } } }").await;
     assert!(
         body.get("data").is_none() && body["errors"][0]["message"].is_string(),
@@ -701,17 +716,8 @@ async fn sdl_of_a_wsdl() {
 
 #[tokio::test]
 async fn root_field_clashes_are_load_errors_that_suggest_a_prefix() {
-    let include = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphql");
-    let gateway_yaml = format!(
-        "version: 1\nlisten: 127.0.0.1:0\nschemas:\n  include: [{}]\nbackends:\n  things:\n    protocol: grpc\n    address: http://127.0.0.1:9\n",
-        include.display()
-    );
-    let dir = common::write_files(&[
-        ("gateway.yaml", &gateway_yaml),
-        ("mappings/a.yaml", MAPPING),
-        ("mappings/b.yaml", MAPPING),
-    ]);
-    let Err(diags) = common::load(dir.path(), common::vars(&[])) else {
+    let dir = things_config(&[("a.yaml", MAPPING), ("b.yaml", MAPPING)]);
+    let Err(diags) = load_things(&dir) else {
         panic!("two mappings with the same root fields must not load");
     };
     let text = diags.render();
@@ -727,8 +733,7 @@ async fn root_field_clashes_are_load_errors_that_suggest_a_prefix() {
     // With a prefix on one of them, both load.
     let prefixed = MAPPING.replace("graphql:\n", "graphql:\n  prefix: b_\n");
     std::fs::write(dir.path().join("mappings/b.yaml"), prefixed).unwrap();
-    let gateway =
-        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
+    let gateway = load_things(&dir).unwrap_or_else(|d| panic!("{}", d.render()));
     assert!(gateway.graphql[0].sdl().contains("b_echoThing("));
 }
 
