@@ -20,6 +20,7 @@ use crate::config::{
     Vars,
 };
 use crate::frontend::graphql::{self, EndpointOptions, Root, RootField, Target};
+use crate::frontend::grpc::{GrpcFrontend, GrpcTarget};
 use crate::frontend::rest::matcher::{Lookup, Matcher};
 use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
 use crate::frontend::rest::RestFrontend;
@@ -37,6 +38,8 @@ pub struct Gateway {
     pub rest: Arc<RestFrontend>,
     /// The GraphQL endpoints, one per path.
     pub graphql: Vec<Arc<graphql::Endpoint>>,
+    /// The gRPC services of `frontend: grpc` mappings, if any.
+    pub grpc: Option<GrpcFrontend>,
     /// Warnings found while loading.
     pub warnings: Vec<Diagnostic>,
     /// The same, rendered with their places and snippets (empty when there are none).
@@ -158,6 +161,7 @@ pub fn build(
     let mut routes: Vec<Arc<Route>> = Vec::new();
     let mut matcher = Matcher::default();
     let mut graphql = GraphqlEndpoints::default();
+    let mut grpc: HashMap<String, (GrpcTarget, Pos)> = HashMap::new();
     let made_backends: Vec<Option<MadeBackend>> = config
         .mappings
         .iter()
@@ -181,15 +185,24 @@ pub fn build(
             soap,
             is_soap,
         };
-        if mapping.config.frontend.value == FrontendProtocol::Graphql {
-            graphql.add(config, mapping, &compiled, target, diags);
-            continue;
+        if mapping.config.frontend.value != FrontendProtocol::Graphql {
+            if let Some(options) = &mapping.config.graphql {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(&options.path),
+                    "`graphql` options belong to a mapping with `frontend: graphql`",
+                ));
+            }
         }
-        if let Some(options) = &mapping.config.graphql {
-            diags.push(Diagnostic::at(
-                &mapping.pos(&options.path),
-                "`graphql` options belong to a mapping with `frontend: graphql`",
-            ));
+        match mapping.config.frontend.value {
+            FrontendProtocol::Graphql => {
+                graphql.add(config, mapping, &compiled, target, diags);
+                continue;
+            }
+            FrontendProtocol::Grpc => {
+                grpc_methods(mapping, &compiled, target, &mut grpc, diags);
+                continue;
+            }
+            FrontendProtocol::Rest => {}
         }
         for spec in mapping_routes(mapping, &compiled, target, diags) {
             let index = routes.len();
@@ -217,9 +230,17 @@ pub fn build(
         }
     }
     let graphql = graphql.finish(&compiled.pool, &matcher, diags);
+    let grpc = (!grpc.is_empty()).then(|| {
+        let targets = grpc
+            .into_iter()
+            .map(|(name, (target, _))| (name, target))
+            .collect();
+        GrpcFrontend::new(targets, &compiled.pool)
+    });
     Some(Gateway {
         listen: listen?,
         graphql,
+        grpc,
         pool: compiled.pool.clone(),
         rest: Arc::new(RestFrontend::new(matcher, routes, compiled.pool, max_body)),
         warnings: Vec::new(),
@@ -804,6 +825,65 @@ fn select_method<'m>(
     }
 }
 
+/// Adds the methods of a `frontend: grpc` mapping to the gRPC frontend; a method served by two
+/// mappings is an error.
+fn grpc_methods(
+    mapping: &LoadedMapping,
+    compiled: &Compiled,
+    target: MappingTarget,
+    served: &mut HashMap<String, (GrpcTarget, Pos)>,
+    diags: &mut Diagnostics,
+) {
+    let origin = mapping.pos(&mapping.config.frontend);
+    if let Some(rule) = mapping.config.rules.first() {
+        let at = rule
+            .selector
+            .as_ref()
+            .map_or(origin.clone(), |s| mapping.pos(s));
+        diags.push(Diagnostic::at(
+            &at,
+            "HTTP `rules` are for REST mappings; a gRPC mapping serves every method at its gRPC path",
+        ));
+    }
+    let Some(methods) = mapping_methods(
+        mapping,
+        compiled,
+        target.soap.as_ref(),
+        target.is_soap,
+        diags,
+    ) else {
+        return;
+    };
+    let settings = MappingSettings::new(&mapping.config.options, target.is_soap);
+    let forward_headers: Arc<[http::HeaderName]> = settings.forward_headers.into();
+    let timeout = mapping
+        .config
+        .options
+        .timeout
+        .map(|d| d.0)
+        .or(target.backend_timeout);
+    for method in methods {
+        let name = method.full_name().to_owned();
+        if let Some((_, other)) = served.get(&name) {
+            diags.push(
+                Diagnostic::at(
+                    &origin,
+                    format!("{name} is already served over gRPC by another mapping"),
+                )
+                .with_related(Diagnostic::at(other, "the other mapping is here")),
+            );
+            continue;
+        }
+        let grpc_target = GrpcTarget {
+            operation: Operation::new(method),
+            invoker: target.invoker.clone(),
+            timeout,
+            forward_headers: forward_headers.clone(),
+        };
+        served.insert(name, (grpc_target, origin.clone()));
+    }
+}
+
 /// The root fields of the GraphQL mappings, by endpoint path.
 #[derive(Default)]
 struct GraphqlEndpoints {
@@ -1095,9 +1175,16 @@ impl Gateway {
                     axum::routing::get(move || async move { sdl.serve_sdl() }),
                 );
         }
+        let grpc = self.grpc.clone();
         app.fallback(move |request: http::Request<axum::body::Body>| {
             let rest = rest.clone();
-            async move { rest.handle(request).await }
+            let grpc = grpc.clone().filter(|_| GrpcFrontend::accepts(&request));
+            async move {
+                match grpc {
+                    Some(grpc) => grpc.handle(request).await,
+                    None => rest.handle(request).await,
+                }
+            }
         })
     }
 }

@@ -119,7 +119,8 @@ async fn run(command: Command) -> ExitCode {
                     ),
                     Err(diags) => (0, Vec::new(), diags.items.clone(), diags.warnings.clone()),
                 };
-                let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "graphql": graphql, "errors": errors, "warnings": warnings});
+                let grpc = gateway_grpc(&outcome);
+                let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "graphql": graphql, "grpc": grpc, "errors": errors, "warnings": warnings});
                 println!("{report}");
                 return if errors.is_empty() {
                     ExitCode::SUCCESS
@@ -131,14 +132,20 @@ async fn run(command: Command) -> ExitCode {
                 Ok(gateway) => {
                     eprint!("{}", gateway.warnings_text);
                     let graphql = graphql_paths(&gateway);
+                    let grpc = gateway.grpc.as_ref().map_or(0, |g| g.services.len());
                     println!(
-                        "{}: ok ({} routes{})",
+                        "{}: ok ({} routes{}{})",
                         config.display(),
                         gateway.rest.routes().len(),
                         if graphql.is_empty() {
                             String::new()
                         } else {
                             format!(", GraphQL at {}", graphql.join(", "))
+                        },
+                        if grpc == 0 {
+                            String::new()
+                        } else {
+                            format!(", {grpc} gRPC services")
                         }
                     );
                     ExitCode::SUCCESS
@@ -184,6 +191,18 @@ async fn run(command: Command) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// The gRPC services a loaded gateway serves.
+fn gateway_grpc<E>(outcome: &Result<gateway::Gateway, E>) -> Vec<String> {
+    match outcome {
+        Ok(gateway) => gateway
+            .grpc
+            .as_ref()
+            .map(|g| g.services.to_vec())
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
     }
 }
 
@@ -395,7 +414,7 @@ async fn reload_on_hangup(live: Arc<gateway::Live>, config: PathBuf) {
 fn demo_banner(listen: SocketAddr, grpc: SocketAddr, soap: SocketAddr) -> String {
     let base = format!("http://{listen}");
     format!(
-        r#"rosetta demo: REST/JSON on {base}, GraphQL on {base}/graphql
+        r#"rosetta demo: REST/JSON on {base}, GraphQL on {base}/graphql, gRPC on {listen}
   -> demo gRPC backend demo.v1.Users on {grpc}
   -> demo SOAP backend CountryInfoService on http://{soap}/countries
 
@@ -424,6 +443,11 @@ Try (GraphQL over both; GraphiQL at {base}/graphql in a browser):
   curl {base}/graphql -H 'Content-Type: application/json' -d '{{"query":"mutation {{ updateUser(user: {{id: 3, email: \"grace@navy.mil\"}}) {{ email }} }}"}}'
   curl -N {base}/graphql -H 'Accept: text/event-stream' -H 'Content-Type: application/json' -d '{{"query":"subscription {{ listUsers(intervalMs: 300) {{ id name }} }}"}}'
   curl {base}/graphql -H 'Content-Type: application/json' -d '{{"query":"{{ a: getUser(id: 1) {{ name }} b: getUser(id: 999) {{ name }} }}"}}'
+
+Try (gRPC in front of both, with reflection; grpcurl is not bundled):
+  grpcurl -plaintext {listen} list
+  grpcurl -plaintext -d '{{"id": 1}}' {listen} demo.v1.Users/GetUser
+  grpcurl -plaintext -d '{{"sCountryISOCode": "JP"}}' {listen} soap.countries.CountryInfoService/CapitalCity
 
 Press Ctrl-C to stop."#
     )

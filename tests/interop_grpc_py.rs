@@ -167,3 +167,50 @@ async fn grpcio_errors_become_http_errors() {
         )
     );
 }
+
+/// grpcio as a client of rosetta's gRPC frontend, knowing the services only through server
+/// reflection: the demo's gRPC service (proxied) and its SOAP service (whose descriptors the
+/// WSDL importer made).
+#[tokio::test(flavor = "multi_thread")]
+async fn grpcio_calls_the_grpc_frontend_through_reflection() {
+    let python = std::env::var("ROSETTA_PEERS_PYTHON").unwrap_or_else(|_| {
+        panic!("ROSETTA_PEERS_PYTHON is not set: run the tests with scripts/test, which installs grpcio")
+    });
+    let demo = common::demo().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/grpc-py/reflect_client.py"
+    );
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(demo.gateway.addr.to_string())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output)
+        .await
+        .expect("the client finishes")
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        seen["services"],
+        json!(["demo.v1.Users", "soap.countries.CountryInfoService"])
+    );
+    assert_eq!(
+        seen["health"],
+        json!({"demo.v1.Users": "SERVING", "soap.countries.CountryInfoService": "SERVING"})
+    );
+    assert_eq!(seen["get_user"]["ok"]["name"], "Ada Lovelace");
+    assert_eq!(
+        seen["missing_user"],
+        json!({"code": "NOT_FOUND", "message": "user 999 not found"})
+    );
+    assert_eq!(
+        seen["capital"],
+        json!({"ok": {"CapitalCityResult": "Tokyo"}})
+    );
+}

@@ -338,6 +338,8 @@ pub enum FrontendProtocol {
     /// GraphQL over HTTP (and WebSocket and SSE for subscriptions), with a schema generated
     /// from the backend's operations.
     Graphql,
+    /// gRPC and gRPC-Web on the gateway's listener, with server reflection and health.
+    Grpc,
 }
 
 /// A mapping file: one API, pairing a frontend with a backend's operations.

@@ -51,6 +51,14 @@ pub const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../examples/demo/mappings/countries-graphql.yaml"),
     ),
     (
+        "demo/mappings/users-grpc.yaml",
+        include_bytes!("../../examples/demo/mappings/users-grpc.yaml"),
+    ),
+    (
+        "demo/mappings/countries-grpc.yaml",
+        include_bytes!("../../examples/demo/mappings/countries-grpc.yaml"),
+    ),
+    (
         "demo/schemas/countries.wsdl",
         include_bytes!("../../examples/demo/schemas/countries.wsdl"),
     ),

@@ -2,4 +2,5 @@
 //! encoding replies and statuses back.
 
 pub mod graphql;
+pub mod grpc;
 pub mod rest;

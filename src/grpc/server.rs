@@ -13,22 +13,27 @@ use prost_reflect::{DynamicMessage, MethodDescriptor, ServiceDescriptor};
 use tonic::server::{Grpc, StreamingService};
 use tonic::{Request, Status, Streaming};
 
+use super::codec::WireMessage;
 use super::DescriptorCodec;
 
 /// What a handler answers: a stream of messages (one for unary and client-streaming methods).
-pub type ResponseStream = BoxStream<'static, Result<DynamicMessage, Status>>;
+pub type ResponseStream<M = DynamicMessage> = BoxStream<'static, Result<M, Status>>;
 
-/// Serves every method of the services it is given.
-pub trait Handler: Send + Sync + 'static {
+/// Serves every method of the services it is given, with messages decoded (`DynamicMessage`,
+/// for servers that read fields) or kept in wire form (`call::Message`, for the gateway).
+pub trait Handler<M = DynamicMessage>: Send + Sync + 'static {
     fn call(
         &self,
         method: MethodDescriptor,
-        request: Request<Streaming<DynamicMessage>>,
-    ) -> BoxFuture<'static, Result<tonic::Response<ResponseStream>, Status>>;
+        request: Request<Streaming<M>>,
+    ) -> BoxFuture<'static, Result<tonic::Response<ResponseStream<M>>, Status>>;
 }
 
 /// An axum router that serves `services` with `handler`.
-pub fn router(services: &[ServiceDescriptor], handler: Arc<dyn Handler>) -> axum::Router {
+pub fn router<M: WireMessage>(
+    services: &[ServiceDescriptor],
+    handler: Arc<dyn Handler<M>>,
+) -> axum::Router {
     let methods: Arc<HashMap<String, MethodDescriptor>> = Arc::new(
         services
             .iter()
@@ -50,7 +55,7 @@ pub fn router(services: &[ServiceDescriptor], handler: Arc<dyn Handler>) -> axum
                     .into_http::<Body>()
                     .into_response();
             };
-            let codec = DescriptorCodec::<DynamicMessage>::new(method.input());
+            let codec = DescriptorCodec::<M>::new(method.input());
             let dispatch = Dispatch { method, handler };
             Grpc::new(codec)
                 .streaming(dispatch, request)
@@ -61,17 +66,17 @@ pub fn router(services: &[ServiceDescriptor], handler: Arc<dyn Handler>) -> axum
     })
 }
 
-struct Dispatch {
+struct Dispatch<M> {
     method: MethodDescriptor,
-    handler: Arc<dyn Handler>,
+    handler: Arc<dyn Handler<M>>,
 }
 
-impl StreamingService<DynamicMessage> for Dispatch {
-    type Response = DynamicMessage;
-    type ResponseStream = ResponseStream;
-    type Future = BoxFuture<'static, Result<tonic::Response<ResponseStream>, Status>>;
+impl<M: WireMessage> StreamingService<M> for Dispatch<M> {
+    type Response = M;
+    type ResponseStream = ResponseStream<M>;
+    type Future = BoxFuture<'static, Result<tonic::Response<ResponseStream<M>>, Status>>;
 
-    fn call(&mut self, request: Request<Streaming<DynamicMessage>>) -> Self::Future {
+    fn call(&mut self, request: Request<Streaming<M>>) -> Self::Future {
         self.handler.call(self.method.clone(), request)
     }
 }
