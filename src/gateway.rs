@@ -12,6 +12,7 @@ use axum::serve::ListenerExt;
 use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 
 use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
+use crate::backend::rest::{RestBackend, RestCall, RestSettings};
 use crate::backend::soap::{SoapBackend, SoapSettings, WsSecurity};
 use crate::call::Invoker;
 use crate::config::{
@@ -55,6 +56,7 @@ pub fn load(files: Files, path: &Path, vars: Vars) -> Result<Gateway, Diagnostic
 pub enum BackendSettings {
     Grpc(GrpcSettings),
     Soap(Arc<SoapSettings>),
+    Rest(Arc<RestSettings>),
 }
 
 /// Makes the invoker of a backend from its checked settings.
@@ -67,6 +69,9 @@ pub fn connect_grpc(settings: &BackendSettings) -> Result<Invoker, String> {
         BackendSettings::Soap(soap) => {
             SoapBackend::new(soap.clone()).map(SoapBackend::into_invoker)
         }
+        BackendSettings::Rest(rest) => {
+            RestBackend::new(rest.clone()).map(RestBackend::into_invoker)
+        }
     }
 }
 
@@ -75,6 +80,15 @@ pub fn connect_grpc(settings: &BackendSettings) -> Result<Invoker, String> {
 struct MadeBackend {
     invoker: Invoker,
     soap: Option<(String, Arc<SoapService>)>,
+    /// A REST backend is made per mapping (its calls are the mapping's methods): where it is.
+    rest: Option<Arc<RestBase>>,
+}
+
+/// A REST backend's address and transport settings.
+struct RestBase {
+    base: String,
+    tls: Option<TlsSettings>,
+    connect_timeout: Duration,
 }
 
 /// Like [`load`], with backends made by `connect` (the dry run of `rosetta transcode` records
@@ -167,11 +181,14 @@ pub fn build(
         .iter()
         .map(|mapping| made.mapping_backend(config, mapping, &named, diags))
         .collect();
+    let rest_connect = (made.connect, made.max_body);
     for (mapping, made_backend) in config.mappings.iter().zip(made_backends) {
         // Without a backend the routes are still checked, so that every problem is reported.
         let soap = made_backend.as_ref().and_then(|b| b.soap.clone());
         let is_soap = soap.is_some() || mapping_is_soap(config, mapping);
-        let invoker = made_backend.map_or_else(unreachable_backend, |b| b.invoker);
+        let invoker = made_backend
+            .as_ref()
+            .map_or_else(unreachable_backend, |b| b.invoker.clone());
         let backend = &mapping.config.backend;
         let named_timeout = backend
             .use_name
@@ -179,11 +196,21 @@ pub fn build(
             .and_then(|name| config.gateway.backends.get(name.as_str()))
             .and_then(|b| b.timeout);
         let backend_timeout = backend.timeout.or(named_timeout).map(|d| d.0);
+        let Some(methods) = mapping_methods(mapping, &compiled, soap.as_ref(), is_soap, diags)
+        else {
+            continue;
+        };
+        let invoker = match made_backend.as_ref().and_then(|b| b.rest.as_ref()) {
+            Some(base) => rest_backend(rest_connect, base, mapping, &methods, diags)
+                .unwrap_or_else(unreachable_backend),
+            None => invoker,
+        };
         let target = MappingTarget {
             invoker,
             backend_timeout,
             soap,
             is_soap,
+            methods,
         };
         if mapping.config.frontend.value != FrontendProtocol::Graphql {
             if let Some(options) = &mapping.config.graphql {
@@ -199,7 +226,7 @@ pub fn build(
                 continue;
             }
             FrontendProtocol::Grpc => {
-                grpc_methods(mapping, &compiled, target, &mut grpc, diags);
+                grpc_methods(mapping, target, &mut grpc, diags);
                 continue;
             }
             FrontendProtocol::Rest => {}
@@ -298,12 +325,32 @@ impl Made<'_, '_> {
                 ));
                 return None;
             }
-            (BackendProtocol::Grpc, Some(soap)) => {
+            (BackendProtocol::Grpc | BackendProtocol::Rest, Some(soap)) => {
                 diags.push(Diagnostic::at(
                     &config::pos_in(file, &soap.wsdl),
                     "`soap` settings belong to a backend with `protocol: soap`",
                 ));
                 return None;
+            }
+            (BackendProtocol::Rest, None) => {
+                let Some(address) = &backend.address else {
+                    diags.push(Diagnostic::at(
+                        &protocol_pos,
+                        "a REST backend needs an `address`",
+                    ));
+                    return None;
+                };
+                let base = checked_address(config, address, config::pos_in(file, address), diags)?;
+                let tls = tls_settings(config, file, dir, backend, diags)?;
+                return Some(MadeBackend {
+                    invoker: unreachable_backend(),
+                    soap: None,
+                    rest: Some(Arc::new(RestBase {
+                        base: base.trim_end_matches('/').to_owned(),
+                        tls,
+                        connect_timeout: connect_timeout(backend),
+                    })),
+                });
             }
             (BackendProtocol::Grpc, None) => {}
         }
@@ -334,7 +381,11 @@ impl Made<'_, '_> {
         diags: &mut Diagnostics,
     ) -> Option<MadeBackend> {
         match (self.connect)(&settings) {
-            Ok(invoker) => Some(MadeBackend { invoker, soap }),
+            Ok(invoker) => Some(MadeBackend {
+                invoker,
+                soap,
+                rest: None,
+            }),
             Err(why) => {
                 diags.push(Diagnostic::at(pos, why));
                 None
@@ -562,6 +613,87 @@ impl Made<'_, '_> {
     }
 }
 
+/// The REST backend of one mapping: how each of its methods is called, from the mapping's
+/// `backend.rules` or the method's annotation.
+fn rest_backend(
+    (connect, max_body): (Connect<'_>, usize),
+    base: &RestBase,
+    mapping: &LoadedMapping,
+    methods: &[MethodDescriptor],
+    diags: &mut Diagnostics,
+) -> Option<Invoker> {
+    let pos = |l: &Located<String>| mapping.pos(l);
+    let mut written: HashMap<String, RuleSpec> = HashMap::new();
+    for rule in &mapping.config.backend.rules {
+        let Some(selector) = &rule.selector else {
+            diags.push(Diagnostic::at(
+                &mapping.pos(&mapping.config.frontend),
+                "a backend rule needs a `selector` naming its method",
+            ));
+            continue;
+        };
+        let Some(method) = select_method(methods, selector, &pos(selector), diags) else {
+            continue;
+        };
+        match route::config_rules(rule, &pos(selector), &pos) {
+            Ok(mut specs) => {
+                written.insert(method.full_name().to_owned(), specs.remove(0));
+            }
+            Err((at, message)) => diags.push(Diagnostic::at(&at, message)),
+        }
+    }
+    let mut calls = HashMap::new();
+    for method in methods {
+        let origin = mapping.pos(&mapping.config.frontend);
+        let spec = written
+            .remove(method.full_name())
+            .or_else(|| route::annotation_rules(method, &origin).into_iter().next());
+        let Some(spec) = spec else {
+            diags.warn(Diagnostic::at(
+                &origin,
+                format!(
+                    "{} has no HTTP rule for the REST backend (no annotation, no `backend.rules` entry); calls to it are UNIMPLEMENTED",
+                    method.full_name()
+                ),
+            ));
+            continue;
+        };
+        match route::resolve(&spec, method) {
+            Ok(resolved) => {
+                calls.insert(
+                    method.full_name().to_owned(),
+                    RestCall {
+                        method: spec.method.clone(),
+                        template: resolved.template,
+                        variable_fields: resolved.variable_fields,
+                        body: resolved.body,
+                        response_body: resolved.response_body,
+                        response_plan: Plan::new(&method.output(), JsonOptions::default()),
+                    },
+                );
+            }
+            Err(message) => diags.push(Diagnostic::at(
+                &spec.origin,
+                format!("{} ({}): {message}", method.full_name(), describe(&spec)),
+            )),
+        }
+    }
+    let settings = RestSettings {
+        base: base.base.clone(),
+        tls: base.tls.clone(),
+        connect_timeout: base.connect_timeout,
+        max_response: max_body,
+        calls,
+    };
+    match connect(&BackendSettings::Rest(Arc::new(settings))) {
+        Ok(invoker) => Some(invoker),
+        Err(why) => {
+            diags.push(Diagnostic::at(&mapping.pos(&mapping.config.frontend), why));
+            None
+        }
+    }
+}
+
 fn connect_timeout(backend: &BackendConfig) -> Duration {
     backend
         .connect_timeout
@@ -621,6 +753,8 @@ struct MappingTarget {
     /// With a SOAP backend: the service its WSDL became, by full name.
     soap: Option<(String, Arc<SoapService>)>,
     is_soap: bool,
+    /// The methods the mapping exposes.
+    methods: Vec<MethodDescriptor>,
 }
 
 /// The routes of one mapping: for each method of its services, the mapping's rules, the
@@ -636,11 +770,9 @@ fn mapping_routes(
         backend_timeout,
         soap,
         is_soap,
+        methods,
     } = target;
     let settings = Arc::new(MappingSettings::new(&mapping.config.options, is_soap));
-    let Some(methods) = mapping_methods(mapping, compiled, soap.as_ref(), is_soap, diags) else {
-        return Vec::new();
-    };
 
     // Rules from the mapping file, by method.
     let mut overrides: HashMap<String, (RuleMode, Option<Duration>, Vec<RuleSpec>)> =
@@ -829,7 +961,6 @@ fn select_method<'m>(
 /// mappings is an error.
 fn grpc_methods(
     mapping: &LoadedMapping,
-    compiled: &Compiled,
     target: MappingTarget,
     served: &mut HashMap<String, (GrpcTarget, Pos)>,
     diags: &mut Diagnostics,
@@ -845,15 +976,6 @@ fn grpc_methods(
             "HTTP `rules` are for REST mappings; a gRPC mapping serves every method at its gRPC path",
         ));
     }
-    let Some(methods) = mapping_methods(
-        mapping,
-        compiled,
-        target.soap.as_ref(),
-        target.is_soap,
-        diags,
-    ) else {
-        return;
-    };
     let settings = MappingSettings::new(&mapping.config.options, target.is_soap);
     let forward_headers: Arc<[http::HeaderName]> = settings.forward_headers.into();
     let timeout = mapping
@@ -862,7 +984,7 @@ fn grpc_methods(
         .timeout
         .map(|d| d.0)
         .or(target.backend_timeout);
-    for method in methods {
+    for method in target.methods {
         let name = method.full_name().to_owned();
         if let Some((_, other)) = served.get(&name) {
             diags.push(
@@ -930,15 +1052,7 @@ impl GraphqlEndpoints {
             ));
             return;
         }
-        let Some(mut methods) = mapping_methods(
-            mapping,
-            compiled,
-            target.soap.as_ref(),
-            target.is_soap,
-            diags,
-        ) else {
-            return;
-        };
+        let mut methods = target.methods.clone();
         let excluded: Vec<String> = options
             .exclude
             .iter()

@@ -1,4 +1,5 @@
 //! Backends: one module per protocol, each turning a canonical call into that protocol's call.
 
 pub mod grpc;
+pub mod rest;
 pub mod soap;

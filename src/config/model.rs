@@ -224,6 +224,9 @@ fn default_max_body() -> ByteSize {
 pub enum BackendProtocol {
     /// gRPC over HTTP/2.
     Grpc,
+    /// An HTTP JSON API; each method is called as its `google.api.http` rule (or the mapping's
+    /// `backend.rules`) says.
+    Rest,
     /// SOAP 1.1 or 1.2 over HTTP, described by a WSDL (`soap.wsdl`).
     Soap,
 }
@@ -394,6 +397,10 @@ pub struct BackendRef {
     /// For `protocol: soap` written here: the WSDL and how to call the service.
     #[serde(default)]
     pub soap: Option<SoapConfig>,
+    /// For a REST backend: how each method is called, as HTTP rules (default: the method's
+    /// `google.api.http` annotation).
+    #[serde(default)]
+    pub rules: Vec<HttpRuleConfig>,
 }
 
 /// Options of the REST frontend (conventions section 3).

@@ -1,7 +1,7 @@
 //! The REST/JSON frontend: routes HTTP requests by `google.api.http` rules and transcodes them
 //! to and from the canonical call (conventions section 3).
 
-mod json_seq;
+pub(crate) mod json_seq;
 pub mod matcher;
 pub mod request;
 pub mod response;
