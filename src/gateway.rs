@@ -25,6 +25,7 @@ use crate::frontend::grpc::{GrpcFrontend, GrpcTarget};
 use crate::frontend::rest::matcher::{Lookup, Matcher};
 use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
 use crate::frontend::rest::RestFrontend;
+use crate::frontend::soap::{SoapEndpoint, SoapTarget};
 use crate::protojson::{JsonOptions, Plan};
 use crate::registry::proto::{self, Compiled, SchemaRequest};
 use crate::registry::wsdl::build::{Choice, SoapService};
@@ -41,6 +42,8 @@ pub struct Gateway {
     pub graphql: Vec<Arc<graphql::Endpoint>>,
     /// The gRPC services of `frontend: grpc` mappings, if any.
     pub grpc: Option<GrpcFrontend>,
+    /// The services of `frontend: soap` mappings.
+    pub soap: Vec<Arc<SoapEndpoint>>,
     /// Warnings found while loading.
     pub warnings: Vec<Diagnostic>,
     /// The same, rendered with their places and snippets (empty when there are none).
@@ -176,6 +179,7 @@ pub fn build(
     let mut matcher = Matcher::default();
     let mut graphql = GraphqlEndpoints::default();
     let mut grpc: HashMap<String, (GrpcTarget, Pos)> = HashMap::new();
+    let mut soap_services: SoapServices = HashMap::new();
     let made_backends: Vec<Option<MadeBackend>> = config
         .mappings
         .iter()
@@ -229,6 +233,10 @@ pub fn build(
                 grpc_methods(mapping, target, &mut grpc, diags);
                 continue;
             }
+            FrontendProtocol::Soap => {
+                soap_methods(mapping, target, &mut soap_services, diags);
+                continue;
+            }
             FrontendProtocol::Rest => {}
         }
         for spec in mapping_routes(mapping, &compiled, target, diags) {
@@ -264,10 +272,15 @@ pub fn build(
             .collect();
         GrpcFrontend::new(targets, &compiled.pool)
     });
+    let soap = soap_services
+        .into_values()
+        .map(|(service, targets, _)| Arc::new(SoapEndpoint::new(service, targets, max_body)))
+        .collect();
     Some(Gateway {
         listen: listen?,
         graphql,
         grpc,
+        soap,
         pool: compiled.pool.clone(),
         rest: Arc::new(RestFrontend::new(matcher, routes, compiled.pool, max_body)),
         warnings: Vec::new(),
@@ -1006,6 +1019,95 @@ fn grpc_methods(
     }
 }
 
+/// The services of `frontend: soap` mappings by full name: the service, its operations by
+/// name, and the mapping that serves it.
+type SoapServices = HashMap<
+    String,
+    (
+        prost_reflect::ServiceDescriptor,
+        HashMap<String, SoapTarget>,
+        Pos,
+    ),
+>;
+
+/// Adds the services of a `frontend: soap` mapping; a service served by two mappings is an
+/// error.
+fn soap_methods(
+    mapping: &LoadedMapping,
+    target: MappingTarget,
+    served: &mut SoapServices,
+    diags: &mut Diagnostics,
+) {
+    let origin = mapping.pos(&mapping.config.frontend);
+    if let Some(rule) = mapping.config.rules.first() {
+        let at = rule
+            .selector
+            .as_ref()
+            .map_or(origin.clone(), |s| mapping.pos(s));
+        diags.push(Diagnostic::at(
+            &at,
+            "HTTP `rules` are for REST mappings; a SOAP mapping serves every method as an operation",
+        ));
+    }
+    let settings = MappingSettings::new(&mapping.config.options, target.is_soap);
+    let forward_headers: Arc<[http::HeaderName]> = settings.forward_headers.into();
+    let timeout = mapping
+        .config
+        .options
+        .timeout
+        .map(|d| d.0)
+        .or(target.backend_timeout);
+    let mut plans = Plans {
+        options: JsonOptions::default(),
+        built: HashMap::new(),
+    };
+    let mut responses = Plans {
+        options: JsonOptions {
+            emit_defaults: true,
+            ..JsonOptions::default()
+        },
+        built: HashMap::new(),
+    };
+    for method in target.methods {
+        if method.is_client_streaming() || method.is_server_streaming() {
+            diags.warn(Diagnostic::at(
+                &origin,
+                format!(
+                    "{} streams, which SOAP cannot; it is left out of the SOAP service",
+                    method.full_name()
+                ),
+            ));
+            continue;
+        }
+        let service = method.parent_service().clone();
+        let entry = served
+            .entry(service.full_name().to_owned())
+            .or_insert_with(|| (service.clone(), HashMap::new(), origin.clone()));
+        if entry.2 != origin {
+            diags.push(
+                Diagnostic::at(
+                    &origin,
+                    format!(
+                        "{} is already served over SOAP by another mapping",
+                        service.full_name()
+                    ),
+                )
+                .with_related(Diagnostic::at(&entry.2, "the other mapping is here")),
+            );
+            return;
+        }
+        let soap_target = SoapTarget {
+            operation: Operation::new(method.clone()),
+            invoker: target.invoker.clone(),
+            timeout,
+            forward_headers: forward_headers.clone(),
+            request_plan: plans.get(&method.input()),
+            response_plan: responses.get(&method.output()),
+        };
+        entry.1.insert(method.name().to_owned(), soap_target);
+    }
+}
+
 /// The root fields of the GraphQL mappings, by endpoint path.
 #[derive(Default)]
 struct GraphqlEndpoints {
@@ -1288,6 +1390,15 @@ impl Gateway {
                     &format!("{}/schema.graphql", path.trim_end_matches('/')),
                     axum::routing::get(move || async move { sdl.serve_sdl() }),
                 );
+        }
+        for endpoint in &self.soap {
+            let served = endpoint.clone();
+            app = app.route(
+                &endpoint.path,
+                axum::routing::any(move |request: http::Request<axum::body::Body>| {
+                    served.clone().handle(request)
+                }),
+            );
         }
         let grpc = self.grpc.clone();
         app.fallback(move |request: http::Request<axum::body::Body>| {

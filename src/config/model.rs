@@ -343,6 +343,8 @@ pub enum FrontendProtocol {
     Graphql,
     /// gRPC and gRPC-Web on the gateway's listener, with server reflection and health.
     Grpc,
+    /// SOAP 1.1 and 1.2 at `/soap/{Service}`, with a generated WSDL at `?wsdl`.
+    Soap,
 }
 
 /// A mapping file: one API, pairing a frontend with a backend's operations.

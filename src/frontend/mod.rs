@@ -4,3 +4,4 @@
 pub mod graphql;
 pub mod grpc;
 pub mod rest;
+pub mod soap;

@@ -2,6 +2,7 @@
 //! descriptors ([`schema`]): the SOAP envelope writer and a streaming, namespace-aware reader
 //! with the input limits of conventions section 5.
 
+pub mod json;
 pub mod read;
 pub mod schema;
 pub mod write;

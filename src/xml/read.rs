@@ -25,12 +25,12 @@ use crate::wire::{
 
 /// One start tag as the reader keeps it: its resolved name and its checked attributes.
 /// Names and values borrow from the document: reading allocates next to nothing.
-struct Start<'a> {
-    ns: Arc<str>,
-    local: &'a str,
+pub(crate) struct Start<'a> {
+    pub(crate) ns: Arc<str>,
+    pub(crate) local: &'a str,
     /// (namespace, local name, value), `xmlns` declarations left out.
     attributes: Vec<(Arc<str>, &'a str, Cow<'a, str>)>,
-    empty: bool,
+    pub(crate) empty: bool,
 }
 
 impl Start<'_> {
@@ -41,12 +41,12 @@ impl Start<'_> {
             .map(|(.., v)| &**v)
     }
 
-    fn is_nil(&self) -> bool {
+    pub(crate) fn is_nil(&self) -> bool {
         matches!(self.xsi("nil"), Some("true" | "1"))
     }
 }
 
-enum Item<'a> {
+pub(crate) enum Item<'a> {
     Start(Start<'a>),
     Text(Cow<'a, str>),
     End,
@@ -81,7 +81,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn next(&mut self) -> Result<Item<'a>, XmlError> {
+    pub(crate) fn next(&mut self) -> Result<Item<'a>, XmlError> {
         loop {
             let (resolved, event) = self
                 .reader
@@ -221,7 +221,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips the rest of an element whose start was read.
-    fn skip(&mut self, start: &Start) -> Result<(), XmlError> {
+    pub(crate) fn skip(&mut self, start: &Start) -> Result<(), XmlError> {
         if start.empty {
             return Ok(());
         }
@@ -237,7 +237,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The text of an element of simple content.
-    fn text(&mut self, start: &Start) -> Result<Cow<'a, str>, XmlError> {
+    pub(crate) fn text(&mut self, start: &Start) -> Result<Cow<'a, str>, XmlError> {
         let mut text = Cow::Borrowed("");
         if start.empty {
             return Ok(text);

@@ -25,9 +25,9 @@ pub struct Encoder<'s> {
     pub prefixes: &'s HashMap<Arc<str>, String>,
 }
 
-type Out = Writer<Vec<u8>>;
+pub(crate) type Out = Writer<Vec<u8>>;
 
-fn io(e: std::io::Error) -> XmlError {
+pub(crate) fn io(e: std::io::Error) -> XmlError {
     XmlError::new(e.to_string())
 }
 
@@ -327,16 +327,16 @@ impl Encoder<'_> {
     }
 }
 
-fn start(w: &mut Out, tag: &str) -> Result<(), XmlError> {
+pub(crate) fn start(w: &mut Out, tag: &str) -> Result<(), XmlError> {
     w.write_event(Event::Start(BytesStart::new(tag)))
         .map_err(io)
 }
 
-fn end(w: &mut Out, tag: &str) -> Result<(), XmlError> {
+pub(crate) fn end(w: &mut Out, tag: &str) -> Result<(), XmlError> {
     w.write_event(Event::End(BytesEnd::new(tag))).map_err(io)
 }
 
-fn text_element(w: &mut Out, tag: &str, text: &str) -> Result<(), XmlError> {
+pub(crate) fn text_element(w: &mut Out, tag: &str, text: &str) -> Result<(), XmlError> {
     start(w, tag)?;
     w.write_event(Event::Text(BytesText::new(text)))
         .map_err(io)?;

@@ -1,0 +1,321 @@
+//! The SOAP frontend: serves the operations of a `frontend: soap` mapping as a SOAP 1.1 and 1.2
+//! service, one per protobuf service, at `/soap/{Service}` with its generated WSDL at
+//! `?wsdl` (document/literal wrapped). A request envelope's body element names the operation;
+//! its content is read into the input message through proto3 JSON (`xml::json`), and the reply
+//! is written back the same way, or as a fault (conventions section 6).
+
+mod wsdl;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use http::header::CONTENT_TYPE;
+use http::{HeaderName, Method, StatusCode};
+use prost_reflect::{MethodDescriptor, ServiceDescriptor};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Writer;
+
+use crate::call::{self, Call, Invoker, Message};
+use crate::frontend::rest;
+use crate::protojson::{json_to_wire, wire_to_json, Plan};
+use crate::registry::wsdl::model::SoapVersion;
+use crate::registry::Operation;
+use crate::status::{Code, Status};
+use crate::xml::json::{read_object, write_object};
+use crate::xml::read::{Item, Reader};
+use crate::xml::schema::XmlSchema;
+use crate::xml::write::{end, io, start, Encoder};
+use crate::xml::{Limits, XmlError, SOAP11_ENV, SOAP12_ENV, XSI};
+
+/// What one operation calls.
+pub struct SoapTarget {
+    pub operation: Arc<Operation>,
+    pub invoker: Invoker,
+    pub timeout: Option<Duration>,
+    pub forward_headers: Arc<[HeaderName]>,
+    /// Reads the input message's proto3 JSON.
+    pub request_plan: Arc<Plan>,
+    /// Writes the output message's proto3 JSON, zero values included (a SOAP client sees
+    /// `0`, not a missing element).
+    pub response_plan: Arc<Plan>,
+}
+
+/// One service served over SOAP.
+pub struct SoapEndpoint {
+    pub path: String,
+    service: ServiceDescriptor,
+    namespace: String,
+    /// By operation (method) name.
+    targets: HashMap<String, SoapTarget>,
+    max_body: usize,
+}
+
+impl SoapEndpoint {
+    pub fn new(
+        service: ServiceDescriptor,
+        targets: HashMap<String, SoapTarget>,
+        max_body: usize,
+    ) -> Self {
+        SoapEndpoint {
+            path: format!("/soap/{}", service.name()),
+            namespace: format!("urn:rosetta:{}", service.full_name()),
+            service,
+            targets,
+            max_body,
+        }
+    }
+
+    pub fn service_name(&self) -> &str {
+        self.service.full_name()
+    }
+
+    pub async fn handle(self: Arc<Self>, request: http::Request<Body>) -> Response {
+        let (parts, body) = request.into_parts();
+        if parts.method == Method::GET {
+            let asks_wsdl = parts
+                .uri
+                .query()
+                .is_some_and(|q| q.split('&').any(|p| p.eq_ignore_ascii_case("wsdl")));
+            if !asks_wsdl {
+                return (StatusCode::NOT_FOUND, "append ?wsdl for the service's WSDL")
+                    .into_response();
+            }
+            let host = parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            let location = format!("http://{host}{}", self.path);
+            let mut methods: Vec<MethodDescriptor> = self
+                .service
+                .methods()
+                .filter(|m| self.targets.contains_key(m.name()))
+                .collect();
+            methods.sort_by_key(|m| m.index());
+            let text = wsdl::generate(&self.service, &methods, &self.namespace, &location);
+            return ([(CONTENT_TYPE, "text/xml; charset=utf-8")], text).into_response();
+        }
+        if parts.method != Method::POST {
+            return (
+                StatusCode::METHOD_NOT_ALLOWED,
+                [(http::header::ALLOW, "GET, POST")],
+                "a SOAP request is a POST; GET ?wsdl for the WSDL",
+            )
+                .into_response();
+        }
+        let bytes = match rest::read_body(body, &parts.headers, self.max_body).await {
+            Ok(bytes) => bytes,
+            Err(status) => return self.fault(SoapVersion::V11, &status),
+        };
+        let (version, name, input) = match self.request(&bytes) {
+            Ok(read) => read,
+            Err((version, status)) => return self.fault(version, &status),
+        };
+        match self.call(&name, input, &parts.headers).await {
+            Ok(envelope) => envelope_response(version, StatusCode::OK, envelope),
+            Err(status) => self.fault(version, &status),
+        }
+    }
+
+    /// Reads a request envelope: its version, the operation its body element names, and that
+    /// element's content as the input message's proto3 JSON.
+    fn request(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(SoapVersion, String, Vec<u8>), (SoapVersion, Status)> {
+        let mut version = SoapVersion::V11;
+        let bad = |version, e: XmlError| (version, Status::invalid_argument(e.to_string()));
+        let mut reader = Reader::new(bytes, Limits::with_max_size(self.max_body))
+            .map_err(|e| bad(version, e))?;
+        let envelope = loop {
+            match reader.next().map_err(|e| bad(version, e))? {
+                Item::Start(s) => break s,
+                Item::Text(t) if t.trim().is_empty() => {}
+                _ => {
+                    return Err(bad(
+                        version,
+                        XmlError::new("the request is not a SOAP envelope"),
+                    ))
+                }
+            }
+        };
+        version = match &*envelope.ns {
+            SOAP11_ENV if envelope.local == "Envelope" => SoapVersion::V11,
+            SOAP12_ENV if envelope.local == "Envelope" => SoapVersion::V12,
+            _ => {
+                return Err(bad(
+                    version,
+                    XmlError::new(format!(
+                        "expected a SOAP Envelope, found `{}`",
+                        envelope.local
+                    )),
+                ))
+            }
+        };
+        loop {
+            let section = match reader.next().map_err(|e| bad(version, e))? {
+                Item::Start(s) => s,
+                Item::Text(_) => continue,
+                Item::End => return Err(bad(version, XmlError::new("the envelope has no Body"))),
+            };
+            if section.local != "Body" {
+                reader.skip(&section).map_err(|e| bad(version, e))?;
+                continue;
+            }
+            let operation = loop {
+                match reader.next().map_err(|e| bad(version, e))? {
+                    Item::Start(s) => break s,
+                    Item::Text(_) => continue,
+                    Item::End => return Err(bad(version, XmlError::new("the Body is empty"))),
+                }
+            };
+            let name = operation.local.to_owned();
+            let target = self.targets.get(&name).ok_or_else(|| {
+                (
+                    version,
+                    Status::new(
+                        Code::Unimplemented,
+                        format!("no operation `{name}` in this service"),
+                    ),
+                )
+            })?;
+            let input = target.operation.method.input();
+            let json = read_object(&mut reader, &operation, &input).map_err(|e| bad(version, e))?;
+            let json = serde_json::to_vec(&json)
+                .map_err(|e| (version, Status::internal(e.to_string())))?;
+            return Ok((version, name, json));
+        }
+    }
+
+    /// Calls the operation and writes the response envelope (without the version's envelope
+    /// element yet: `envelope_response` adds it).
+    async fn call(
+        &self,
+        name: &str,
+        json: Vec<u8>,
+        headers: &http::HeaderMap,
+    ) -> Result<(MethodDescriptor, serde_json::Map<String, serde_json::Value>), Status> {
+        let target = &self.targets[name];
+        let method = &target.operation.method;
+        let wire = json_to_wire(&target.request_plan, &json).map_err(|e| {
+            let text = e.to_string();
+            let what = text
+                .rfind(" at line ")
+                .map_or(text.as_str(), |i| &text[..i]);
+            Status::invalid_argument(format!("invalid request: {what}"))
+        })?;
+        let input = Message::Encoded(method.input(), wire.into());
+        let call = Call {
+            operation: target.operation.clone(),
+            input: futures::stream::once(async move { input }).boxed(),
+            metadata: rest::forward_metadata(headers, &target.forward_headers),
+            deadline: rest::deadline(headers, target.timeout)?,
+        };
+        let mut reply = call::invoke(&target.invoker, call).await?;
+        let message = reply
+            .messages
+            .next()
+            .await
+            .ok_or_else(|| Status::internal("the backend sent no response message"))??;
+        let mut out = Vec::new();
+        let written = match &message {
+            Message::Encoded(_, wire) => {
+                wire_to_json(&target.response_plan, wire, &mut out).is_ok()
+            }
+            Message::Decoded(_) => false,
+        };
+        if !written {
+            let options = prost_reflect::SerializeOptions::new()
+                .skip_default_fields(false)
+                .stringify_64_bit_integers(true);
+            out = rest::response::message_json(message.decoded()?.as_ref(), &options)?.to_vec();
+        }
+        let object = serde_json::from_slice(&out).map_err(|e| Status::internal(e.to_string()))?;
+        Ok((method.clone(), object))
+    }
+
+    fn fault(&self, version: SoapVersion, status: &Status) -> Response {
+        // Client: the caller's mistake (conventions section 6); Server: everything else.
+        let client = matches!(
+            status.code,
+            Code::InvalidArgument
+                | Code::NotFound
+                | Code::AlreadyExists
+                | Code::PermissionDenied
+                | Code::ResourceExhausted
+                | Code::FailedPrecondition
+                | Code::Aborted
+                | Code::OutOfRange
+                | Code::Unauthenticated
+        );
+        let schema = XmlSchema::default();
+        let prefixes = HashMap::new();
+        let encoder = Encoder {
+            schema: &schema,
+            prefixes: &prefixes,
+        };
+        let body = encoder
+            .fault(version, client, None, &status.message, None)
+            .unwrap_or_default();
+        // SOAP 1.1 answers faults with 500; 1.2 with 400 for the sender's.
+        let http = if version == SoapVersion::V12 && client {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        with_content_type(version, http, body)
+    }
+}
+
+/// The response envelope of a reply.
+fn envelope_response(
+    version: SoapVersion,
+    http: StatusCode,
+    (method, object): (MethodDescriptor, serde_json::Map<String, serde_json::Value>),
+) -> Response {
+    let namespace = format!("urn:rosetta:{}", method.parent_service().full_name());
+    match response_envelope(version, &namespace, &method, &object) {
+        Ok(body) => with_content_type(version, http, body),
+        Err(e) => with_content_type(version, StatusCode::INTERNAL_SERVER_ERROR, e.0.into_bytes()),
+    }
+}
+
+fn response_envelope(
+    version: SoapVersion,
+    namespace: &str,
+    method: &MethodDescriptor,
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<u8>, XmlError> {
+    let mut w = Writer::new(Vec::with_capacity(512));
+    let mut envelope = BytesStart::new("soap:Envelope");
+    envelope.push_attribute((
+        "xmlns:soap",
+        match version {
+            SoapVersion::V11 => SOAP11_ENV,
+            SoapVersion::V12 => SOAP12_ENV,
+        },
+    ));
+    envelope.push_attribute(("xmlns:xsi", XSI));
+    envelope.push_attribute(("xmlns:tns", namespace));
+    w.write_event(Event::Start(envelope)).map_err(io)?;
+    start(&mut w, "soap:Body")?;
+    let wrapper = format!("tns:{}Response", method.name());
+    start(&mut w, &wrapper)?;
+    write_object(&mut w, "tns", &method.output(), object)?;
+    end(&mut w, &wrapper)?;
+    end(&mut w, "soap:Body")?;
+    end(&mut w, "soap:Envelope")?;
+    Ok(w.into_inner())
+}
+
+fn with_content_type(version: SoapVersion, status: StatusCode, body: Vec<u8>) -> Response {
+    let content_type = match version {
+        SoapVersion::V11 => "text/xml; charset=utf-8",
+        SoapVersion::V12 => "application/soap+xml; charset=utf-8",
+    };
+    (status, [(CONTENT_TYPE, content_type)], body).into_response()
+}
