@@ -11,6 +11,7 @@ use std::time::Duration;
 use axum::serve::ListenerExt;
 use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 
+use crate::backend::graphql::{GraphqlBackend, GraphqlCall, GraphqlSettings};
 use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
 use crate::backend::rest::{RestBackend, RestCall, RestSettings};
 use crate::backend::soap::{SoapBackend, SoapSettings, WsSecurity};
@@ -60,6 +61,7 @@ pub enum BackendSettings {
     Grpc(GrpcSettings),
     Soap(Arc<SoapSettings>),
     Rest(Arc<RestSettings>),
+    Graphql(Arc<GraphqlSettings>),
 }
 
 /// Makes the invoker of a backend from its checked settings.
@@ -75,6 +77,9 @@ pub fn connect_grpc(settings: &BackendSettings) -> Result<Invoker, String> {
         BackendSettings::Rest(rest) => {
             RestBackend::new(rest.clone()).map(RestBackend::into_invoker)
         }
+        BackendSettings::Graphql(graphql) => {
+            GraphqlBackend::new(graphql.clone()).map(GraphqlBackend::into_invoker)
+        }
     }
 }
 
@@ -83,12 +88,14 @@ pub fn connect_grpc(settings: &BackendSettings) -> Result<Invoker, String> {
 struct MadeBackend {
     invoker: Invoker,
     soap: Option<(String, Arc<SoapService>)>,
-    /// A REST backend is made per mapping (its calls are the mapping's methods): where it is.
-    rest: Option<Arc<RestBase>>,
+    /// A REST or GraphQL backend is made per mapping (its calls are the mapping's methods):
+    /// where it is.
+    rest: Option<Arc<HttpBase>>,
 }
 
-/// A REST backend's address and transport settings.
-struct RestBase {
+/// An HTTP backend's protocol, address and transport settings.
+struct HttpBase {
+    protocol: BackendProtocol,
     base: String,
     tls: Option<TlsSettings>,
     connect_timeout: Duration,
@@ -205,6 +212,10 @@ pub fn build(
             continue;
         };
         let invoker = match made_backend.as_ref().and_then(|b| b.rest.as_ref()) {
+            Some(base) if base.protocol == BackendProtocol::Graphql => {
+                graphql_backend(rest_connect, base, mapping, &methods, diags)
+                    .unwrap_or_else(unreachable_backend)
+            }
             Some(base) => rest_backend(rest_connect, base, mapping, &methods, diags)
                 .unwrap_or_else(unreachable_backend),
             None => invoker,
@@ -338,14 +349,17 @@ impl Made<'_, '_> {
                 ));
                 return None;
             }
-            (BackendProtocol::Grpc | BackendProtocol::Rest, Some(soap)) => {
+            (
+                BackendProtocol::Grpc | BackendProtocol::Rest | BackendProtocol::Graphql,
+                Some(soap),
+            ) => {
                 diags.push(Diagnostic::at(
                     &config::pos_in(file, &soap.wsdl),
                     "`soap` settings belong to a backend with `protocol: soap`",
                 ));
                 return None;
             }
-            (BackendProtocol::Rest, None) => {
+            (protocol @ (BackendProtocol::Rest | BackendProtocol::Graphql), None) => {
                 let Some(address) = &backend.address else {
                     diags.push(Diagnostic::at(
                         &protocol_pos,
@@ -358,7 +372,8 @@ impl Made<'_, '_> {
                 return Some(MadeBackend {
                     invoker: unreachable_backend(),
                     soap: None,
-                    rest: Some(Arc::new(RestBase {
+                    rest: Some(Arc::new(HttpBase {
+                        protocol,
                         base: base.trim_end_matches('/').to_owned(),
                         tls,
                         connect_timeout: connect_timeout(backend),
@@ -630,7 +645,7 @@ impl Made<'_, '_> {
 /// `backend.rules` or the method's annotation.
 fn rest_backend(
     (connect, max_body): (Connect<'_>, usize),
-    base: &RestBase,
+    base: &HttpBase,
     mapping: &LoadedMapping,
     methods: &[MethodDescriptor],
     diags: &mut Diagnostics,
@@ -699,6 +714,57 @@ fn rest_backend(
         calls,
     };
     match connect(&BackendSettings::Rest(Arc::new(settings))) {
+        Ok(invoker) => Some(invoker),
+        Err(why) => {
+            diags.push(Diagnostic::at(&mapping.pos(&mapping.config.frontend), why));
+            None
+        }
+    }
+}
+
+/// The GraphQL backend of one mapping: the document each method sends.
+fn graphql_backend(
+    (connect, max_body): (Connect<'_>, usize),
+    base: &HttpBase,
+    mapping: &LoadedMapping,
+    methods: &[MethodDescriptor],
+    diags: &mut Diagnostics,
+) -> Option<Invoker> {
+    let mut calls = HashMap::new();
+    for (selector, document) in &mapping.config.backend.documents {
+        let at = mapping.pos(&document.query);
+        let Some(method) = select_method(methods, selector, &at, diags) else {
+            continue;
+        };
+        match GraphqlCall::new(method, &document.query.value, document.result.as_deref()) {
+            Ok(call) => {
+                calls.insert(method.full_name().to_owned(), call);
+            }
+            Err(message) => diags.push(Diagnostic::at(
+                &at,
+                format!("{}: {message}", method.full_name()),
+            )),
+        }
+    }
+    for method in methods {
+        if !calls.contains_key(method.full_name()) {
+            diags.warn(Diagnostic::at(
+                &mapping.pos(&mapping.config.frontend),
+                format!(
+                    "{} has no document in `backend.documents`; calls to it are UNIMPLEMENTED",
+                    method.full_name()
+                ),
+            ));
+        }
+    }
+    let settings = GraphqlSettings {
+        url: base.base.clone(),
+        tls: base.tls.clone(),
+        connect_timeout: base.connect_timeout,
+        max_response: max_body,
+        calls,
+    };
+    match connect(&BackendSettings::Graphql(Arc::new(settings))) {
         Ok(invoker) => Some(invoker),
         Err(why) => {
             diags.push(Diagnostic::at(&mapping.pos(&mapping.config.frontend), why));

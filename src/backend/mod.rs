@@ -1,5 +1,6 @@
 //! Backends: one module per protocol, each turning a canonical call into that protocol's call.
 
+pub mod graphql;
 pub mod grpc;
 pub mod rest;
 pub mod soap;

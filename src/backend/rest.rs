@@ -60,18 +60,7 @@ const SEGMENTS: &AsciiSet = &SEGMENT.remove(b'/');
 
 impl RestBackend {
     pub fn new(settings: Arc<RestSettings>) -> Result<Self, String> {
-        let mut client = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90));
-        if let Some(ca) = settings.tls.as_ref().and_then(|t| t.ca_pem.as_ref()) {
-            let certificate = reqwest::Certificate::from_pem(ca)
-                .map_err(|e| format!("invalid CA certificate: {e}"))?;
-            client = client.add_root_certificate(certificate);
-        }
-        let client = client
-            .build()
-            .map_err(|e| format!("cannot make the HTTP client: {e}"))?;
+        let client = http_client(settings.connect_timeout, settings.tls.as_ref())?;
         Ok(RestBackend { settings, client })
     }
 
@@ -116,13 +105,7 @@ impl RestBackend {
             builder =
                 builder.timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
         }
-        let response = builder.send().await.map_err(|e| {
-            if e.is_timeout() {
-                Status::deadline_exceeded()
-            } else {
-                Status::unavailable("the backend is unavailable")
-            }
-        })?;
+        let response = builder.send().await.map_err(send_error)?;
         let status = response.status();
         let headers = response_metadata(response.headers());
         if !status.is_success() {
@@ -169,6 +152,35 @@ impl RestBackend {
             metadata: headers,
             messages: futures::stream::once(async { Ok(message) }).boxed(),
         })
+    }
+}
+
+/// A pooled HTTP client for an HTTP backend (REST or GraphQL).
+pub(crate) fn http_client(
+    connect_timeout: Duration,
+    tls: Option<&TlsSettings>,
+) -> Result<reqwest::Client, String> {
+    let mut client = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90));
+    if let Some(ca) = tls.and_then(|t| t.ca_pem.as_ref()) {
+        let certificate = reqwest::Certificate::from_pem(ca)
+            .map_err(|e| format!("invalid CA certificate: {e}"))?;
+        client = client.add_root_certificate(certificate);
+    }
+    client
+        .build()
+        .map_err(|e| format!("cannot make the HTTP client: {e}"))
+}
+
+/// A request that got no response: a passed deadline, else the backend is unavailable (the
+/// error's text may name internal addresses, so it is not passed on).
+pub(crate) fn send_error(e: reqwest::Error) -> Status {
+    if e.is_timeout() {
+        Status::deadline_exceeded()
+    } else {
+        Status::unavailable("the backend is unavailable")
     }
 }
 
@@ -374,7 +386,10 @@ fn decode(
     }
 }
 
-async fn read_limited(response: reqwest::Response, limit: usize) -> Result<Vec<u8>, Status> {
+pub(crate) async fn read_limited(
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, Status> {
     let mut body = Vec::new();
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
@@ -392,7 +407,7 @@ async fn read_limited(response: reqwest::Response, limit: usize) -> Result<Vec<u
 /// An HTTP error of the backend as a canonical status, by meaning (section 6). A body in the
 /// shape of `google.rpc.Status` (what rosetta and grpc-gateway answer) gives the message, and
 /// its code when it names one; other bodies are not passed on (they may hold internals).
-fn http_error(status: http::StatusCode, body: &[u8]) -> Status {
+pub(crate) fn http_error(status: http::StatusCode, body: &[u8]) -> Status {
     let code = match status.as_u16() {
         400 => Code::InvalidArgument,
         401 => Code::Unauthenticated,

@@ -227,6 +227,8 @@ pub enum BackendProtocol {
     /// An HTTP JSON API; each method is called as its `google.api.http` rule (or the mapping's
     /// `backend.rules`) says.
     Rest,
+    /// A GraphQL endpoint; each method sends the document of the mapping's `backend.documents`.
+    Graphql,
     /// SOAP 1.1 or 1.2 over HTTP, described by a WSDL (`soap.wsdl`).
     Soap,
 }
@@ -403,6 +405,23 @@ pub struct BackendRef {
     /// `google.api.http` annotation).
     #[serde(default)]
     pub rules: Vec<HttpRuleConfig>,
+    /// For a GraphQL backend: the document each method sends, by method (full name or unique
+    /// tail).
+    #[serde(default)]
+    pub documents: BTreeMap<String, GraphqlDocument>,
+}
+
+/// How a method calls a GraphQL backend: its variables are the input message's fields, its
+/// output the JSON at `result` under `data`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphqlDocument {
+    /// The operation, with a variable per input field it uses (`query($id: ID!) { ... }`).
+    pub query: Located<String>,
+    /// Where the output message is under `data`, as dotted response keys (default: the one
+    /// root field).
+    #[serde(default)]
+    pub result: Option<String>,
 }
 
 /// Options of the REST frontend (conventions section 3).

@@ -175,7 +175,9 @@ impl DryRun {
                 let recorder = recorder.clone();
                 let soap = match settings {
                     gateway::BackendSettings::Soap(soap) => Some(soap.clone()),
-                    gateway::BackendSettings::Grpc(_) | gateway::BackendSettings::Rest(_) => None,
+                    gateway::BackendSettings::Grpc(_)
+                    | gateway::BackendSettings::Rest(_)
+                    | gateway::BackendSettings::Graphql(_) => None,
                 };
                 Ok(Invoker::new(tower::service_fn(move |call: Call| {
                     let recorder = recorder.clone();

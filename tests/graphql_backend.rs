@@ -1,0 +1,148 @@
+//! The GraphQL backend against a real GraphQL server: rosetta's own GraphQL endpoint over the
+//! demo gRPC service (an async-graphql server), called from a second gateway's REST and gRPC
+//! frontends with documents written in the mapping.
+
+mod common;
+
+use std::str::FromStr;
+
+use prost_reflect::DynamicMessage;
+use rosetta::grpc::DescriptorCodec;
+use serde_json::{json, Value};
+
+const MAPPING: &str = r#"
+backend:
+  use: users-graphql
+  documents:
+    Users.GetUser:
+      query: "query($id: Int64) { getUser(id: $id) { id name role tags createdAt } }"
+    Users.CreateUser:
+      query: "mutation($user: demo_v1_UserInput) { created: createUser(user: $user) { id name tags } }"
+    Users.DeleteUser:
+      query: "mutation($id: Int64) { deleteUser(id: $id) }"
+      result: deleteUser
+schemas: [demo/v1/users.proto]
+services: [demo.v1.Users]
+"#;
+
+async fn setup() -> (common::Demo, common::RunningGateway, tempfile::TempDir) {
+    let demo = common::demo().await;
+    let gateway = format!(
+        "version: 1\nschemas:\n  include: [{}/examples/demo/schemas]\nbackends:\n  users-graphql:\n    protocol: graphql\n    address: {}\n    timeout: 5s\n",
+        env!("CARGO_MANIFEST_DIR"),
+        demo.gateway.url("/graphql")
+    );
+    let rest = format!("version: 1\nfrontend: rest\n{MAPPING}");
+    let grpc = format!("version: 1\nfrontend: grpc\n{MAPPING}");
+    let dir = common::write_files(&[
+        ("gateway.yaml", &gateway),
+        ("mappings/rest.yaml", &rest),
+        ("mappings/grpc.yaml", &grpc),
+    ]);
+    let loaded = common::load(dir.path(), common::vars(&[]));
+    // The methods without a document are reported, and answer UNIMPLEMENTED.
+    let loaded = loaded.unwrap_or_else(|d| panic!("{}", d.render()));
+    assert!(loaded
+        .warnings_text
+        .contains("demo.v1.Users.ListUsers has no document"));
+    (demo, common::serve(loaded).await, dir)
+}
+
+#[tokio::test]
+async fn rest_and_grpc_in_front_of_a_graphql_api() {
+    let (_demo, gateway, _dir) = setup().await;
+    let client = reqwest::Client::new();
+    let user: Value = client
+        .get(gateway.url("/v1/users/1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        user,
+        json!({"id": "1", "name": "Ada Lovelace", "role": "ROLE_ADMIN", "tags": ["math", "poetry"], "createdAt": "2024-01-01T00:00:00Z"})
+    );
+    // A GraphQL error whose extensions.code is a canonical code keeps it.
+    let response = client
+        .get(gateway.url("/v1/users/999"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["message"],
+        "user 999 not found"
+    );
+    // A mutation with a nested input, the result under an alias.
+    let created: Value = client
+        .post(gateway.url("/v1/users"))
+        .json(&json!({"name": "Katherine", "tags": ["nasa"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["name"], "Katherine");
+    assert_eq!(created["tags"], json!(["nasa"]));
+    // No document: UNIMPLEMENTED (501).
+    let response = client
+        .get(gateway.url("/v1/users:export"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 501);
+
+    // The same API over gRPC.
+    let pool = gateway.gateway.pool.clone();
+    let get = pool
+        .get_service_by_name("demo.v1.Users")
+        .unwrap()
+        .methods()
+        .find(|m| m.name() == "GetUser")
+        .unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(gateway.base.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let user = grpc
+        .unary(
+            tonic::Request::new(
+                DynamicMessage::deserialize(get.input(), json!({"id": "2"})).unwrap(),
+            ),
+            http::uri::PathAndQuery::from_str("/demo.v1.Users/GetUser").unwrap(),
+            DescriptorCodec::<DynamicMessage>::new(get.output()),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(serde_json::to_value(&user).unwrap()["name"], "Alan Turing");
+}
+
+#[tokio::test]
+async fn a_document_that_does_not_fit_is_a_located_load_error() {
+    let gateway = format!(
+        "version: 1\nschemas:\n  include: [{}/examples/demo/schemas]\nbackends:\n  g:\n    protocol: graphql\n    address: http://127.0.0.1:9/graphql\n",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mapping = "version: 1\nfrontend: rest\nbackend:\n  use: g\n  documents:\n    Users.GetUser:\n      query: \"query($nope: ID) { getUser(id: $nope) { id } }\"\n    Users.DeleteUser:\n      query: \"mutation { deleteUser(id: 1) \"\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n";
+    let dir = common::write_files(&[("gateway.yaml", &gateway), ("mappings/m.yaml", mapping)]);
+    let Err(diags) = common::load(dir.path(), common::vars(&[])) else {
+        panic!("the documents are wrong");
+    };
+    let text = diags.render();
+    assert!(text.contains("m.yaml:7:14"), "{text}");
+    assert!(
+        text.contains("variable `$nope` names no field of demo.v1.GetUserRequest"),
+        "{text}"
+    );
+    assert!(
+        text.contains("demo.v1.Users.DeleteUser: the document does not parse"),
+        "{text}"
+    );
+}
