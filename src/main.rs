@@ -66,6 +66,11 @@ enum Command {
         #[arg(long)]
         update: bool,
     },
+    /// Schemas of what the gateway serves.
+    Schema {
+        #[command(subcommand)]
+        action: SchemaCommand,
+    },
     /// Run the built-in demo: demo backends in-process and the gateway in front of them.
     Demo {
         /// Where the gateway listens.
@@ -79,6 +84,28 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
     },
+}
+
+#[derive(Subcommand)]
+enum SchemaCommand {
+    /// Print what a frontend serves in its own schema language: OpenAPI 3.1 of the REST
+    /// routes, the GraphQL SDL, the WSDL of the SOAP services, or the `.proto` files of the gRPC
+    /// services.
+    Export {
+        /// The gateway configuration.
+        #[arg(short, long, default_value = "gateway.yaml")]
+        config: PathBuf,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    Proto,
+    Openapi,
+    Graphql,
+    Wsdl,
 }
 
 fn main() -> ExitCode {
@@ -179,6 +206,33 @@ async fn run(command: Command) -> ExitCode {
             paths,
             update,
         } => run_mapping_tests(&config, paths, update).await,
+        Command::Schema {
+            action: SchemaCommand::Export { config, format },
+        } => {
+            use rosetta::toolchain::export::{export, ExportFormat as Export};
+            let format = match format {
+                ExportFormat::Proto => Export::Proto,
+                ExportFormat::Openapi => Export::Openapi,
+                ExportFormat::Graphql => Export::Graphql,
+                ExportFormat::Wsdl => Export::Wsdl,
+            };
+            match gateway::load(Files::Disk, &config, env_vars()) {
+                Ok(gateway) => match export(&gateway, format) {
+                    Ok(text) => {
+                        println!("{text}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(why) => {
+                        eprintln!("error: {why}");
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(diags) => {
+                    eprint!("{}", diags.render());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Demo { listen } => run_demo(listen).await,
         Command::DemoBackend { listen } => match demo::start_grpc(listen).await {
             Ok(backend) => {

@@ -3,6 +3,7 @@
 
 pub(crate) mod json_seq;
 pub mod matcher;
+pub mod openapi;
 pub mod request;
 pub mod response;
 pub mod route;
@@ -36,6 +37,8 @@ pub struct RestFrontend {
     routes: Vec<Arc<Route>>,
     pool: DescriptorPool,
     max_body: usize,
+    /// The OpenAPI document of the routes, served at `/openapi.json`.
+    openapi: Bytes,
 }
 
 impl RestFrontend {
@@ -45,12 +48,21 @@ impl RestFrontend {
         pool: DescriptorPool,
         max_body: usize,
     ) -> Self {
+        let openapi = serde_json::to_vec(&openapi::document(&routes))
+            .unwrap_or_default()
+            .into();
         RestFrontend {
             matcher,
             routes,
             pool,
             max_body,
+            openapi,
         }
+    }
+
+    /// The OpenAPI 3.1 document of the routes.
+    pub fn openapi(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.openapi).unwrap_or_default()
     }
 
     pub fn routes(&self) -> &[Arc<Route>] {
@@ -85,6 +97,12 @@ impl RestFrontend {
             }
             Lookup::MethodNotAllowed(allowed) => {
                 response::method_not_allowed(&parts.method, &path, &allowed, &self.pool)
+            }
+            Lookup::NotFound if path == "/openapi.json" && parts.method == Method::GET => {
+                Response::builder()
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(Body::from(self.openapi.clone()))
+                    .unwrap_or_default()
             }
             Lookup::NotFound => response::error(
                 &Status::not_found(format!("no route for {} {path}", parts.method)),

@@ -69,6 +69,18 @@ impl SoapEndpoint {
         }
     }
 
+    /// The WSDL, with the service at `base` (`http://host:port`).
+    pub fn wsdl(&self, base: &str) -> String {
+        let mut methods: Vec<MethodDescriptor> = self
+            .service
+            .methods()
+            .filter(|m| self.targets.contains_key(m.name()))
+            .collect();
+        methods.sort_by_key(|m| m.index());
+        let location = format!("{base}{}", self.path);
+        wsdl::generate(&self.service, &methods, &self.namespace, &location)
+    }
+
     pub fn service_name(&self) -> &str {
         self.service.full_name()
     }
@@ -89,14 +101,7 @@ impl SoapEndpoint {
                 .get(http::header::HOST)
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("localhost");
-            let location = format!("http://{host}{}", self.path);
-            let mut methods: Vec<MethodDescriptor> = self
-                .service
-                .methods()
-                .filter(|m| self.targets.contains_key(m.name()))
-                .collect();
-            methods.sort_by_key(|m| m.index());
-            let text = wsdl::generate(&self.service, &methods, &self.namespace, &location);
+            let text = self.wsdl(&format!("http://{host}"));
             return ([(CONTENT_TYPE, "text/xml; charset=utf-8")], text).into_response();
         }
         if parts.method != Method::POST {

@@ -1,0 +1,67 @@
+//! `rosetta schema export`: what each frontend serves, in that frontend's own schema language.
+
+use crate::gateway::Gateway;
+
+/// A schema language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// The `.proto` files of the services the gRPC frontend serves.
+    Proto,
+    /// OpenAPI 3.1 of the REST routes (also served at `/openapi.json`).
+    Openapi,
+    /// The SDL of every GraphQL endpoint.
+    Graphql,
+    /// The WSDL of every service the SOAP frontend serves.
+    Wsdl,
+}
+
+/// The schema text, or why there is none.
+pub fn export(gateway: &Gateway, format: ExportFormat) -> Result<String, String> {
+    let base = format!("http://{}", gateway.listen);
+    let text = match format {
+        ExportFormat::Openapi => {
+            if gateway.rest.routes().is_empty() {
+                return Err("no mapping serves REST".into());
+            }
+            serde_json::to_string_pretty(&gateway.rest.openapi()).unwrap_or_default()
+        }
+        ExportFormat::Graphql => gateway
+            .graphql
+            .iter()
+            .map(|e| format!("# {}{}\n{}", base, e.options.path, e.sdl()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ExportFormat::Wsdl => gateway
+            .soap
+            .iter()
+            .map(|e| e.wsdl(&base))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ExportFormat::Proto => {
+            let mut files = Vec::new();
+            for name in gateway.grpc.iter().flat_map(|g| g.services.iter()) {
+                if let Some(service) = gateway.pool.get_service_by_name(name) {
+                    let file = service.parent_file();
+                    if !files.contains(&file) {
+                        files.push(file);
+                    }
+                }
+            }
+            files
+                .iter()
+                .map(crate::registry::print::proto)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    if text.is_empty() {
+        let frontend = match format {
+            ExportFormat::Proto => "gRPC",
+            ExportFormat::Openapi => "REST",
+            ExportFormat::Graphql => "GraphQL",
+            ExportFormat::Wsdl => "SOAP",
+        };
+        return Err(format!("no mapping serves {frontend}"));
+    }
+    Ok(text)
+}
