@@ -43,3 +43,44 @@ async fn graphql_http_server_audits_all_pass() {
     // them fails here (docs/graphql.md lists the results).
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
+
+/// graphql-http's client (as a browser or Node app would use it) against the demo endpoint.
+#[tokio::test(flavor = "multi_thread")]
+async fn graphql_http_client_queries_the_demo() {
+    let home = std::env::var("ROSETTA_PEERS_HOME").unwrap_or_else(|_| {
+        panic!("ROSETTA_PEERS_HOME is not set: run the tests with scripts/test, which installs graphql-http")
+    });
+    let demo = common::demo().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/gql-audit/client.mjs"
+    );
+    let output = tokio::process::Command::new("node")
+        .arg(script)
+        .arg(demo.gateway.url("/graphql"))
+        .env("ROSETTA_PEERS_HOME", home)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output)
+        .await
+        .expect("the client finishes")
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        seen["user"],
+        serde_json::json!({"data": {"getUser": {"id": "1", "name": "Ada Lovelace", "role": "ROLE_ADMIN"}}})
+    );
+    assert_eq!(
+        seen["missing"]["data"],
+        serde_json::json!({"getUser": null})
+    );
+    assert_eq!(
+        seen["missing"]["errors"][0]["extensions"]["code"],
+        "NOT_FOUND"
+    );
+}
