@@ -28,6 +28,7 @@ use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
 use crate::frontend::rest::RestFrontend;
 use crate::frontend::soap::{SoapEndpoint, SoapTarget};
 use crate::protojson::{JsonOptions, Plan};
+use crate::registry::openapi::{self, ImportedRule};
 use crate::registry::proto::{self, Compiled, SchemaRequest};
 use crate::registry::wsdl::build::{Choice, SoapService};
 use crate::registry::wsdl::{self, Location};
@@ -99,6 +100,8 @@ struct HttpBase {
     base: String,
     tls: Option<TlsSettings>,
     connect_timeout: Duration,
+    /// For a REST backend described by OpenAPI: the service it became and each method's rule.
+    openapi: Option<(String, HashMap<String, ImportedRule>)>,
 }
 
 /// Like [`load`], with backends made by `connect` (the dry run of `rosetta transcode` records
@@ -207,7 +210,13 @@ pub fn build(
             .and_then(|name| config.gateway.backends.get(name.as_str()))
             .and_then(|b| b.timeout);
         let backend_timeout = backend.timeout.or(named_timeout).map(|d| d.0);
-        let Some(methods) = mapping_methods(mapping, &compiled, soap.as_ref(), is_soap, diags)
+        let openapi = made_backend
+            .as_ref()
+            .and_then(|b| b.rest.as_ref())
+            .and_then(|base| base.openapi.as_ref())
+            .map(|(service, _)| service.as_str());
+        let Some(methods) =
+            mapping_methods(mapping, &compiled, soap.as_ref(), is_soap, openapi, diags)
         else {
             continue;
         };
@@ -369,6 +378,19 @@ impl Made<'_, '_> {
                 };
                 let base = checked_address(config, address, config::pos_in(file, address), diags)?;
                 let tls = tls_settings(config, file, dir, backend, diags)?;
+                let openapi = match &backend.openapi {
+                    Some(document) if protocol == BackendProtocol::Rest => {
+                        Some(self.openapi(config, file, dir, document, diags)?)
+                    }
+                    Some(document) => {
+                        diags.push(Diagnostic::at(
+                            &config::pos_in(file, document),
+                            "`openapi` describes a backend with `protocol: rest`",
+                        ));
+                        return None;
+                    }
+                    None => None,
+                };
                 return Some(MadeBackend {
                     invoker: unreachable_backend(),
                     soap: None,
@@ -377,6 +399,7 @@ impl Made<'_, '_> {
                         base: base.trim_end_matches('/').to_owned(),
                         tls,
                         connect_timeout: connect_timeout(backend),
+                        openapi,
                     })),
                 });
             }
@@ -564,6 +587,46 @@ impl Made<'_, '_> {
         )
     }
 
+    /// Imports an OpenAPI document into the pool: the service it became and the rules.
+    fn openapi(
+        &mut self,
+        config: &LoadedConfig,
+        file: &Arc<str>,
+        dir: &Path,
+        document: &Located<String>,
+        diags: &mut Diagnostics,
+    ) -> Option<(String, HashMap<String, ImportedRule>)> {
+        let at = config::pos_in(file, document);
+        let path = dir.join(&document.value);
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let package = format!(
+            "openapi.{}",
+            wsdl::build::sanitize(&stem).to_ascii_lowercase()
+        );
+        let imported = match openapi::import(&config.files, &path, &package) {
+            Ok(imported) => imported,
+            Err(message) => {
+                diags.push(Diagnostic::at(&at, message));
+                return None;
+            }
+        };
+        if self.pool.get_file_by_name(imported.file.name()).is_some() {
+            // The same document behind two backends: one import serves both.
+            return Some((imported.service_name, imported.rules));
+        }
+        if let Err(e) = self.pool.add_file_descriptor_proto(imported.file) {
+            diags.push(Diagnostic::at(
+                &at,
+                format!("the OpenAPI document's types cannot be registered: {e}"),
+            ));
+            return None;
+        }
+        Some((imported.service_name, imported.rules))
+    }
+
     /// The backend a mapping calls: a named one, or one written in the mapping.
     fn mapping_backend(
         &mut self,
@@ -573,13 +636,15 @@ impl Made<'_, '_> {
         diags: &mut Diagnostics,
     ) -> Option<MadeBackend> {
         let backend = &mapping.config.backend;
-        let inline_only =
-            backend.protocol.is_some() || backend.tls.is_some() || backend.soap.is_some();
+        let inline_only = backend.protocol.is_some()
+            || backend.tls.is_some()
+            || backend.soap.is_some()
+            || backend.openapi.is_some();
         match (&backend.use_name, &backend.address) {
             (Some(name), None) if inline_only => {
                 diags.push(Diagnostic::at(
                     &mapping.pos(name),
-                    "`protocol`, `tls` and `soap` belong to the backend in gateway.yaml, not beside `use`",
+                    "`protocol`, `tls`, `soap` and `openapi` belong to the backend in gateway.yaml, not beside `use`",
                 ));
                 None
             }
@@ -605,6 +670,7 @@ impl Made<'_, '_> {
                 found
             }
             (None, address) if address.is_some() || backend.soap.is_some() => {
+                // (An inline REST backend with `openapi` has an address too.)
                 let protocol = backend.protocol.clone().unwrap_or_else(|| {
                     Located::unplaced(if backend.soap.is_some() {
                         BackendProtocol::Soap
@@ -620,6 +686,7 @@ impl Made<'_, '_> {
                     connect_timeout: None,
                     connections: BackendConfig::DEFAULT_CONNECTIONS,
                     soap: backend.soap.clone(),
+                    openapi: backend.openapi.clone(),
                 };
                 self.backend(config, &mapping.file, &mapping.dir, &inline, diags)
             }
@@ -673,9 +740,22 @@ fn rest_backend(
     let mut calls = HashMap::new();
     for method in methods {
         let origin = mapping.pos(&mapping.config.frontend);
+        // A rule in the mapping, else the method's annotation, else the OpenAPI operation's.
+        let imported = base
+            .openapi
+            .as_ref()
+            .and_then(|(_, rules)| rules.get(method.name()))
+            .map(|rule| RuleSpec {
+                method: rule.method.clone(),
+                path: rule.path.clone(),
+                body: rule.body.clone(),
+                response_body: rule.response_body.clone(),
+                origin: origin.clone(),
+            });
         let spec = written
             .remove(method.full_name())
-            .or_else(|| route::annotation_rules(method, &origin).into_iter().next());
+            .or_else(|| route::annotation_rules(method, &origin).into_iter().next())
+            .or(imported);
         let Some(spec) = spec else {
             diags.warn(Diagnostic::at(
                 &origin,
@@ -957,11 +1037,19 @@ fn mapping_methods(
     compiled: &Compiled,
     soap: Option<&(String, Arc<SoapService>)>,
     is_soap: bool,
+    openapi: Option<&str>,
     diags: &mut Diagnostics,
 ) -> Option<Vec<MethodDescriptor>> {
     let pool = &compiled.pool;
     let mut methods: Vec<MethodDescriptor> = Vec::new();
-    if is_soap {
+    let schema_source = if is_soap {
+        Some("with a SOAP backend the WSDL is the schema")
+    } else if openapi.is_some() {
+        Some("with an OpenAPI document the document is the schema")
+    } else {
+        None
+    };
+    if let Some(why) = schema_source {
         if let Some(first) = mapping
             .config
             .schemas
@@ -970,9 +1058,16 @@ fn mapping_methods(
         {
             diags.push(Diagnostic::at(
                 &mapping.pos(first),
-                "with a SOAP backend the WSDL is the schema: leave out `schemas` and `services`",
+                format!("{why}: leave out `schemas` and `services`"),
             ));
         }
+    }
+    if let Some(name) = openapi {
+        methods.extend(
+            pool.get_service_by_name(name)
+                .iter()
+                .flat_map(|s| s.methods()),
+        );
     }
     match &soap {
         Some((name, _)) => methods.extend(

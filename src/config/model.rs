@@ -258,6 +258,10 @@ pub struct BackendConfig {
     /// For `protocol: soap`: the WSDL and how to call the service.
     #[serde(default)]
     pub soap: Option<SoapConfig>,
+    /// For `protocol: rest`: an OpenAPI 3.0/3.1 document (YAML or JSON, relative to this file)
+    /// that describes the API; its operations become the mapping's methods.
+    #[serde(default)]
+    pub openapi: Option<Located<String>>,
 }
 
 /// A SOAP backend: its WSDL and how to call it.
@@ -401,6 +405,9 @@ pub struct BackendRef {
     /// For `protocol: soap` written here: the WSDL and how to call the service.
     #[serde(default)]
     pub soap: Option<SoapConfig>,
+    /// For `protocol: rest` written here: the OpenAPI document of the API.
+    #[serde(default)]
+    pub openapi: Option<Located<String>>,
     /// For a REST backend: how each method is called, as HTTP rules (default: the method's
     /// `google.api.http` annotation).
     #[serde(default)]

@@ -1,6 +1,7 @@
 //! The registry of operations: every schema source reflected into one `DescriptorPool`
 //! (conventions section 1). Frontends and backends see only operations and typed messages.
 
+pub mod openapi;
 pub mod print;
 pub mod proto;
 pub mod wkt;
