@@ -139,7 +139,7 @@ async fn backend_settings_beside_use_are_refused() {
     let rendered = errors_of(GATEWAY, &mapping, PROTO).await;
     assert!(
         rendered.contains(
-            "error: `protocol`, `tls` and `soap` belong to the backend in gateway.yaml, not beside `use`"
+            "error: `protocol`, `tls`, `soap` and `openapi` belong to the backend in gateway.yaml, not beside `use`"
         ),
         "{rendered}"
     );
