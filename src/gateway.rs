@@ -23,6 +23,7 @@ use crate::config::{
 };
 use crate::frontend::graphql::{self, EndpointOptions, Root, RootField, Target};
 use crate::frontend::grpc::{GrpcFrontend, GrpcTarget};
+use crate::frontend::proxy::{self, ProxyRoute};
 use crate::frontend::rest::matcher::{Lookup, Matcher};
 use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
 use crate::frontend::rest::RestFrontend;
@@ -46,6 +47,8 @@ pub struct Gateway {
     pub grpc: Option<GrpcFrontend>,
     /// The services of `frontend: soap` mappings.
     pub soap: Vec<Arc<SoapEndpoint>>,
+    /// The paths relayed to HTTP backends as they are (`proxy` mappings).
+    pub proxies: Vec<Arc<ProxyRoute>>,
     /// Warnings found while loading.
     pub warnings: Vec<Diagnostic>,
     /// The same, rendered with their places and snippets (empty when there are none).
@@ -196,7 +199,27 @@ pub fn build(
         .map(|mapping| made.mapping_backend(config, mapping, &named, diags))
         .collect();
     let rest_connect = (made.connect, made.max_body);
+    let proxy_operation = config
+        .mappings
+        .iter()
+        .any(|m| m.config.proxy.is_some())
+        .then(|| proxy::operation(&mut compiled.pool));
+    let mut proxies = Vec::new();
     for (mapping, made_backend) in config.mappings.iter().zip(made_backends) {
+        if let (Some(options), Some(operation)) = (&mapping.config.proxy, &proxy_operation) {
+            let route = proxy_route(
+                config,
+                mapping,
+                options,
+                made_backend.as_ref(),
+                operation.clone(),
+                rest_connect,
+                &compiled.pool,
+                diags,
+            );
+            proxies.extend(route.map(Arc::new));
+            continue;
+        }
         // Without a backend the routes are still checked, so that every problem is reported.
         let soap = made_backend.as_ref().and_then(|b| b.soap.clone());
         let is_soap = soap.is_some() || mapping_is_soap(config, mapping);
@@ -301,6 +324,7 @@ pub fn build(
         graphql,
         grpc,
         soap,
+        proxies,
         pool: compiled.pool.clone(),
         rest: Arc::new(RestFrontend::new(matcher, routes, compiled.pool, max_body)),
         warnings: Vec::new(),
@@ -1180,6 +1204,120 @@ fn grpc_methods(
     }
 }
 
+/// The proxy of a `proxy` mapping: its path, its header changes, and the HTTP backend that
+/// relays the requests.
+#[allow(clippy::too_many_arguments)]
+fn proxy_route(
+    config: &LoadedConfig,
+    mapping: &LoadedMapping,
+    options: &config::ProxyOptions,
+    backend: Option<&MadeBackend>,
+    operation: Arc<Operation>,
+    connect: (Connect<'_>, usize),
+    pool: &DescriptorPool,
+    diags: &mut Diagnostics,
+) -> Option<ProxyRoute> {
+    let at = mapping.pos(&options.path);
+    let mut fine = true;
+    if mapping.config.frontend.value != FrontendProtocol::Rest {
+        diags.push(Diagnostic::at(
+            &at,
+            "`proxy` is for mappings with `frontend: rest`",
+        ));
+        fine = false;
+    }
+    if let Some(first) = mapping
+        .config
+        .schemas
+        .first()
+        .or(mapping.config.services.first())
+    {
+        diags.push(Diagnostic::at(
+            &mapping.pos(first),
+            "a proxy relays requests as they are: leave out `schemas` and `services`",
+        ));
+        fine = false;
+    }
+    if let Some(rule) = mapping.config.rules.first() {
+        let where_ = rule
+            .selector
+            .as_ref()
+            .map_or(at.clone(), |s| mapping.pos(s));
+        diags.push(Diagnostic::at(
+            &where_,
+            "a proxy has no `rules`: it relays every request under its path",
+        ));
+        fine = false;
+    }
+    let path = options.path.value.trim_end_matches('/').to_owned();
+    if !path.starts_with('/') || path.contains(['{', '}', '*', '?', '#']) {
+        diags.push(Diagnostic::at(
+            &at,
+            format!(
+                "`{}` is not a path prefix such as /shop",
+                options.path.value
+            ),
+        ));
+        fine = false;
+    }
+    let changes = |changes: &config::HeaderChanges,
+                   diags: &mut Diagnostics|
+     -> Option<proxy::HeaderChanges> {
+        let mut out = proxy::HeaderChanges::default();
+        for name in &changes.remove {
+            match http::HeaderName::from_bytes(name.value.to_ascii_lowercase().as_bytes()) {
+                Ok(header) => out.remove.push(header),
+                Err(_) => {
+                    diags.push(Diagnostic::at(
+                        &mapping.pos(name),
+                        format!("`{}` is not a header name", name.value),
+                    ));
+                    return None;
+                }
+            }
+        }
+        for (name, value) in &changes.set {
+            let text = config::expand(value, mapping.pos(value), &config.vars, diags)?;
+            match (
+                http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+                http::HeaderValue::from_str(&text),
+            ) {
+                (Ok(name), Ok(value)) => out.set.push((name, value)),
+                _ => {
+                    diags.push(Diagnostic::at(
+                        &mapping.pos(value),
+                        format!("`{name}: ...` is not a header"),
+                    ));
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    };
+    let request_headers = changes(&options.request_headers, diags)?;
+    let response_headers = changes(&options.response_headers, diags)?;
+    let Some(base) = backend.and_then(|b| b.rest.as_ref()) else {
+        if backend.is_some() {
+            diags.push(Diagnostic::at(
+                &at,
+                "a proxy relays to an HTTP backend: `protocol: rest` or `graphql`",
+            ));
+        }
+        return None;
+    };
+    let invoker = rest_backend(connect, base, mapping, &[], diags)?;
+    fine.then(|| ProxyRoute {
+        prefix: path,
+        operation,
+        invoker,
+        timeout: mapping.config.options.timeout.map(|d| d.0),
+        request_headers,
+        response_headers,
+        max_body: connect.1,
+        pool: pool.clone(),
+    })
+}
+
 /// The services of `frontend: soap` mappings by full name: the service, its operations by
 /// name, and the mapping that serves it.
 type SoapServices = HashMap<
@@ -1551,6 +1689,15 @@ impl Gateway {
                     &format!("{}/schema.graphql", path.trim_end_matches('/')),
                     axum::routing::get(move || async move { sdl.serve_sdl() }),
                 );
+        }
+        for proxy in &self.proxies {
+            let served = proxy.clone();
+            let handler = axum::routing::any(move |request: http::Request<axum::body::Body>| {
+                served.clone().handle(request)
+            });
+            app = app
+                .route(&proxy.prefix, handler.clone())
+                .route(&format!("{}/{{*rest}}", proxy.prefix), handler);
         }
         for endpoint in &self.soap {
             let served = endpoint.clone();

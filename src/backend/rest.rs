@@ -74,6 +74,9 @@ impl RestBackend {
 
     async fn call(&self, mut call: Call) -> Result<Reply, Status> {
         let operation = call.operation.clone();
+        if operation.full_name() == crate::frontend::proxy::FORWARD {
+            return self.relay(call).await;
+        }
         if operation.kind.streams_requests() {
             return Err(Status::new(
                 Code::Unimplemented,
@@ -151,6 +154,58 @@ impl RestBackend {
         Ok(Reply {
             metadata: headers,
             messages: futures::stream::once(async { Ok(message) }).boxed(),
+        })
+    }
+}
+
+impl RestBackend {
+    /// Relays a proxied HTTP request (`frontend::proxy`) as it is, below the backend's address,
+    /// and its response back.
+    async fn relay(&self, mut call: Call) -> Result<Reply, Status> {
+        use prost_reflect::Value;
+        let input = call
+            .input
+            .next()
+            .await
+            .ok_or_else(|| Status::invalid_argument("no request"))?;
+        let request = input.decoded()?;
+        let text = |name: &str| match request.get_field_by_name(name).as_deref() {
+            Some(Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let method = Method::from_bytes(text("method").as_bytes())
+            .map_err(|_| Status::invalid_argument("not an HTTP method"))?;
+        let mut url = format!("{}{}", self.settings.base, text("path"));
+        let query = text("query");
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query);
+        }
+        let body = match request.get_field_by_name("body").as_deref() {
+            Some(Value::Bytes(b)) => b.clone(),
+            _ => Bytes::new(),
+        };
+        let mut builder = self
+            .client
+            .request(method, &url)
+            .headers(crate::frontend::proxy::headers_of(&request))
+            .body(body);
+        if let Some(deadline) = call.deadline {
+            builder =
+                builder.timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        }
+        let response = builder.send().await.map_err(send_error)?;
+        let status = response.status().as_u16() as i32;
+        let headers = response.headers().clone();
+        let body = read_limited(response, self.settings.max_response).await?;
+        let mut answer = DynamicMessage::new(call.operation.method.output());
+        answer.set_field_by_name("status", Value::I32(status));
+        let list = crate::frontend::proxy::header_list(&answer, &headers);
+        answer.set_field_by_name("headers", list);
+        answer.set_field_by_name("body", Value::Bytes(body.into()));
+        Ok(Reply {
+            metadata: HeaderMap::new(),
+            messages: futures::stream::once(async { Ok(Message::Decoded(answer)) }).boxed(),
         })
     }
 }

@@ -378,6 +378,10 @@ pub struct MappingConfig {
     /// Options of the GraphQL frontend (`frontend: graphql`).
     #[serde(default)]
     pub graphql: Option<GraphqlOptions>,
+    /// Relay requests under a path to an HTTP backend as they are (a reverse proxy), instead
+    /// of serving a schema's operations. Only with `frontend: rest`.
+    #[serde(default)]
+    pub proxy: Option<ProxyOptions>,
     /// HTTP rules that override or add to the `google.api.http` annotations, per method.
     #[serde(default)]
     pub rules: Vec<HttpRuleConfig>,
@@ -584,6 +588,32 @@ pub struct GraphqlMethodOptions {
 pub enum GraphqlRoot {
     Query,
     Mutation,
+}
+
+/// A reverse proxy: requests under `path` go to the backend's address with the rest of their
+/// path, method, query, headers and body; the response comes back as it is.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyOptions {
+    /// The path prefix served (`/shop` serves `/shop` and everything below it).
+    pub path: Located<String>,
+    /// Changes to the request's headers on the way to the backend.
+    #[serde(default)]
+    pub request_headers: HeaderChanges,
+    /// Changes to the response's headers on the way back.
+    #[serde(default)]
+    pub response_headers: HeaderChanges,
+}
+
+/// Headers to remove, then headers to set (replacing any of the same name).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderChanges {
+    #[serde(default)]
+    pub remove: Vec<Located<String>>,
+    /// `${ENV_VAR}` is expanded in values.
+    #[serde(default)]
+    pub set: BTreeMap<String, Located<String>>,
 }
 
 /// How a rule in a mapping combines with the method's own annotation.

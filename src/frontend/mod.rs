@@ -3,5 +3,6 @@
 
 pub mod graphql;
 pub mod grpc;
+pub mod proxy;
 pub mod rest;
 pub mod soap;
