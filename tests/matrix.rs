@@ -1,7 +1,8 @@
 //! The translation matrix: every frontend (REST, GraphQL, gRPC, SOAP) in front of every backend
-//! (gRPC, REST, GraphQL, SOAP), with the same assertions: a success with an int64 beyond 2^53
-//! and a decimal unchanged, a not-found error and a validation error with the right status in
-//! each protocol. The backends are real servers on loopback: a tonic service, an axum JSON
+//! (gRPC, REST, GraphQL, SOAP), with the same assertions: a read and a create with an int64
+//! beyond 2^53 and a decimal unchanged both ways, a not-found error and a validation error with
+//! the right status in each protocol. (Streams are not in the matrix: SOAP and GraphQL backends
+//! and the SOAP frontend have none.) The backends are real servers on loopback: a tonic service, an axum JSON
 //! service, and (for GraphQL and SOAP) rosetta's own GraphQL and SOAP frontends, which are
 //! async-graphql and axum servers, in front of the tonic service.
 
@@ -35,6 +36,9 @@ impl Handler for Customers {
     ) -> BoxFuture<'static, Result<tonic::Response<ResponseStream>, tonic::Status>> {
         async move {
             let input = request.into_inner().next().await.expect("a request")?;
+            if method.name() == "CreateCustomer" {
+                return Ok(server::single(input));
+            }
             let id = input
                 .get_field_by_name("id")
                 .and_then(|v| v.as_i64())
@@ -82,7 +86,13 @@ async fn start_rest() -> std::net::SocketAddr {
             ),
         }
     }
-    listen(axum::Router::new().route("/v1/customers/{id}", axum::routing::get(get))).await
+    async fn create(axum::Json(customer): axum::Json<Value>) -> axum::Json<Value> {
+        axum::Json(customer)
+    }
+    let app = axum::Router::new()
+        .route("/v1/customers/{id}", axum::routing::get(get))
+        .route("/v1/customers", axum::routing::post(create));
+    listen(app).await
 }
 
 /// A gateway whose `mappings` (name, text) use `backend` (a gateway.yaml backend block).
@@ -120,7 +130,7 @@ fn mapping(frontend: &str, soap_backend: bool, extra: &str) -> String {
     };
     // A WSDL has no HTTP annotations: REST gets the route from a rule.
     let rules = if soap_backend && frontend == "rest" {
-        "rules:\n  - selector: Customers.GetCustomer\n    get: /v1/customers/{id}\n"
+        "rules:\n  - selector: Customers.GetCustomer\n    get: /v1/customers/{id}\n  - selector: Customers.CreateCustomer\n    post: /v1/customers\n    body: \"*\"\n"
     } else {
         ""
     };
@@ -254,6 +264,11 @@ async fn via_soap(gateway: &common::RunningGateway, id: &str) -> Outcome {
         .text()
         .await
         .unwrap();
+    soap_outcome(&body)
+}
+
+/// A SOAP response envelope as an outcome: the fault, or the customer's elements.
+fn soap_outcome(body: &str) -> Outcome {
     let between = |open: &str, close: &str| {
         body.split_once(open)
             .and_then(|(_, rest)| rest.split_once(close))
@@ -268,6 +283,108 @@ async fn via_soap(gateway: &common::RunningGateway, id: &str) -> Outcome {
         id: between("<tns:id>", "</tns:id>"),
         name: between("<tns:name>", "</tns:name>"),
         balance: between("<tns:balance>", "</tns:balance>"),
+    }
+}
+
+/// CreateCustomer through one frontend: the customer it answers with.
+async fn create_via(frontend: &str, gateway: &common::RunningGateway) -> Outcome {
+    let (id, name, balance) = (ADA, "Grace", "0.10");
+    match frontend {
+        "rest" => {
+            let body: Value = reqwest::Client::new()
+                .post(gateway.url("/v1/customers"))
+                .json(&json!({"id": id, "name": name, "balance": balance}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            customer(&body)
+        }
+        "graphql" => {
+            let query = format!(
+                r#"mutation {{ createCustomer(id: "{id}", name: "{name}", balance: "{balance}") {{ id name balance }} }}"#
+            );
+            let body: Value = reqwest::Client::new()
+                .post(gateway.url("/graphql"))
+                .json(&json!({"query": query}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            customer(&body["data"]["createCustomer"])
+        }
+        "grpc" => {
+            let pool = gateway.gateway.pool.clone();
+            let served = &gateway
+                .gateway
+                .grpc
+                .as_ref()
+                .expect("a gRPC frontend")
+                .services;
+            let service = pool.get_service_by_name(&served[0]).unwrap();
+            let method = service
+                .methods()
+                .find(|m| m.name() == "CreateCustomer")
+                .unwrap();
+            let channel = tonic::transport::Endpoint::from_shared(gateway.base.clone())
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut client = tonic::client::Grpc::new(channel);
+            client.ready().await.unwrap();
+            let request = DynamicMessage::deserialize(
+                method.input(),
+                json!({"id": id, "name": name, "balance": balance}),
+            )
+            .unwrap();
+            let response = client
+                .unary(
+                    tonic::Request::new(request),
+                    format!("/{}/CreateCustomer", service.full_name())
+                        .parse()
+                        .unwrap(),
+                    DescriptorCodec::<DynamicMessage>::new(method.output()),
+                )
+                .await
+                .unwrap();
+            customer(&serde_json::to_value(response.get_ref()).unwrap())
+        }
+        _ => {
+            let endpoint = &gateway.gateway.soap[0];
+            let ns = format!("urn:rosetta:{}", endpoint.service_name());
+            let envelope = format!(
+                r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:c="{ns}"><soap:Body><c:CreateCustomer><c:id>{id}</c:id><c:name>{name}</c:name><c:balance>{balance}</c:balance></c:CreateCustomer></soap:Body></soap:Envelope>"#
+            );
+            let body = reqwest::Client::new()
+                .post(gateway.url(&endpoint.path))
+                .header("content-type", "text/xml")
+                .body(envelope)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            soap_outcome(&body)
+        }
+    }
+}
+
+/// CreateCustomer through every frontend of `gateway`: the input's int64 and decimal arrive.
+async fn check_create(backend: &str, gateway: &common::RunningGateway) {
+    for frontend in ["rest", "graphql", "grpc", "soap"] {
+        let got = create_via(frontend, gateway).await;
+        let wanted = Outcome::Customer {
+            id: ADA.into(),
+            name: "Grace".into(),
+            balance: "0.10".into(),
+        };
+        assert_eq!(got, wanted, "create: {frontend} -> {backend}");
     }
 }
 
@@ -366,7 +483,7 @@ async fn every_frontend_in_front_of_every_backend() {
             "graphql",
             format!("    protocol: graphql\n    address: {}\n", front.url("/graphql")),
             false,
-            "  documents:\n    Customers.GetCustomer:\n      query: \"query($id: Int64) { getCustomer(id: $id) { id name balance } }\"\n".to_owned(),
+            "  documents:\n    Customers.GetCustomer:\n      query: \"query($id: Int64) { getCustomer(id: $id) { id name balance } }\"\n    Customers.CreateCustomer:\n      query: \"mutation($id: Int64, $name: String, $balance: String) { createCustomer(id: $id, name: $name, balance: $balance) { id name balance } }\"\n".to_owned(),
         ),
         (
             "soap",
@@ -386,6 +503,7 @@ async fn every_frontend_in_front_of_every_backend() {
         } else {
             check_frontends(name, &running).await;
         }
+        check_create(name, &running).await;
     }
 }
 
