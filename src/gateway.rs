@@ -12,6 +12,7 @@ use axum::serve::ListenerExt;
 use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 
 use crate::backend::graphql::{GraphqlBackend, GraphqlCall, GraphqlSettings};
+use crate::backend::graphql_schema::{self, SchemaShape};
 use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
 use crate::backend::rest::{RestBackend, RestCall, RestSettings};
 use crate::backend::soap::{SoapBackend, SoapSettings, WsSecurity};
@@ -105,6 +106,8 @@ struct HttpBase {
     connect_timeout: Duration,
     /// For a REST backend described by OpenAPI: the service it became and each method's rule.
     openapi: Option<(String, HashMap<String, ImportedRule>)>,
+    /// For a GraphQL backend whose schema is known: its shape, to check documents.
+    graphql_schema: Option<SchemaShape>,
 }
 
 /// Like [`load`], with backends made by `connect` (the dry run of `rosetta transcode` records
@@ -402,6 +405,35 @@ impl Made<'_, '_> {
                 };
                 let base = checked_address(config, address, config::pos_in(file, address), diags)?;
                 let tls = tls_settings(config, file, dir, backend, diags)?;
+                let graphql_schema = match &backend.graphql_schema {
+                    Some(source) if protocol == BackendProtocol::Graphql => {
+                        let at = config::pos_in(file, source);
+                        let shape = if source.value == "introspection" {
+                            graphql_schema::introspect(&base)
+                        } else {
+                            config
+                                .files
+                                .read_to_string(&dir.join(&source.value))
+                                .map_err(|e| format!("cannot read {}: {e}", source.value))
+                                .and_then(|text| SchemaShape::from_sdl(&text))
+                        };
+                        match shape {
+                            Ok(shape) => Some(shape),
+                            Err(message) => {
+                                diags.push(Diagnostic::at(&at, message));
+                                return None;
+                            }
+                        }
+                    }
+                    Some(source) => {
+                        diags.push(Diagnostic::at(
+                            &config::pos_in(file, source),
+                            "`graphql_schema` describes a backend with `protocol: graphql`",
+                        ));
+                        return None;
+                    }
+                    None => None,
+                };
                 let openapi = match &backend.openapi {
                     Some(document) if protocol == BackendProtocol::Rest => {
                         Some(self.openapi(config, file, dir, document, diags)?)
@@ -424,6 +456,7 @@ impl Made<'_, '_> {
                         tls,
                         connect_timeout: connect_timeout(backend),
                         openapi,
+                        graphql_schema,
                     })),
                 });
             }
@@ -711,6 +744,7 @@ impl Made<'_, '_> {
                     connections: BackendConfig::DEFAULT_CONNECTIONS,
                     soap: backend.soap.clone(),
                     openapi: backend.openapi.clone(),
+                    graphql_schema: None,
                 };
                 self.backend(config, &mapping.file, &mapping.dir, &inline, diags)
             }
@@ -840,7 +874,12 @@ fn graphql_backend(
         let Some(method) = select_method(methods, selector, &at, diags) else {
             continue;
         };
-        match GraphqlCall::new(method, &document.query.value, document.result.as_deref()) {
+        match GraphqlCall::new(
+            method,
+            &document.query.value,
+            document.result.as_deref(),
+            base.graphql_schema.as_ref(),
+        ) {
             Ok(call) => {
                 calls.insert(method.full_name().to_owned(), call);
             }

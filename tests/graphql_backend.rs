@@ -146,3 +146,47 @@ async fn a_document_that_does_not_fit_is_a_located_load_error() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn documents_are_checked_against_the_backends_schema() {
+    let demo = common::demo().await;
+    let sdl = reqwest::get(demo.gateway.url("/graphql/schema.graphql"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let backends = format!(
+        "version: 1\nschemas:\n  include: [{}/examples/demo/schemas]\nbackends:\n  by-introspection:\n    protocol: graphql\n    address: {url}\n    graphql_schema: introspection\n  by-sdl:\n    protocol: graphql\n    address: {url}\n    graphql_schema: backend.graphql\n",
+        env!("CARGO_MANIFEST_DIR"),
+        url = demo.gateway.url("/graphql")
+    );
+    let mapping = |backend: &str, query: &str| {
+        format!("version: 1\nfrontend: grpc\nbackend:\n  use: {backend}\n  documents:\n    Users.GetUser:\n      query: \"{query}\"\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n")
+    };
+    let load = |query: &str, backend: &str| {
+        let dir = common::write_files(&[
+            ("gateway.yaml", &backends),
+            ("backend.graphql", &sdl),
+            ("mappings/m.yaml", &mapping(backend, query)),
+        ]);
+        common::load(dir.path(), common::vars(&[]))
+            .map(|_| ())
+            .map_err(|d| d.render())
+    };
+    let good = "query($id: Int64) { getUser(id: $id) { id name address { city } } }";
+    assert!(load(good, "by-introspection").is_ok());
+    assert!(load(good, "by-sdl").is_ok());
+    let wrong_field = "query($id: Int64) { getUser(id: $id) { id nickname2 } }";
+    let text = load(wrong_field, "by-introspection").unwrap_err();
+    assert!(
+        text.contains("`nickname2` is not a field of demo_v1_User in the backend's schema"),
+        "{text}"
+    );
+    let wrong_argument = "query($id: Int64) { getUser(ident: $id) { id } }";
+    let text = load(wrong_argument, "by-sdl").unwrap_err();
+    assert!(
+        text.contains("`getUser` of Query has no argument `ident`"),
+        "{text}"
+    );
+}

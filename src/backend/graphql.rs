@@ -31,12 +31,13 @@ pub struct GraphqlCall {
 }
 
 impl GraphqlCall {
-    /// Checks a document for `method`: it parses, has one operation, and each variable names a
-    /// field of the input message. `result`: dotted response keys (default: the one root field).
+    /// Checks a document for `method`: it parses, fits the backend's schema when that is known,
+    /// has one operation, and each variable names a field of the input message. `result`: dotted response keys (default: the one root field).
     pub fn new(
         method: &MethodDescriptor,
         query: &str,
         result: Option<&str>,
+        schema: Option<&super::graphql_schema::SchemaShape>,
     ) -> Result<Self, String> {
         let document = async_graphql::parser::parse_query(query).map_err(|e| {
             let at = e
@@ -54,6 +55,9 @@ impl GraphqlCall {
                 .trim_start_matches("= ");
             format!("the document does not parse{at}: {what}")
         })?;
+        if let Some(schema) = schema {
+            schema.check(&document)?;
+        }
         let operation = match &document.operations {
             DocumentOperations::Single(op) => &op.node,
             DocumentOperations::Multiple(ops) if ops.len() == 1 => {

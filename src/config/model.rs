@@ -262,6 +262,10 @@ pub struct BackendConfig {
     /// that describes the API; its operations become the mapping's methods.
     #[serde(default)]
     pub openapi: Option<Located<String>>,
+    /// For `protocol: graphql`: the endpoint's schema, to check the mappings' documents at load
+    /// time: an SDL file (relative to this file), or `introspection` to ask the endpoint.
+    #[serde(default)]
+    pub graphql_schema: Option<Located<String>>,
 }
 
 /// A SOAP backend: its WSDL and how to call it.
