@@ -118,9 +118,34 @@ pub fn load_with(
     vars: Vars,
     connect: Connect<'_>,
 ) -> Result<Gateway, Diagnostics> {
+    load_mappings(files, path, vars, connect, None)
+}
+
+/// Like [`load`], keeping only the mapping files whose path ends with `only` (for `rosetta
+/// schema export --mapping`); an `only` that names no mapping is an error.
+pub fn load_mappings(
+    files: Files,
+    path: &Path,
+    vars: Vars,
+    connect: Connect<'_>,
+    only: Option<&Path>,
+) -> Result<Gateway, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let gateway = config::load(files, path, vars, &mut diags)
-        .and_then(|loaded| build(&loaded, connect, &mut diags));
+    let gateway = config::load(files, path, vars, &mut diags).and_then(|mut loaded| {
+        if let Some(only) = only {
+            loaded
+                .mappings
+                .retain(|m| Path::new(&*m.file).ends_with(only));
+            if loaded.mappings.is_empty() {
+                diags.push(Diagnostic::at(
+                    &unplaced(&loaded.gateway_file),
+                    format!("no mapping file is `{}`", only.display()),
+                ));
+                return None;
+            }
+        }
+        build(&loaded, connect, &mut diags)
+    });
     match gateway {
         Some(mut gateway) if diags.is_empty() => {
             gateway.warnings_text = diags.render_warnings();

@@ -97,6 +97,10 @@ enum SchemaCommand {
         config: PathBuf,
         #[arg(long, value_enum)]
         format: ExportFormat,
+        /// Only this mapping file (a path relative to the working directory, or its tail such
+        /// as `mappings/users.yaml`).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
     },
 }
 
@@ -207,7 +211,12 @@ async fn run(command: Command) -> ExitCode {
             update,
         } => run_mapping_tests(&config, paths, update).await,
         Command::Schema {
-            action: SchemaCommand::Export { config, format },
+            action:
+                SchemaCommand::Export {
+                    config,
+                    format,
+                    mapping,
+                },
         } => {
             use rosetta::toolchain::export::{export, ExportFormat as Export};
             let format = match format {
@@ -216,7 +225,14 @@ async fn run(command: Command) -> ExitCode {
                 ExportFormat::Graphql => Export::Graphql,
                 ExportFormat::Wsdl => Export::Wsdl,
             };
-            match gateway::load(Files::Disk, &config, env_vars()) {
+            let loaded = gateway::load_mappings(
+                Files::Disk,
+                &config,
+                env_vars(),
+                &gateway::connect_grpc,
+                mapping.as_deref(),
+            );
+            match loaded {
                 Ok(gateway) => match export(&gateway, format) {
                     Ok(text) => {
                         println!("{text}");

@@ -373,3 +373,48 @@ fn demo_prints_what_to_try_and_serves_it() {
     let _ = child.wait();
     assert!(body.contains("\"name\":\"Ada Lovelace\""), "{body}");
 }
+
+#[test]
+fn schema_export_of_one_mapping() {
+    let output = Command::new(BIN)
+        .args([
+            "schema",
+            "export",
+            "--format",
+            "openapi",
+            "--mapping",
+            "mappings/countries.yaml",
+            "-c",
+        ])
+        .arg(examples_demo())
+        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.as_str() == "/countries/{sCountryISOCode}"),
+        "{paths:?}"
+    );
+    assert!(!paths.iter().any(|p| p.starts_with("/v1/")), "{paths:?}");
+    let output = Command::new(BIN)
+        .args(["schema", "export", "--format", "wsdl", "-c"])
+        .arg(examples_demo())
+        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: no mapping serves SOAP\n"
+    );
+}

@@ -1,6 +1,6 @@
 //! A REST backend described by an OpenAPI document: the multi-file Petstore of the PyPI
 //! `openapi-spec-validator` test data (`$ref`s across files, an array response, path and query
-//! parameters), and a `oneOf` union with a discriminator, served over GraphQL and REST
+//! parameters), and a `oneOf` union with a discriminator, served over GraphQL, REST and gRPC
 //! in front of an axum service on loopback.
 
 mod common;
@@ -88,7 +88,7 @@ components:
 "##;
 
 #[tokio::test]
-async fn the_petstore_and_a_union_over_graphql_and_rest() {
+async fn the_petstore_and_a_union_over_graphql_rest_and_grpc() {
     let seen: Seen = Arc::default();
     let addr = start_petstore(seen.clone()).await;
     let petstore = format!(
@@ -103,6 +103,7 @@ async fn the_petstore_and_a_union_over_graphql_and_rest() {
         ("favourites.yaml", UNION),
         ("mappings/graphql.yaml", "version: 1\nfrontend: graphql\nbackend:\n  use: petstore\n"),
         ("mappings/graphql-union.yaml", "version: 1\nfrontend: graphql\nbackend:\n  use: favourites\n"),
+        ("mappings/grpc.yaml", "version: 1\nfrontend: grpc\nbackend:\n  use: petstore\n"),
         (
             "mappings/rest.yaml",
             "version: 1\nfrontend: rest\nbackend:\n  use: favourites\nrules:\n  - selector: GetFavourite\n    get: /favourite\n",
