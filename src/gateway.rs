@@ -833,6 +833,7 @@ fn rest_backend(
                 path: rule.path.clone(),
                 body: rule.body.clone(),
                 response_body: rule.response_body.clone(),
+                headers: rule.headers.clone(),
                 origin: origin.clone(),
             });
         let spec = written
@@ -859,6 +860,7 @@ fn rest_backend(
                         variable_fields: resolved.variable_fields,
                         body: resolved.body,
                         response_body: resolved.response_body,
+                        header_fields: resolved.header_fields,
                         response_plan: Plan::new(&method.output(), JsonOptions::default()),
                     },
                 );
@@ -1047,6 +1049,13 @@ fn mapping_routes(
             continue;
         };
         let method_name = method.full_name().to_owned();
+        if let Some(value) = rule.headers.values().next() {
+            diags.push(Diagnostic::at(
+                &pos(value),
+                "`headers` binds fields to headers in `backend.rules` (of a REST backend), not in the frontend's rules",
+            ));
+            continue;
+        }
         match route::config_rules(rule, &pos(selector), &pos) {
             Ok(specs) => {
                 let entry =

@@ -58,7 +58,23 @@ async fn start_service(seen: Seen) -> std::net::SocketAddr {
             "Traceback: db at 10.0.0.7 refused",
         )
     }
+    async fn whoami(
+        State(seen): State<Seen>,
+        uri: Uri,
+        headers: axum::http::HeaderMap,
+    ) -> Json<Value> {
+        let id = headers
+            .get("x-user-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        seen.lock()
+            .unwrap()
+            .push(format!("GET {uri} x-user-id={id}"));
+        Json(user(&id))
+    }
     let app = axum::Router::new()
+        .route("/api/whoami", get(whoami))
         .route("/api/v1/users/{id}", get(get_user))
         .route("/api/v1/users", get(list_users).post(create_user))
         .route("/api/people/{id}", get(get_user))
@@ -240,4 +256,49 @@ async fn backend_internals_stay_out_of_error_messages() {
         "the backend answered 500 Internal Server Error"
     );
     assert_eq!(last(&seen), "GET /api/broken/1");
+}
+
+#[tokio::test]
+async fn backend_rules_can_send_fields_as_headers() {
+    let seen: Seen = Arc::default();
+    let addr = start_service(seen.clone()).await;
+    let gateway = format!(
+        "version: 1\nschemas:\n  include: [{}/tests/peers/proto]\n",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mapping = format!("version: 1\nfrontend: rest\nbackend:\n  protocol: rest\n  address: http://{addr}/api\n  rules:\n    - selector: Users.GetUser\n      get: /whoami\n      headers:\n        x-user-id: id\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n");
+    let dir = common::write_files(&[("gateway.yaml", &gateway), ("mappings/m.yaml", &mapping)]);
+    let gateway = common::serve(
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render())),
+    )
+    .await;
+    let user: Value = reqwest::get(gateway.url("/v1/users/42"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["id"], "42");
+    // The field went as a header, not as a query parameter.
+    assert_eq!(last(&seen), "GET /api/whoami x-user-id=42");
+    // In the frontend's rules, `headers` is refused.
+    let frontend = "version: 1\nfrontend: rest\nbackend:\n  address: http://127.0.0.1:9\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\nrules:\n  - selector: Users.GetUser\n    get: /me\n    headers:\n      x-user-id: id\n";
+    let dir = common::write_files(&[
+        (
+            "gateway.yaml",
+            &format!(
+                "version: 1\nschemas:\n  include: [{}/tests/peers/proto]\n",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+        ),
+        ("mappings/m.yaml", frontend),
+    ]);
+    let text = common::load(dir.path(), common::vars(&[]))
+        .err()
+        .unwrap()
+        .render();
+    assert!(
+        text.contains("`headers` binds fields to headers in `backend.rules`"),
+        "{text}"
+    );
 }

@@ -30,6 +30,8 @@ pub struct RestCall {
     pub variable_fields: Vec<Vec<FieldDescriptor>>,
     pub body: BodyBinding,
     pub response_body: Option<FieldDescriptor>,
+    /// Fields sent as request headers.
+    pub header_fields: Vec<(http::HeaderName, Vec<FieldDescriptor>)>,
     /// Reads the response JSON into the output message.
     pub response_plan: Arc<Plan>,
 }
@@ -98,6 +100,7 @@ impl RestBackend {
             .client
             .request(rest.method.clone(), &request.url)
             .headers(call.metadata)
+            .headers(request.headers)
             .header(http::header::ACCEPT, "application/json");
         if let Some(body) = request.body {
             builder = builder
@@ -242,6 +245,7 @@ pub(crate) fn send_error(e: reqwest::Error) -> Status {
 /// The URL and body of the request for one input message.
 struct HttpRequest {
     url: String,
+    headers: HeaderMap,
     body: Option<Vec<u8>>,
 }
 
@@ -281,6 +285,16 @@ fn http_request(base: &str, rest: &RestCall, input: &Message) -> Result<HttpRequ
         url.push(':');
         url.push_str(verb);
     }
+    let mut headers = HeaderMap::new();
+    for (name, path) in &rest.header_fields {
+        let text = take_text(&mut message, path)?;
+        if !text.is_empty() {
+            let value = http::HeaderValue::from_str(&text).map_err(|_| {
+                Status::invalid_argument(format!("`{text}` cannot be the `{name}` header"))
+            })?;
+            headers.insert(name.clone(), value);
+        }
+    }
     let options = prost_reflect::SerializeOptions::new().stringify_64_bit_integers(true);
     let json = |m: &DynamicMessage| -> Result<Vec<u8>, Status> {
         let mut out = serde_json::Serializer::new(Vec::new());
@@ -317,7 +331,7 @@ fn http_request(base: &str, rest: &RestCall, input: &Message) -> Result<HttpRequ
             url.push_str(&query);
         }
     }
-    Ok(HttpRequest { url, body })
+    Ok(HttpRequest { url, headers, body })
 }
 
 /// Removes a (possibly nested) field from the message and returns its value as path text.

@@ -669,6 +669,10 @@ pub struct HttpRuleConfig {
     /// A field of the response message to send as the whole HTTP body.
     #[serde(default)]
     pub response_body: Option<Located<String>>,
+    /// Only in a REST backend's `backend.rules`: input fields sent as request headers, by
+    /// header name (`x-tenant: tenant_id`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Located<String>>,
     /// More bindings for the same method. Only on top-level rules.
     #[serde(default)]
     pub additional_bindings: Vec<HttpRuleConfig>,

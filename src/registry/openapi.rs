@@ -29,6 +29,8 @@ pub struct ImportedRule {
     pub path: String,
     pub body: Option<String>,
     pub response_body: Option<String>,
+    /// (header name, field): header parameters.
+    pub headers: Vec<(String, String)>,
 }
 
 /// What importing a document yields.
@@ -97,11 +99,12 @@ pub fn import(files: &Files, path: &Path, package: &str) -> Result<Imported, Str
                 name: Some(format!("{name}Request")),
                 ..Default::default()
             };
+            let mut headers = Vec::new();
             for parameter in shared.iter().chain(&own) {
                 let (parameter, parameter_file) = builder.resolve(parameter, &item_file)?;
                 let location = parameter.get("in").and_then(Value::as_str).unwrap_or("");
-                if location != "path" && location != "query" {
-                    continue; // Headers and cookies come from request metadata.
+                if !matches!(location, "path" | "query" | "header") {
+                    continue; // Cookies are the client's business.
                 }
                 let param_name = parameter
                     .get("name")
@@ -115,6 +118,9 @@ pub fn import(files: &Files, path: &Path, package: &str) -> Result<Imported, Str
                     &format!("{name}_{param_name}"),
                     input.field.len(),
                 )?;
+                if location == "header" {
+                    headers.push((param_name.to_owned(), field.name().to_owned()));
+                }
                 input.field.push(field);
             }
             let body_schema = operation
@@ -153,6 +159,7 @@ pub fn import(files: &Files, path: &Path, package: &str) -> Result<Imported, Str
                     path: template.clone(),
                     body,
                     response_body,
+                    headers,
                 },
             );
         }

@@ -110,6 +110,8 @@ pub struct RuleSpec {
     pub path: String,
     pub body: Option<String>,
     pub response_body: Option<String>,
+    /// (header name, field path): for calling a REST backend, fields sent as headers.
+    pub headers: Vec<(String, String)>,
     /// Where the path template was written.
     pub origin: Pos,
 }
@@ -169,6 +171,7 @@ fn push_annotation_rule(rule: &DynamicMessage, origin: &Pos, out: &mut Vec<RuleS
                 path,
                 body: text("body"),
                 response_body: text("response_body"),
+                headers: Vec::new(),
                 origin: origin.clone(),
             });
         }
@@ -230,6 +233,11 @@ fn config_rule(
             path: path.value.clone(),
             body: rule.body.as_ref().map(|b| b.value.clone()),
             response_body: rule.response_body.as_ref().map(|b| b.value.clone()),
+            headers: rule
+                .headers
+                .iter()
+                .map(|(name, field)| (name.clone(), field.value.clone()))
+                .collect(),
             origin: pos(path),
         }),
         [] => Err((
@@ -259,6 +267,7 @@ pub fn auto_rule(method: &MethodDescriptor, origin: &Pos, short_service: bool) -
         path: format!("/{service}/{}", method.name()),
         body: Some("*".into()),
         response_body: None,
+        headers: Vec::new(),
         origin: origin.clone(),
     }
 }
@@ -269,6 +278,8 @@ pub struct ResolvedRule {
     pub variable_fields: Vec<Vec<FieldDescriptor>>,
     pub body: BodyBinding,
     pub response_body: Option<FieldDescriptor>,
+    /// Fields sent as headers (backend rules only).
+    pub header_fields: Vec<(http::HeaderName, Vec<FieldDescriptor>)>,
 }
 
 /// Resolves a rule's template, body and response body. Errors name what is wrong.
@@ -320,10 +331,28 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
     if spec.method == Method::GET && !matches!(body, BodyBinding::None) {
         return Err("a GET rule cannot have a body".into());
     }
+    let mut header_fields = Vec::new();
+    for (header, dotted) in &spec.headers {
+        let name = http::HeaderName::from_bytes(header.to_ascii_lowercase().as_bytes())
+            .map_err(|_| format!("`{header}` is not a header name"))?;
+        let fields = resolve_path(&input, dotted)
+            .filter(|f| {
+                f.last()
+                    .is_some_and(|leaf| !leaf.is_map() && settable_from_text(leaf))
+            })
+            .ok_or_else(|| {
+                format!(
+                    "header `{header}`: `{dotted}` names no singular field of {} that can be text",
+                    input.full_name()
+                )
+            })?;
+        header_fields.push((name, fields));
+    }
     Ok(ResolvedRule {
         template,
         variable_fields,
         body,
         response_body,
+        header_fields,
     })
 }
