@@ -268,3 +268,50 @@ async fn grpc_web_frames_byte_for_byte() {
     };
     assert_eq!(&body[5..5 + length], expected.as_slice());
 }
+
+#[tokio::test]
+async fn grpc_web_text_is_base64() {
+    use base64::Engine;
+    let demo = common::demo().await;
+    let frame = [0u8, 0, 0, 0, 2, 0x08, 0x01];
+    let response = reqwest::Client::new()
+        .post(demo.gateway.url("/demo.v1.Users/GetUser"))
+        .header("content-type", "application/grpc-web-text")
+        .header("accept", "application/grpc-web-text")
+        .body(base64::engine::general_purpose::STANDARD.encode(frame))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/grpc-web-text+proto"
+    );
+    let text = response.text().await.unwrap();
+    // Each frame is base64 on its own (the data frame, then the trailers).
+    let mut decoded = Vec::new();
+    for chunk in text.split_inclusive('=').filter(|c| !c.is_empty()) {
+        decoded.extend(
+            base64::engine::general_purpose::STANDARD
+                .decode(chunk)
+                .unwrap_or_default(),
+        );
+    }
+    if decoded.is_empty() {
+        decoded = base64::engine::general_purpose::STANDARD
+            .decode(&text)
+            .unwrap();
+    }
+    assert_eq!(decoded[0], 0);
+    let length = u32::from_be_bytes(decoded[1..5].try_into().unwrap()) as usize;
+    let user = DynamicMessage::decode(
+        demo.gateway
+            .gateway
+            .pool
+            .get_message_by_name("demo.v1.User")
+            .unwrap(),
+        &decoded[5..5 + length],
+    )
+    .unwrap();
+    assert_eq!(to_json(&user)["name"], "Ada Lovelace");
+}
