@@ -12,7 +12,7 @@ use axum::serve::ListenerExt;
 use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 
 use crate::backend::graphql::{GraphqlBackend, GraphqlCall, GraphqlSettings};
-use crate::backend::graphql_schema::{self, SchemaShape};
+use crate::backend::graphql_schema::{self, Documents, SchemaShape};
 use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
 use crate::backend::rest::{RestBackend, RestCall, RestSettings};
 use crate::backend::soap::{SoapBackend, SoapSettings, WsSecurity};
@@ -106,8 +106,9 @@ struct HttpBase {
     connect_timeout: Duration,
     /// For a REST backend described by OpenAPI: the service it became and each method's rule.
     openapi: Option<(String, HashMap<String, ImportedRule>)>,
-    /// For a GraphQL backend whose schema is known: its shape, to check documents.
-    graphql_schema: Option<SchemaShape>,
+    /// For a GraphQL backend whose schema is known: its shape, to check documents, and the
+    /// service it became with each method's generated document (and result key).
+    graphql_schema: Option<(SchemaShape, String, Documents)>,
 }
 
 /// Like [`load`], with backends made by `connect` (the dry run of `rosetta transcode` records
@@ -261,11 +262,19 @@ pub fn build(
             .and_then(|name| config.gateway.backends.get(name.as_str()))
             .and_then(|b| b.timeout);
         let backend_timeout = backend.timeout.or(named_timeout).map(|d| d.0);
-        let openapi = made_backend
-            .as_ref()
-            .and_then(|b| b.rest.as_ref())
+        let http_base = made_backend.as_ref().and_then(|b| b.rest.as_ref());
+        let openapi = http_base
             .and_then(|base| base.openapi.as_ref())
-            .map(|(service, _)| service.as_str());
+            .map(|(service, _)| service.as_str())
+            .or_else(|| {
+                // A GraphQL backend's imported schema serves mappings that name no services.
+                http_base
+                    .and_then(|base| base.graphql_schema.as_ref())
+                    .filter(|_| {
+                        mapping.config.services.is_empty() && mapping.config.schemas.is_empty()
+                    })
+                    .map(|(_, service, _)| service.as_str())
+            });
         let Some(methods) =
             mapping_methods(mapping, &compiled, soap.as_ref(), is_soap, openapi, diags)
         else {
@@ -442,13 +451,34 @@ impl Made<'_, '_> {
                                 .map_err(|e| format!("cannot read {}: {e}", source.value))
                                 .and_then(|text| SchemaShape::from_sdl(&text))
                         };
-                        match shape {
-                            Ok(shape) => Some(shape),
+                        let shape = match shape {
+                            Ok(shape) => shape,
                             Err(message) => {
                                 diags.push(Diagnostic::at(&at, message));
                                 return None;
                             }
+                        };
+                        let package = format!(
+                            "graphql.{}",
+                            wsdl::build::sanitize(
+                                base.trim_end_matches('/')
+                                    .rsplit(['/', ':'])
+                                    .find(|s| !s.is_empty() && s.parse::<u16>().is_err())
+                                    .unwrap_or("api")
+                            )
+                            .to_ascii_lowercase()
+                        );
+                        let (file, service, documents) = shape.import(&package);
+                        if self.pool.get_file_by_name(file.name()).is_none() {
+                            if let Err(e) = crate::registry::add_imported(self.pool, file) {
+                                diags.push(Diagnostic::at(
+                                    &at,
+                                    format!("the GraphQL schema's types cannot be registered: {e}"),
+                                ));
+                                return None;
+                            }
                         }
+                        Some((shape, service, documents))
                     }
                     Some(source) => {
                         diags.push(Diagnostic::at(
@@ -699,7 +729,7 @@ impl Made<'_, '_> {
             // The same document behind two backends: one import serves both.
             return Some((imported.service_name, imported.rules));
         }
-        if let Err(e) = self.pool.add_file_descriptor_proto(imported.file) {
+        if let Err(e) = crate::registry::add_imported(self.pool, imported.file) {
             diags.push(Diagnostic::at(
                 &at,
                 format!("the OpenAPI document's types cannot be registered: {e}"),
@@ -905,7 +935,7 @@ fn graphql_backend(
             method,
             &document.query.value,
             document.result.as_deref(),
-            base.graphql_schema.as_ref(),
+            base.graphql_schema.as_ref().map(|(shape, ..)| shape),
         ) {
             Ok(call) => {
                 calls.insert(method.full_name().to_owned(), call);
@@ -914,6 +944,32 @@ fn graphql_backend(
                 &at,
                 format!("{}: {message}", method.full_name()),
             )),
+        }
+    }
+    // The imported service's methods have generated documents.
+    if let Some((shape, service, documents)) = &base.graphql_schema {
+        for method in methods
+            .iter()
+            .filter(|m| m.parent_service().full_name() == service)
+        {
+            if calls.contains_key(method.full_name()) {
+                continue;
+            }
+            if let Some((query, wrap)) = documents.get(method.name()) {
+                match GraphqlCall::new(method, query, None, Some(shape)) {
+                    Ok(mut call) => {
+                        call.wrap = wrap.clone();
+                        calls.insert(method.full_name().to_owned(), call);
+                    }
+                    Err(message) => diags.push(Diagnostic::at(
+                        &mapping.pos(&mapping.config.frontend),
+                        format!(
+                            "{}: the generated document does not fit: {message}",
+                            method.full_name()
+                        ),
+                    )),
+                }
+            }
         }
     }
     for method in methods {

@@ -190,3 +190,70 @@ async fn documents_are_checked_against_the_backends_schema() {
         "{text}"
     );
 }
+
+/// With the backend's schema known and no `.proto` in the mapping, the schema is the registry:
+/// every root field is a method with a generated document.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graphql_schema_becomes_the_service() {
+    let demo = common::demo().await;
+    let gateway = format!(
+        "version: 1\nbackends:\n  upstream:\n    protocol: graphql\n    address: {}\n    graphql_schema: introspection\n",
+        demo.gateway.url("/graphql")
+    );
+    let dir = common::write_files(&[
+        ("gateway.yaml", &gateway),
+        ("mappings/rest.yaml", "version: 1\nfrontend: rest\nbackend:\n  use: upstream\nrules:\n  - selector: Api.GetUser\n    get: /people/{id}\n"),
+        ("mappings/grpc.yaml", "version: 1\nfrontend: grpc\nbackend:\n  use: upstream\n"),
+    ]);
+    let loaded =
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render()));
+    let service = loaded
+        .pool
+        .get_service_by_name("graphql.graphql.Api")
+        .expect("the imported service");
+    let names: Vec<String> = service.methods().map(|m| m.name().to_owned()).collect();
+    for wanted in ["GetUser", "CreateUser", "CapitalCity"] {
+        assert!(names.iter().any(|n| n == wanted), "{names:?}");
+    }
+    let gateway = common::serve(loaded).await;
+    let user: Value = reqwest::get(gateway.url("/people/1"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["name"], "Ada Lovelace");
+    assert_eq!(user["role"], "ROLE_ADMIN");
+    assert_eq!(user["address"]["city"], "London");
+    // A SOAP operation behind the GraphQL endpoint, through the generated document, over gRPC.
+    let capital = service
+        .methods()
+        .find(|m| m.name() == "CapitalCity")
+        .unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(gateway.base.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let answer = grpc
+        .unary(
+            tonic::Request::new(
+                DynamicMessage::deserialize(capital.input(), json!({"sCountryISOCode": "NL"}))
+                    .unwrap(),
+            ),
+            http::uri::PathAndQuery::from_str("/graphql.graphql.Api/CapitalCity").unwrap(),
+            DescriptorCodec::<DynamicMessage>::new(capital.output()),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        serde_json::to_value(&answer).unwrap(),
+        json!({"CapitalCityResult": "Amsterdam"})
+    );
+    // A field error keeps its code.
+    let response = reqwest::get(gateway.url("/people/999")).await.unwrap();
+    assert_eq!(response.status(), 404);
+}

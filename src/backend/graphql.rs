@@ -27,6 +27,9 @@ pub struct GraphqlCall {
     pub variables: Vec<(String, bool)>,
     /// Response keys from `data` to the output.
     pub result: Vec<String>,
+    /// For an output that is not an object (a scalar or a list): the output message's one
+    /// field, which the result fills.
+    pub wrap: Option<String>,
     pub response_plan: Arc<Plan>,
 }
 
@@ -107,6 +110,7 @@ impl GraphqlCall {
             query: query.to_owned(),
             variables,
             result,
+            wrap: None,
             response_plan: Plan::new(&method.output(), Default::default()),
         })
     }
@@ -213,7 +217,11 @@ impl GraphqlBackend {
                 return Err(Status::new(Code::NotFound, "the backend's result is null"))
             }
         };
-        let json = serde_json::to_vec(result).map_err(|e| Status::internal(e.to_string()))?;
+        let json = match &graphql.wrap {
+            Some(key) => serde_json::to_vec(&serde_json::json!({ key: result })),
+            None => serde_json::to_vec(result),
+        }
+        .map_err(|e| Status::internal(e.to_string()))?;
         let output = operation.method.output();
         let wire = json_to_wire(&graphql.response_plan, &json).map_err(|e| {
             Status::internal(format!(

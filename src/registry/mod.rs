@@ -68,6 +68,29 @@ impl Operation {
     }
 }
 
+/// Adds an imported file to the pool, with the well-known files it imports that the pool lacks
+/// (an import may need `struct.proto` when no `.proto` of the configuration brought it).
+pub fn add_imported(
+    pool: &mut prost_reflect::DescriptorPool,
+    file: prost_types::FileDescriptorProto,
+) -> Result<(), prost_reflect::DescriptorError> {
+    let known = prost_reflect::DescriptorPool::global();
+    let mut missing: Vec<prost_types::FileDescriptorProto> = Vec::new();
+    let mut stack: Vec<String> = file.dependency.clone();
+    while let Some(name) = stack.pop() {
+        if pool.get_file_by_name(&name).is_some() || missing.iter().any(|f| f.name() == name) {
+            continue;
+        }
+        if let Some(dependency) = known.get_file_by_name(&name) {
+            stack.extend(dependency.dependencies().map(|d| d.name().to_owned()));
+            missing.push(dependency.file_descriptor_proto().clone());
+        }
+    }
+    // Dependencies before the files that import them.
+    missing.reverse();
+    pool.add_file_descriptor_protos(missing.into_iter().chain(std::iter::once(file)))
+}
+
 /// Where a descriptor was declared, from the source info protox keeps.
 pub fn declared_at(method: &MethodDescriptor, shown_file: &str) -> Pos {
     let span = location(&method.parent_file(), method.path()).map(|l| l.span.clone());

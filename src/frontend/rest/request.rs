@@ -414,7 +414,8 @@ fn parse_kind(kind: &Kind, text: &str) -> Result<Value, String> {
 
 fn parse_well_known(desc: &MessageDescriptor, text: &str) -> Result<DynamicMessage, String> {
     let name = desc.full_name();
-    if TEXT_FORMS.contains(&name) {
+    // A `google.protobuf.Value` (any JSON) from text is that text as a JSON string.
+    if TEXT_FORMS.contains(&name) || name == "google.protobuf.Value" {
         return DynamicMessage::deserialize(
             desc.clone(),
             serde_json::Value::String(text.to_owned()),
@@ -438,7 +439,9 @@ pub fn settable_from_text(field: &FieldDescriptor) -> bool {
             .get_field_by_name("value")
             .is_some_and(|inner| settable_from_text(&inner)),
         Kind::Message(m) => {
-            TEXT_FORMS.contains(&m.full_name()) || WRAPPERS.contains(&m.full_name())
+            TEXT_FORMS.contains(&m.full_name())
+                || WRAPPERS.contains(&m.full_name())
+                || m.full_name() == "google.protobuf.Value"
         }
         _ => true,
     }
