@@ -1284,6 +1284,34 @@ fn select_method<'m>(
     }
 }
 
+/// What the gRPC, SOAP and GraphQL frontends take from a mapping besides its methods: HTTP
+/// `rules` are refused (they are for REST), and the forwarded headers and the deadline.
+fn call_settings(
+    mapping: &LoadedMapping,
+    target: &MappingTarget,
+    frontend: &str,
+    diags: &mut Diagnostics,
+) -> (Arc<[http::HeaderName]>, Option<Duration>) {
+    if let Some(rule) = mapping.config.rules.first() {
+        let at = rule
+            .selector
+            .as_ref()
+            .map_or_else(|| mapping.pos(&mapping.config.frontend), |s| mapping.pos(s));
+        diags.push(Diagnostic::at(
+            &at,
+            format!("HTTP `rules` are for REST mappings; a {frontend} mapping serves every method without them"),
+        ));
+    }
+    let settings = MappingSettings::new(&mapping.config.options, target.is_soap);
+    let timeout = mapping
+        .config
+        .options
+        .timeout
+        .map(|d| d.0)
+        .or(target.backend_timeout);
+    (settings.forward_headers.into(), timeout)
+}
+
 /// Adds the methods of a `frontend: grpc` mapping to the gRPC frontend; a method served by two
 /// mappings is an error.
 fn grpc_methods(
@@ -1293,24 +1321,7 @@ fn grpc_methods(
     diags: &mut Diagnostics,
 ) {
     let origin = mapping.pos(&mapping.config.frontend);
-    if let Some(rule) = mapping.config.rules.first() {
-        let at = rule
-            .selector
-            .as_ref()
-            .map_or(origin.clone(), |s| mapping.pos(s));
-        diags.push(Diagnostic::at(
-            &at,
-            "HTTP `rules` are for REST mappings; a gRPC mapping serves every method at its gRPC path",
-        ));
-    }
-    let settings = MappingSettings::new(&mapping.config.options, target.is_soap);
-    let forward_headers: Arc<[http::HeaderName]> = settings.forward_headers.into();
-    let timeout = mapping
-        .config
-        .options
-        .timeout
-        .map(|d| d.0)
-        .or(target.backend_timeout);
+    let (forward_headers, timeout) = call_settings(mapping, &target, "gRPC", diags);
     for method in target.methods {
         let name = method.full_name().to_owned();
         if let Some((_, other)) = served.get(&name) {
@@ -1467,24 +1478,7 @@ fn soap_methods(
     diags: &mut Diagnostics,
 ) {
     let origin = mapping.pos(&mapping.config.frontend);
-    if let Some(rule) = mapping.config.rules.first() {
-        let at = rule
-            .selector
-            .as_ref()
-            .map_or(origin.clone(), |s| mapping.pos(s));
-        diags.push(Diagnostic::at(
-            &at,
-            "HTTP `rules` are for REST mappings; a SOAP mapping serves every method as an operation",
-        ));
-    }
-    let settings = MappingSettings::new(&mapping.config.options, target.is_soap);
-    let forward_headers: Arc<[http::HeaderName]> = settings.forward_headers.into();
-    let timeout = mapping
-        .config
-        .options
-        .timeout
-        .map(|d| d.0)
-        .or(target.backend_timeout);
+    let (forward_headers, timeout) = call_settings(mapping, &target, "SOAP", diags);
     let mut plans = Plans {
         options: JsonOptions::default(),
         built: HashMap::new(),
@@ -1567,13 +1561,7 @@ impl GraphqlEndpoints {
         } else {
             mapping.pos(&options.path)
         };
-        if let Some(rule) = mapping.config.rules.first() {
-            let at = rule
-                .selector
-                .as_ref()
-                .map_or(origin.clone(), |s| mapping.pos(s));
-            diags.push(Diagnostic::at(&at, "HTTP `rules` are for REST mappings; a GraphQL mapping serves every method as a root field"));
-        }
+        let (forward_headers, timeout) = call_settings(mapping, &target, "GraphQL", diags);
         let path = &options.path.value;
         if !path.starts_with('/') || path.contains(['{', '}', '?', '#']) {
             diags.push(Diagnostic::at(
@@ -1609,14 +1597,6 @@ impl GraphqlEndpoints {
                 );
             }
         }
-        let rest = MappingSettings::new(&mapping.config.options, target.is_soap);
-        let forward_headers: Arc<[http::HeaderName]> = rest.forward_headers.into();
-        let timeout = mapping
-            .config
-            .options
-            .timeout
-            .map(|d| d.0)
-            .or(target.backend_timeout);
         let prefix = options.prefix.as_ref().map_or("", |p| p.value.as_str());
         let mut fields = Vec::new();
         for method in methods {

@@ -17,22 +17,11 @@ async fn graphql_http_server_audits_all_pass() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/peers/gql-audit/audit.mjs"
     );
-    let output = tokio::process::Command::new("node")
-        .arg(script)
+    let mut node = tokio::process::Command::new("node");
+    node.arg(script)
         .arg(demo.gateway.url("/graphql"))
-        .env("ROSETTA_PEERS_HOME", home)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output)
-        .await
-        .expect("the audits finish within a minute")
-        .expect("node runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let results: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+        .env("ROSETTA_PEERS_HOME", home);
+    let results: Vec<Value> = serde_json::from_value(common::run_peer(node).await).unwrap();
     assert_eq!(results.len(), 61, "graphql-http 1.23.1 has 61 audits");
     let failed: Vec<String> = results
         .iter()
@@ -55,22 +44,11 @@ async fn graphql_http_client_queries_the_demo() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/peers/gql-audit/client.mjs"
     );
-    let output = tokio::process::Command::new("node")
-        .arg(script)
+    let mut node = tokio::process::Command::new("node");
+    node.arg(script)
         .arg(demo.gateway.url("/graphql"))
-        .env("ROSETTA_PEERS_HOME", home)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output)
-        .await
-        .expect("the client finishes")
-        .expect("node runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+        .env("ROSETTA_PEERS_HOME", home);
+    let seen = common::run_peer(node).await;
     assert_eq!(
         seen["user"],
         serde_json::json!({"data": {"getUser": {"id": "1", "name": "Ada Lovelace", "role": "ROLE_ADMIN"}}})

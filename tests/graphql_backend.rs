@@ -4,10 +4,6 @@
 
 mod common;
 
-use std::str::FromStr;
-
-use prost_reflect::DynamicMessage;
-use rosetta::grpc::DescriptorCodec;
 use serde_json::{json, Value};
 
 const MAPPING: &str = r#"
@@ -103,24 +99,9 @@ async fn rest_and_grpc_in_front_of_a_graphql_api() {
         .methods()
         .find(|m| m.name() == "GetUser")
         .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(gateway.base.clone())
-        .unwrap()
-        .connect()
+    let user = common::grpc_unary(&gateway.base, &get, json!({"id": "2"}))
         .await
         .unwrap();
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
-    let user = grpc
-        .unary(
-            tonic::Request::new(
-                DynamicMessage::deserialize(get.input(), json!({"id": "2"})).unwrap(),
-            ),
-            http::uri::PathAndQuery::from_str("/demo.v1.Users/GetUser").unwrap(),
-            DescriptorCodec::<DynamicMessage>::new(get.output()),
-        )
-        .await
-        .unwrap()
-        .into_inner();
     assert_eq!(serde_json::to_value(&user).unwrap()["name"], "Alan Turing");
 }
 
@@ -230,25 +211,9 @@ async fn a_graphql_schema_becomes_the_service() {
         .methods()
         .find(|m| m.name() == "CapitalCity")
         .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(gateway.base.clone())
-        .unwrap()
-        .connect()
+    let answer = common::grpc_unary(&gateway.base, &capital, json!({"sCountryISOCode": "NL"}))
         .await
         .unwrap();
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
-    let answer = grpc
-        .unary(
-            tonic::Request::new(
-                DynamicMessage::deserialize(capital.input(), json!({"sCountryISOCode": "NL"}))
-                    .unwrap(),
-            ),
-            http::uri::PathAndQuery::from_str("/graphql.graphql.Api/CapitalCity").unwrap(),
-            DescriptorCodec::<DynamicMessage>::new(capital.output()),
-        )
-        .await
-        .unwrap()
-        .into_inner();
     assert_eq!(
         serde_json::to_value(&answer).unwrap(),
         json!({"CapitalCityResult": "Amsterdam"})

@@ -181,21 +181,9 @@ async fn grpcio_calls_the_grpc_frontend_through_reflection() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/peers/grpc-py/reflect_client.py"
     );
-    let output = tokio::process::Command::new(python)
-        .arg(script)
-        .arg(demo.gateway.addr.to_string())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output)
-        .await
-        .expect("the client finishes")
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut client = tokio::process::Command::new(python);
+    client.arg(script).arg(demo.gateway.addr.to_string());
+    let seen = common::run_peer(client).await;
     assert_eq!(
         seen["services"],
         json!(["demo.v1.Users", "soap.countries.CountryInfoService"])

@@ -16,7 +16,6 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use prost_reflect::{DynamicMessage, MethodDescriptor, Value as ProtoValue};
 use rosetta::grpc::server::{self, Handler, ResponseStream};
-use rosetta::grpc::DescriptorCodec;
 use serde_json::{json, Value};
 
 const ADA: &str = "9007199254740993";
@@ -212,38 +211,30 @@ async fn via_graphql(gateway: &common::RunningGateway, id: &str) -> Outcome {
     }
 }
 
-async fn via_grpc(gateway: &common::RunningGateway, id: &str) -> Outcome {
-    let pool = gateway.gateway.pool.clone();
+/// A unary call to `name` of the gRPC service the gateway serves.
+async fn grpc_call(
+    gateway: &common::RunningGateway,
+    name: &str,
+    request: Value,
+) -> Result<DynamicMessage, tonic::Status> {
     let served = &gateway
         .gateway
         .grpc
         .as_ref()
         .expect("a gRPC frontend")
         .services;
-    let service = pool.get_service_by_name(&served[0]).unwrap();
-    let method = service
-        .methods()
-        .find(|m| m.name() == "GetCustomer")
+    let service = gateway
+        .gateway
+        .pool
+        .get_service_by_name(&served[0])
         .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(gateway.base.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = tonic::client::Grpc::new(channel);
-    client.ready().await.unwrap();
-    let path = format!("/{}/GetCustomer", service.full_name());
-    let result = client
-        .unary(
-            tonic::Request::new(
-                DynamicMessage::deserialize(method.input(), json!({"id": id})).unwrap(),
-            ),
-            path.parse().unwrap(),
-            DescriptorCodec::<DynamicMessage>::new(method.output()),
-        )
-        .await;
-    match result {
-        Ok(response) => customer(&serde_json::to_value(response.get_ref()).unwrap()),
+    let method = service.methods().find(|m| m.name() == name).unwrap();
+    common::grpc_unary(&gateway.base, &method, request).await
+}
+
+async fn via_grpc(gateway: &common::RunningGateway, id: &str) -> Outcome {
+    match grpc_call(gateway, "GetCustomer", json!({"id": id})).await {
+        Ok(response) => customer(&serde_json::to_value(&response).unwrap()),
         Err(status) => Outcome::Error(format!("{:?}", status.code()), status.message().to_owned()),
     }
 }
@@ -318,41 +309,9 @@ async fn create_via(frontend: &str, gateway: &common::RunningGateway) -> Outcome
             customer(&body["data"]["createCustomer"])
         }
         "grpc" => {
-            let pool = gateway.gateway.pool.clone();
-            let served = &gateway
-                .gateway
-                .grpc
-                .as_ref()
-                .expect("a gRPC frontend")
-                .services;
-            let service = pool.get_service_by_name(&served[0]).unwrap();
-            let method = service
-                .methods()
-                .find(|m| m.name() == "CreateCustomer")
-                .unwrap();
-            let channel = tonic::transport::Endpoint::from_shared(gateway.base.clone())
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-            let mut client = tonic::client::Grpc::new(channel);
-            client.ready().await.unwrap();
-            let request = DynamicMessage::deserialize(
-                method.input(),
-                json!({"id": id, "name": name, "balance": balance}),
-            )
-            .unwrap();
-            let response = client
-                .unary(
-                    tonic::Request::new(request),
-                    format!("/{}/CreateCustomer", service.full_name())
-                        .parse()
-                        .unwrap(),
-                    DescriptorCodec::<DynamicMessage>::new(method.output()),
-                )
-                .await
-                .unwrap();
-            customer(&serde_json::to_value(response.get_ref()).unwrap())
+            let request = json!({"id": id, "name": name, "balance": balance});
+            let response = grpc_call(gateway, "CreateCustomer", request).await.unwrap();
+            customer(&serde_json::to_value(&response).unwrap())
         }
         _ => {
             let endpoint = &gateway.gateway.soap[0];

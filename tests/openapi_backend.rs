@@ -159,6 +159,21 @@ async fn the_petstore_and_a_union_over_graphql_rest_and_grpc() {
         rest,
         json!({"petType": "cat", "name": "Tom", "hunts": true})
     );
+
+    // The imported service over gRPC (reflection describes it like any other).
+    let pool = gateway.gateway.pool.clone();
+    let list = pool
+        .get_service_by_name("openapi.openapi.SwaggerPetstore")
+        .and_then(|s| s.methods().find(|m| m.name() == "ListPets"))
+        .unwrap();
+    let pets = common::grpc_unary(&gateway.base, &list, json!({"limit": 1}))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&pets).unwrap()["items"][0]["name"],
+        "Rex"
+    );
+    assert_eq!(seen.lock().unwrap().last().unwrap(), "GET /v1/pets?limit=1");
 }
 
 #[tokio::test]

@@ -4,15 +4,12 @@
 
 mod common;
 
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use axum::Json;
-use prost_reflect::DynamicMessage;
-use rosetta::grpc::DescriptorCodec;
 use serde_json::{json, Value};
 
 /// What the service was asked, last request first.
@@ -138,28 +135,9 @@ async fn grpc_in_front_of_a_rest_api() {
         .methods()
         .find(|m| m.name() == "GetUser")
         .unwrap();
-    let channel = tonic::transport::Endpoint::from_shared(setup.gateway.base.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = tonic::client::Grpc::new(channel);
-    let call = |id: &str| {
-        let request = DynamicMessage::deserialize(get.input(), json!({"id": id})).unwrap();
-        let mut client = client.clone();
-        let get = get.clone();
-        async move {
-            client.ready().await.unwrap();
-            client
-                .unary(
-                    tonic::Request::new(request),
-                    http::uri::PathAndQuery::from_str("/demo.v1.Users/GetUser").unwrap(),
-                    DescriptorCodec::<DynamicMessage>::new(get.output()),
-                )
-                .await
-        }
-    };
-    let user = call("9007199254740993").await.unwrap().into_inner();
+    let base = setup.gateway.base.clone();
+    let call = |id: &str| common::grpc_unary(&base, &get, json!({"id": id}));
+    let user = call("9007199254740993").await.unwrap();
     assert_eq!(
         serde_json::to_value(&user).unwrap()["id"],
         "9007199254740993"
@@ -170,7 +148,6 @@ async fn grpc_in_front_of_a_rest_api() {
         (status.code(), status.message()),
         (tonic::Code::NotFound, "no user 7")
     );
-    client.ready().await.unwrap();
 }
 
 #[tokio::test]

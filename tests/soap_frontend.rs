@@ -4,7 +4,7 @@
 
 mod common;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 struct Setup {
     gateway: common::RunningGateway,
@@ -167,21 +167,11 @@ async fn zeep_loads_the_wsdl_and_calls_operations() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/peers/soap-py/zeep_client.py"
     );
-    let output = tokio::process::Command::new(python)
+    let mut client = tokio::process::Command::new(python);
+    client
         .arg(script)
-        .arg(setup.gateway.url("/soap/Users?wsdl"))
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output)
-        .await
-        .expect("zeep finishes")
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+        .arg(setup.gateway.url("/soap/Users?wsdl"));
+    let seen = common::run_peer(client).await;
     assert_eq!(seen["get_user"]["name"], "Ada Lovelace");
     assert_eq!(seen["get_user"]["id"], 1);
     assert_eq!(seen["get_user"]["role"], "ROLE_ADMIN");

@@ -222,3 +222,44 @@ pub fn describe_package(pool: &DescriptorPool, package: &str) -> String {
     }
     out
 }
+
+/// A unary gRPC call to `method` at `base` (`http://host:port`), the request given as proto3
+/// JSON.
+pub async fn grpc_unary(
+    base: &str,
+    method: &MethodDescriptor,
+    request: serde_json::Value,
+) -> Result<DynamicMessage, tonic::Status> {
+    let channel = tonic::transport::Endpoint::from_shared(base.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = tonic::client::Grpc::new(channel);
+    client.ready().await.unwrap();
+    let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+    let request = DynamicMessage::deserialize(method.input(), request).unwrap();
+    client
+        .unary(
+            tonic::Request::new(request),
+            path.parse().unwrap(),
+            rosetta::grpc::DescriptorCodec::<DynamicMessage>::new(method.output()),
+        )
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// Runs a peer script that prints one JSON document (within a minute) and returns it.
+pub async fn run_peer(mut command: tokio::process::Command) -> serde_json::Value {
+    let output = command.kill_on_drop(true).output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output)
+        .await
+        .expect("the peer finishes within a minute")
+        .expect("the peer runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
