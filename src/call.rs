@@ -67,6 +67,20 @@ pub struct Reply {
 /// A backend, or a backend wrapped in stages: a tower service from calls to replies.
 pub type Invoker = BoxCloneSyncService<Call, Reply, Status>;
 
+/// What every backend protocol implements: one canonical call.
+pub trait Backend: Send + Sync + 'static {
+    fn call(&self, call: Call) -> impl std::future::Future<Output = Result<Reply, Status>> + Send;
+}
+
+/// A backend as an invoker, shared by every call.
+pub fn invoker<B: Backend>(backend: B) -> Invoker {
+    let backend = Arc::new(backend);
+    Invoker::new(tower::service_fn(move |call: Call| {
+        let backend = backend.clone();
+        async move { backend.call(call).await }
+    }))
+}
+
 /// Invokes `invoker`, bounding the call and every later message by the call's deadline.
 pub async fn invoke(invoker: &Invoker, call: Call) -> Result<Reply, Status> {
     use tower::ServiceExt;

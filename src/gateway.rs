@@ -16,7 +16,7 @@ use crate::backend::graphql_schema::{self, Documents, SchemaShape};
 use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
 use crate::backend::rest::{RestBackend, RestCall, RestSettings};
 use crate::backend::soap::{SoapBackend, SoapSettings, WsSecurity};
-use crate::call::Invoker;
+use crate::call::{self, Invoker};
 use crate::config::{
     self, BackendConfig, BackendProtocol, Diagnostic, Diagnostics, Files, FrontendProtocol,
     GraphqlOptions, GraphqlRoot, LoadedConfig, LoadedMapping, Located, Pos, RuleMode, SoapConfig,
@@ -75,15 +75,11 @@ pub type Connect<'a> = &'a dyn Fn(&BackendSettings) -> Result<Invoker, String>;
 /// Connects to real backends (lazily: nothing is dialled until the first call).
 pub fn connect_grpc(settings: &BackendSettings) -> Result<Invoker, String> {
     match settings {
-        BackendSettings::Grpc(grpc) => GrpcBackend::new(grpc).map(GrpcBackend::into_invoker),
-        BackendSettings::Soap(soap) => {
-            SoapBackend::new(soap.clone()).map(SoapBackend::into_invoker)
-        }
-        BackendSettings::Rest(rest) => {
-            RestBackend::new(rest.clone()).map(RestBackend::into_invoker)
-        }
+        BackendSettings::Grpc(grpc) => GrpcBackend::new(grpc).map(call::invoker),
+        BackendSettings::Soap(soap) => SoapBackend::new(soap.clone()).map(call::invoker),
+        BackendSettings::Rest(rest) => RestBackend::new(rest.clone()).map(call::invoker),
         BackendSettings::Graphql(graphql) => {
-            GraphqlBackend::new(graphql.clone()).map(GraphqlBackend::into_invoker)
+            GraphqlBackend::new(graphql.clone()).map(call::invoker)
         }
     }
 }

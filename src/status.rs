@@ -11,6 +11,25 @@ use prost_types::Any;
 
 pub use tonic::Code;
 
+/// The canonical code of an HTTP error a backend answered with, by meaning (conventions
+/// section 6).
+pub fn code_for_http(status: u16) -> Code {
+    match status {
+        400 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        409 => Code::Aborted,
+        429 => Code::ResourceExhausted,
+        499 => Code::Cancelled,
+        501 => Code::Unimplemented,
+        502 | 503 => Code::Unavailable,
+        504 => Code::DeadlineExceeded,
+        500..=599 => Code::Internal,
+        _ => Code::FailedPrecondition,
+    }
+}
+
 /// A canonical error: a gRPC code, a message for humans and typed details.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {

@@ -240,12 +240,22 @@ async fn via_grpc(gateway: &common::RunningGateway, id: &str) -> Outcome {
 }
 
 async fn via_soap(gateway: &common::RunningGateway, id: &str) -> Outcome {
+    soap_call(
+        gateway,
+        &format!("<c:GetCustomer><c:id>{id}</c:id></c:GetCustomer>"),
+    )
+    .await
+}
+
+/// Posts `body` (elements with the prefix `c` of the service's namespace) in a SOAP 1.1
+/// envelope to the gateway's SOAP service.
+async fn soap_call(gateway: &common::RunningGateway, body: &str) -> Outcome {
     let endpoint = &gateway.gateway.soap[0];
     let ns = format!("urn:rosetta:{}", endpoint.service_name());
     let envelope = format!(
-        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:c="{ns}"><soap:Body><c:GetCustomer><c:id>{id}</c:id></c:GetCustomer></soap:Body></soap:Envelope>"#
+        r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:c="{ns}"><soap:Body>{body}</soap:Body></soap:Envelope>"#
     );
-    let body = reqwest::Client::new()
+    let answer = reqwest::Client::new()
         .post(gateway.url(&endpoint.path))
         .header("content-type", "text/xml")
         .body(envelope)
@@ -255,7 +265,7 @@ async fn via_soap(gateway: &common::RunningGateway, id: &str) -> Outcome {
         .text()
         .await
         .unwrap();
-    soap_outcome(&body)
+    soap_outcome(&answer)
 }
 
 /// A SOAP response envelope as an outcome: the fault, or the customer's elements.
@@ -314,22 +324,8 @@ async fn create_via(frontend: &str, gateway: &common::RunningGateway) -> Outcome
             customer(&serde_json::to_value(&response).unwrap())
         }
         _ => {
-            let endpoint = &gateway.gateway.soap[0];
-            let ns = format!("urn:rosetta:{}", endpoint.service_name());
-            let envelope = format!(
-                r#"<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:c="{ns}"><soap:Body><c:CreateCustomer><c:id>{id}</c:id><c:name>{name}</c:name><c:balance>{balance}</c:balance></c:CreateCustomer></soap:Body></soap:Envelope>"#
-            );
-            let body = reqwest::Client::new()
-                .post(gateway.url(&endpoint.path))
-                .header("content-type", "text/xml")
-                .body(envelope)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            soap_outcome(&body)
+            let body = format!("<c:CreateCustomer><c:id>{id}</c:id><c:name>{name}</c:name><c:balance>{balance}</c:balance></c:CreateCustomer>");
+            soap_call(gateway, &body).await
         }
     }
 }

@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use async_graphql::parser::types::{BaseType, DocumentOperations, Selection};
 use bytes::Bytes;
-use futures::future::BoxFuture;
 use futures::StreamExt;
 use prost_reflect::{MethodDescriptor, ReflectMessage};
 use serde_json::{Map, Value};
 
 use crate::backend::grpc::TlsSettings;
-use crate::call::{Call, Invoker, Message, Reply};
+use crate::call::{Call, Message, Reply};
 use crate::protojson::{json_to_wire, Plan};
 use crate::status::{self, Code, Status};
 
@@ -138,15 +137,7 @@ impl GraphqlBackend {
         Ok(GraphqlBackend { settings, client })
     }
 
-    pub fn into_invoker(self) -> Invoker {
-        let backend = Arc::new(self);
-        Invoker::new(tower::service_fn(move |call: Call| {
-            let backend = backend.clone();
-            Box::pin(async move { backend.call(call).await }) as BoxFuture<'static, _>
-        }))
-    }
-
-    async fn call(&self, mut call: Call) -> Result<Reply, Status> {
+    async fn invoke(&self, mut call: Call) -> Result<Reply, Status> {
         let operation = call.operation.clone();
         if operation.kind.streams_requests() || operation.kind.streams_responses() {
             return Err(Status::new(
@@ -291,4 +282,10 @@ fn graphql_error(error: &Value) -> Status {
         .and_then(status::code_by_name)
         .unwrap_or(Code::Unknown);
     Status::new(code, message)
+}
+
+impl crate::call::Backend for GraphqlBackend {
+    fn call(&self, call: Call) -> impl std::future::Future<Output = Result<Reply, Status>> + Send {
+        self.invoke(call)
+    }
 }

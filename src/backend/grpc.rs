@@ -2,16 +2,14 @@
 //! small pool of HTTP/2 connections.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use futures::StreamExt;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use crate::call::Message;
-use crate::call::{Call, Invoker, Reply};
+use crate::call::{Call, Reply};
 use crate::grpc::DescriptorCodec;
 use crate::status::Status;
 
@@ -69,20 +67,12 @@ impl GrpcBackend {
         })
     }
 
-    pub fn into_invoker(self) -> Invoker {
-        let backend = Arc::new(self);
-        Invoker::new(tower::service_fn(move |call: Call| {
-            let backend = backend.clone();
-            Box::pin(async move { backend.call(call).await }) as BoxFuture<'static, _>
-        }))
-    }
-
     fn channel(&self) -> Channel {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.channels.len();
         self.channels[i].clone()
     }
 
-    async fn call(&self, call: Call) -> Result<Reply, Status> {
+    async fn invoke(&self, call: Call) -> Result<Reply, Status> {
         let mut client = tonic::client::Grpc::new(self.channel());
         client
             .ready()
@@ -127,5 +117,11 @@ impl GrpcBackend {
             metadata,
             messages: futures::stream::once(async { Ok(message) }).boxed(),
         })
+    }
+}
+
+impl crate::call::Backend for GrpcBackend {
+    fn call(&self, call: Call) -> impl std::future::Future<Output = Result<Reply, Status>> + Send {
+        self.invoke(call)
     }
 }

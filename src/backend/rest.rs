@@ -9,14 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::future::BoxFuture;
 use futures::StreamExt;
 use http::{HeaderMap, Method};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value};
 
 use crate::backend::grpc::TlsSettings;
-use crate::call::{Call, Invoker, Message, Reply};
+use crate::call::{Call, Message, Reply};
 use crate::frontend::rest::route::BodyBinding;
 use crate::frontend::rest::template::{PathTemplate, Segment};
 use crate::protojson::{json_to_wire, Plan};
@@ -66,15 +65,7 @@ impl RestBackend {
         Ok(RestBackend { settings, client })
     }
 
-    pub fn into_invoker(self) -> Invoker {
-        let backend = Arc::new(self);
-        Invoker::new(tower::service_fn(move |call: Call| {
-            let backend = backend.clone();
-            Box::pin(async move { backend.call(call).await }) as BoxFuture<'static, _>
-        }))
-    }
-
-    async fn call(&self, mut call: Call) -> Result<Reply, Status> {
+    async fn invoke(&self, mut call: Call) -> Result<Reply, Status> {
         let operation = call.operation.clone();
         if operation.full_name() == crate::frontend::proxy::FORWARD {
             return self.relay(call).await;
@@ -477,20 +468,7 @@ pub(crate) async fn read_limited(
 /// shape of `google.rpc.Status` (what rosetta and grpc-gateway answer) gives the message, and
 /// its code when it names one; other bodies are not passed on (they may hold internals).
 pub(crate) fn http_error(status: http::StatusCode, body: &[u8]) -> Status {
-    let code = match status.as_u16() {
-        400 => Code::InvalidArgument,
-        401 => Code::Unauthenticated,
-        403 => Code::PermissionDenied,
-        404 => Code::NotFound,
-        409 => Code::Aborted,
-        429 => Code::ResourceExhausted,
-        499 => Code::Cancelled,
-        501 => Code::Unimplemented,
-        502 | 503 => Code::Unavailable,
-        504 => Code::DeadlineExceeded,
-        500..=599 => Code::Internal,
-        _ => Code::FailedPrecondition,
-    };
+    let code = crate::status::code_for_http(status.as_u16());
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let message = parsed
         .as_ref()
@@ -517,6 +495,12 @@ fn response_metadata(headers: &HeaderMap) -> HeaderMap {
         }
     }
     out
+}
+
+impl crate::call::Backend for RestBackend {
+    fn call(&self, call: Call) -> impl std::future::Future<Output = Result<Reply, Status>> + Send {
+        self.invoke(call)
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 
 use crate::backend::grpc::TlsSettings;
-use crate::call::{Call, Invoker, Message, Reply};
+use crate::call::{Call, Message, Reply};
 use crate::registry::wsdl::build::{SoapOperation, SoapService};
 use crate::registry::wsdl::model::SoapVersion;
 use crate::status::{Code, Status};
@@ -110,15 +110,7 @@ impl SoapBackend {
         })
     }
 
-    pub fn into_invoker(self) -> Invoker {
-        let backend = Arc::new(self);
-        Invoker::new(tower::service_fn(move |call: Call| {
-            let backend = backend.clone();
-            async move { backend.call(call).await }
-        }))
-    }
-
-    async fn call(&self, mut call: Call) -> Result<Reply, Status> {
+    async fn invoke(&self, mut call: Call) -> Result<Reply, Status> {
         let settings = &self.settings;
         let prepared = self
             .operations
@@ -256,20 +248,7 @@ fn transport_error(e: reqwest::Error) -> Status {
 
 /// An HTTP error without a SOAP fault, by meaning (conventions section 6).
 fn http_error(status: http::StatusCode) -> Status {
-    let code = match status.as_u16() {
-        400 => Code::InvalidArgument,
-        401 => Code::Unauthenticated,
-        403 => Code::PermissionDenied,
-        404 => Code::NotFound,
-        409 => Code::Aborted,
-        429 => Code::ResourceExhausted,
-        499 => Code::Cancelled,
-        501 => Code::Unimplemented,
-        502 | 503 => Code::Unavailable,
-        504 => Code::DeadlineExceeded,
-        500..=599 => Code::Internal,
-        _ => Code::FailedPrecondition,
-    };
+    let code = crate::status::code_for_http(status.as_u16());
     Status::new(
         code,
         format!("the backend answered HTTP {}", status.as_u16()),
@@ -384,4 +363,10 @@ fn username_token(security: &WsSecurity) -> String {
         escape(&password),
         b64.encode(nonce),
     )
+}
+
+impl crate::call::Backend for SoapBackend {
+    fn call(&self, call: Call) -> impl std::future::Future<Output = Result<Reply, Status>> + Send {
+        self.invoke(call)
+    }
 }

@@ -68,6 +68,23 @@ impl Operation {
     }
 }
 
+/// `snake_case` -> `snakeCase`: the JSON name protoc gives a field.
+pub fn lower_camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Adds an imported file to the pool, with the well-known files it imports that the pool lacks
 /// (an import may need `struct.proto` when no `.proto` of the configuration brought it).
 pub fn add_imported(

@@ -101,7 +101,7 @@ fn write_field(out: &mut String, field: &FieldDescriptor, indent: &str, label: b
         (true, Cardinality::Required) => "required ",
         _ => "",
     };
-    let json = if field.json_name() != default_json_name(field.name()) {
+    let json = if field.json_name() != super::lower_camel(field.name()) {
         format!(" [json_name = \"{}\"]", field.json_name())
     } else {
         String::new()
@@ -134,23 +134,6 @@ fn type_name(field: &FieldDescriptor) -> String {
         Kind::Message(m) => format!(".{}", m.full_name()),
         Kind::Enum(e) => format!(".{}", e.full_name()),
     }
-}
-
-/// The JSON name protoc gives a field by default (lowerCamelCase of its name).
-fn default_json_name(name: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn write_enum(out: &mut String, e: &EnumDescriptor, indent: &str) {

@@ -12,7 +12,7 @@ use async_graphql::dynamic::{
 use async_graphql::{Error, Name, Value};
 use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor};
 
-use crate::registry::{comments, wkt};
+use crate::registry::{comments, lower_camel, wkt};
 use crate::xml::schema::{XmlSchema, XmlValue};
 
 /// How a GraphQL input field becomes proto3 JSON.
@@ -688,23 +688,6 @@ fn is_decimal(text: &str) -> bool {
     !(whole.is_empty() && fraction.is_empty())
         && whole.bytes().all(|b| b.is_ascii_digit())
         && fraction.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `snake_case` -> `snakeCase`, as protoc makes JSON names.
-pub fn lower_camel(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// A method name as a root field: `GetUser` -> `getUser`, `HTTPStatus` -> `httpStatus`.
