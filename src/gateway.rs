@@ -435,67 +435,36 @@ impl Made<'_, '_> {
                 };
                 let base = checked_address(config, address, config::pos_in(file, address), diags)?;
                 let tls = tls_settings(config, file, dir, backend, diags)?;
-                let graphql_schema = match &backend.graphql_schema {
-                    Some(source) if protocol == BackendProtocol::Graphql => {
-                        let at = config::pos_in(file, source);
-                        let shape = if source.value == "introspection" {
-                            graphql_schema::introspect(&base)
+                // Each key belongs to one protocol.
+                for (key, value, owner) in [
+                    (
+                        "graphql_schema",
+                        &backend.graphql_schema,
+                        BackendProtocol::Graphql,
+                    ),
+                    ("openapi", &backend.openapi, BackendProtocol::Rest),
+                ] {
+                    if let Some(value) = value.as_ref().filter(|_| protocol != owner) {
+                        let owner = if owner == BackendProtocol::Rest {
+                            "rest"
                         } else {
-                            config
-                                .files
-                                .read_to_string(&dir.join(&source.value))
-                                .map_err(|e| format!("cannot read {}: {e}", source.value))
-                                .and_then(|text| SchemaShape::from_sdl(&text))
+                            "graphql"
                         };
-                        let shape = match shape {
-                            Ok(shape) => shape,
-                            Err(message) => {
-                                diags.push(Diagnostic::at(&at, message));
-                                return None;
-                            }
-                        };
-                        let package = format!(
-                            "graphql.{}",
-                            wsdl::build::sanitize(
-                                base.trim_end_matches('/')
-                                    .rsplit(['/', ':'])
-                                    .find(|s| !s.is_empty() && s.parse::<u16>().is_err())
-                                    .unwrap_or("api")
-                            )
-                            .to_ascii_lowercase()
-                        );
-                        let (file, service, documents) = shape.import(&package);
-                        if self.pool.get_file_by_name(file.name()).is_none() {
-                            if let Err(e) = crate::registry::add_imported(self.pool, file) {
-                                diags.push(Diagnostic::at(
-                                    &at,
-                                    format!("the GraphQL schema's types cannot be registered: {e}"),
-                                ));
-                                return None;
-                            }
-                        }
-                        Some((shape, service, documents))
-                    }
-                    Some(source) => {
                         diags.push(Diagnostic::at(
-                            &config::pos_in(file, source),
-                            "`graphql_schema` describes a backend with `protocol: graphql`",
+                            &config::pos_in(file, value),
+                            format!("`{key}` describes a backend with `protocol: {owner}`"),
                         ));
                         return None;
+                    }
+                }
+                let graphql_schema = match &backend.graphql_schema {
+                    Some(source) => {
+                        Some(self.graphql_schema(config, file, dir, source, &base, diags)?)
                     }
                     None => None,
                 };
                 let openapi = match &backend.openapi {
-                    Some(document) if protocol == BackendProtocol::Rest => {
-                        Some(self.openapi(config, file, dir, document, diags)?)
-                    }
-                    Some(document) => {
-                        diags.push(Diagnostic::at(
-                            &config::pos_in(file, document),
-                            "`openapi` describes a backend with `protocol: rest`",
-                        ));
-                        return None;
-                    }
+                    Some(document) => Some(self.openapi(config, file, dir, document, diags)?),
                     None => None,
                 };
                 return Some(MadeBackend {
@@ -693,6 +662,57 @@ impl Made<'_, '_> {
             Some((built.service_name, service)),
             diags,
         )
+    }
+
+    /// A GraphQL backend's schema (an SDL file or `introspection`), imported into the pool: its
+    /// shape, the service it became, and the generated documents.
+    fn graphql_schema(
+        &mut self,
+        config: &LoadedConfig,
+        file: &Arc<str>,
+        dir: &Path,
+        source: &Located<String>,
+        base: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<(SchemaShape, String, Documents)> {
+        let at = config::pos_in(file, source);
+        let shape = if source.value == "introspection" {
+            graphql_schema::introspect(base)
+        } else {
+            config
+                .files
+                .read_to_string(&dir.join(&source.value))
+                .map_err(|e| format!("cannot read {}: {e}", source.value))
+                .and_then(|text| SchemaShape::from_sdl(&text))
+        };
+        let shape = match shape {
+            Ok(shape) => shape,
+            Err(message) => {
+                diags.push(Diagnostic::at(&at, message));
+                return None;
+            }
+        };
+        let package = format!(
+            "graphql.{}",
+            wsdl::build::sanitize(
+                base.trim_end_matches('/')
+                    .rsplit(['/', ':'])
+                    .find(|s| !s.is_empty() && s.parse::<u16>().is_err())
+                    .unwrap_or("api")
+            )
+            .to_ascii_lowercase()
+        );
+        let (imported, service, documents) = shape.import(&package);
+        if self.pool.get_file_by_name(imported.name()).is_none() {
+            if let Err(e) = crate::registry::add_imported(self.pool, imported) {
+                diags.push(Diagnostic::at(
+                    &at,
+                    format!("the GraphQL schema's types cannot be registered: {e}"),
+                ));
+                return None;
+            }
+        }
+        Some((shape, service, documents))
     }
 
     /// Imports an OpenAPI document into the pool: the service it became and the rules.
