@@ -1546,6 +1546,102 @@ fn soap_methods(
     }
 }
 
+/// A join's method among the endpoint's, with its fields checked.
+fn resolve_join(
+    join: &PendingJoin,
+    fields: &[RootField],
+    diags: &mut Diagnostics,
+) -> Option<graphql::Join> {
+    let config = &join.config;
+    let find = |selector: &str, diags: &mut Diagnostics| {
+        let tail = format!(".{selector}");
+        let found = fields.iter().find(|f| {
+            let name = f.target.operation.full_name();
+            name == selector || name.ends_with(&tail)
+        });
+        if found.is_none() {
+            diags.push(Diagnostic::at(
+                &join.method_at,
+                format!("`{selector}` names no method served at this endpoint (a join calls one of them)"),
+            ));
+        }
+        found.map(|f| f.target.clone())
+    };
+    let fail = |message: String, diags: &mut Diagnostics| {
+        diags.push(Diagnostic::at(&join.at, message));
+        None
+    };
+    let json_field = |message: &prost_reflect::MessageDescriptor, name: &str| {
+        message
+            .fields()
+            .find(|f| f.json_name() == name || f.name() == name)
+    };
+    let kind = match (&config.method, &config.batch) {
+        (Some(method), None) => {
+            let target = find(&method.value, diags)?;
+            let input = target.operation.method.input();
+            let mut arguments = Vec::new();
+            for (field, from) in &config.arguments {
+                let Some(found) = json_field(&input, field) else {
+                    return fail(
+                        format!("{} has no field `{field}`", input.full_name()),
+                        diags,
+                    );
+                };
+                arguments.push((found.json_name().to_owned(), from.value.clone()));
+            }
+            graphql::JoinKind::Single { target, arguments }
+        }
+        (None, Some(batch)) => {
+            let target = find(&batch.method.value, diags)?;
+            let method = &target.operation.method;
+            let keys = json_field(&method.input(), &batch.keys.value).filter(|f| f.is_list());
+            let items = json_field(&method.output(), &batch.items.value).filter(|f| f.is_list());
+            let (Some(keys), Some(items)) = (keys, items) else {
+                return fail(
+                    format!(
+                        "the batch method needs a repeated input field `{}` and a repeated output field `{}`",
+                        batch.keys.value, batch.items.value
+                    ),
+                    diags,
+                );
+            };
+            let prost_reflect::Kind::Message(item) = items.kind() else {
+                return fail(
+                    format!("`{}` does not hold messages", batch.items.value),
+                    diags,
+                );
+            };
+            let Some(key) = json_field(&item, &batch.key.value) else {
+                return fail(
+                    format!("{} has no field `{}`", item.full_name(), batch.key.value),
+                    diags,
+                );
+            };
+            graphql::JoinKind::Batch {
+                keys: keys.json_name().to_owned(),
+                from: batch.from.value.clone(),
+                items: items.json_name().to_owned(),
+                key: key.json_name().to_owned(),
+                item,
+                target,
+            }
+        }
+        _ => {
+            return fail(
+                "a join has either `method` (with `arguments`) or `batch`".into(),
+                diags,
+            )
+        }
+    };
+    Some(graphql::Join {
+        on: config.on.value.clone(),
+        field: config.field.value.clone(),
+        origin: join.at.clone(),
+        kind,
+    })
+}
+
 /// The root fields of the GraphQL mappings, by endpoint path.
 #[derive(Default)]
 struct GraphqlEndpoints {
@@ -1558,6 +1654,14 @@ struct PendingEndpoint {
     origin: Pos,
     fields: Vec<RootField>,
     soap: Vec<Arc<SoapService>>,
+    joins: Vec<PendingJoin>,
+}
+
+/// A `graphql.joins` entry with its places, resolved when the endpoint's methods are known.
+struct PendingJoin {
+    config: config::GraphqlJoin,
+    at: Pos,
+    method_at: Pos,
 }
 
 impl GraphqlEndpoints {
@@ -1683,6 +1787,19 @@ impl GraphqlEndpoints {
                 origin: declared,
             });
         }
+        let joins: Vec<PendingJoin> = options
+            .joins
+            .iter()
+            .map(|join| PendingJoin {
+                config: join.clone(),
+                at: mapping.pos(&join.field),
+                method_at: join
+                    .method
+                    .as_ref()
+                    .or(join.batch.as_ref().map(|b| &b.method))
+                    .map_or_else(|| mapping.pos(&join.field), |m| mapping.pos(m)),
+            })
+            .collect();
         let max_request_size = options
             .max_request_size
             .map_or(config.gateway.limits.max_body_size.0, |s| s.0)
@@ -1722,12 +1839,14 @@ impl GraphqlEndpoints {
                 merged.persisted_queries &= wanted.persisted_queries;
                 endpoint.fields.extend(fields);
                 endpoint.soap.extend(soap);
+                endpoint.joins.extend(joins);
             }
             None => self.endpoints.push(PendingEndpoint {
                 options: wanted,
                 origin,
                 fields,
                 soap: soap.into_iter().collect(),
+                joins,
             }),
         }
     }
@@ -1752,7 +1871,12 @@ impl GraphqlEndpoints {
                 continue;
             }
             let xml: Vec<&XmlSchema> = pending.soap.iter().map(|s| &s.xml).collect();
-            match graphql::endpoint(pending.options, pending.fields, pool, &xml) {
+            let joins: Vec<graphql::Join> = pending
+                .joins
+                .iter()
+                .filter_map(|join| resolve_join(join, &pending.fields, diags))
+                .collect();
+            match graphql::endpoint(pending.options, pending.fields, joins, pool, &xml) {
                 Ok(endpoint) => endpoints.push(Arc::new(endpoint)),
                 Err(problems) => {
                     for (at, message) in problems {

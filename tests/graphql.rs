@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 /// The backend of `tests/graphql/pins.proto`.
 struct Things {
     calls: Arc<AtomicUsize>,
+    batches: Arc<AtomicUsize>,
 }
 
 impl Handler for Things {
@@ -27,6 +28,9 @@ impl Handler for Things {
         request: tonic::Request<tonic::Streaming<DynamicMessage>>,
     ) -> BoxFuture<'static, Result<tonic::Response<ResponseStream>, tonic::Status>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if method.name() == "BatchGetThings" {
+            self.batches.fetch_add(1, Ordering::SeqCst);
+        }
         async move {
             let tenant = request
                 .metadata()
@@ -36,6 +40,9 @@ impl Handler for Things {
                 .to_owned();
             let mut stream = request.into_inner();
             let mut thing = stream.next().await.expect("one request")?;
+            if matches!(method.name(), "ListThings" | "BatchGetThings") {
+                return Ok(server::single(thing_list(&method, &thing)));
+            }
             let name = thing
                 .get_field_by_name("name")
                 .unwrap()
@@ -69,9 +76,40 @@ impl Handler for Things {
     }
 }
 
+/// ListThings: `count` things; BatchGetThings: a thing per id, in reverse order.
+fn thing_list(method: &MethodDescriptor, input: &DynamicMessage) -> DynamicMessage {
+    let output = method.output();
+    let things = output.get_field_by_name("things").unwrap();
+    let prost_reflect::Kind::Message(thing) = things.kind() else {
+        unreachable!()
+    };
+    let ids: Vec<i64> = match method.name() {
+        "ListThings" => {
+            (1..=input.get_field_by_name("count").unwrap().as_i32().unwrap() as i64).collect()
+        }
+        _ => match &*input.get_field_by_name("ids").unwrap() {
+            ProtoValue::List(ids) => ids.iter().rev().filter_map(|v| v.as_i64()).collect(),
+            _ => Vec::new(),
+        },
+    };
+    let items = ids
+        .into_iter()
+        .map(|id| {
+            let mut item = DynamicMessage::new(thing.clone());
+            item.set_field_by_name("id", ProtoValue::I64(id));
+            item.set_field_by_name("name", ProtoValue::String(format!("thing {id}")));
+            ProtoValue::Message(item)
+        })
+        .collect();
+    let mut list = DynamicMessage::new(output);
+    list.set_field(&things, ProtoValue::List(items));
+    list
+}
+
 struct Pins {
     gateway: common::RunningGateway,
     calls: Arc<AtomicUsize>,
+    batches: Arc<AtomicUsize>,
     _backend: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -90,6 +128,24 @@ graphql:
   methods:
     Things.GetThing:
       field_mask: read_mask
+    Things.ListThings:
+      root: query
+  joins:
+    # One batch call for all the things of a request, matched by id.
+    - on: pins_v1_Thing
+      field: twinByBatch
+      batch:
+        method: Things.BatchGetThings
+        keys: ids
+        from: id
+        items: things
+        key: id
+    # One call per thing.
+    - on: pins_v1_Thing
+      field: twinByCall
+      method: Things.GetThing
+      arguments:
+        id: id
 "#;
 
 /// A configuration with the pins schemas and a `things` backend at `${THINGS}`, and `mappings`
@@ -130,6 +186,7 @@ async fn pins() -> Pins {
     let gateway = common::load(dir.path(), common::vars(&[("THINGS", addr.to_string())]))
         .unwrap_or_else(|d| panic!("{}", d.render()));
     let calls = Arc::new(AtomicUsize::new(0));
+    let batches = Arc::new(AtomicUsize::new(0));
     let services: Vec<_> = gateway
         .pool
         .services()
@@ -139,6 +196,7 @@ async fn pins() -> Pins {
         &services,
         Arc::new(Things {
             calls: calls.clone(),
+            batches: batches.clone(),
         }),
     );
     let backend = tokio::spawn(async move {
@@ -147,6 +205,7 @@ async fn pins() -> Pins {
     Pins {
         gateway: common::serve(gateway).await,
         calls,
+        batches,
         _backend: backend,
         _dir: dir,
     }
@@ -730,8 +789,10 @@ async fn root_field_clashes_are_load_errors_that_suggest_a_prefix() {
         text.contains("pins.proto:"),
         "the error points into the proto: {text}"
     );
-    // With a prefix on one of them, both load.
-    let prefixed = MAPPING.replace("graphql:\n", "graphql:\n  prefix: b_\n");
+    // With a prefix on one of them, both load (the joins stay with the first: a type gets a
+    // field once).
+    let without_joins = &MAPPING[..MAPPING.find("  joins:").unwrap()];
+    let prefixed = without_joins.replace("graphql:\n", "graphql:\n  prefix: b_\n");
     std::fs::write(dir.path().join("mappings/b.yaml"), prefixed).unwrap();
     let gateway = load_things(&dir).unwrap_or_else(|d| panic!("{}", d.render()));
     assert!(gateway.graphql[0].sdl().contains("b_echoThing("));
@@ -777,5 +838,49 @@ async fn variables_are_checked_also_for_documents_that_passed_before() {
         pins.calls.load(Ordering::SeqCst),
         calls,
         "no call with bad variables"
+    );
+}
+
+#[tokio::test]
+async fn joins_batch_per_request_and_match_by_key() {
+    let pins = pins().await;
+    let body = query(
+        &pins.gateway,
+        "{ listThings(count: 50) { things { id twinByBatch { id name } } } }",
+    )
+    .await;
+    let things = body["data"]["listThings"]["things"].as_array().unwrap();
+    assert_eq!(things.len(), 50, "{body}");
+    // The backend answered in reverse order; each parent still gets its own.
+    for thing in things {
+        let id = thing["id"].as_str().unwrap();
+        assert_eq!(
+            thing["twinByBatch"],
+            json!({"id": id, "name": format!("thing {id}")})
+        );
+    }
+    assert_eq!(
+        pins.batches.load(Ordering::SeqCst),
+        1,
+        "50 parents, one batch call"
+    );
+    // One call per parent where there is no batch method.
+    let before = pins.calls.load(Ordering::SeqCst);
+    let body = query(
+        &pins.gateway,
+        "{ listThings(count: 3) { things { id twinByCall { id } } } }",
+    )
+    .await;
+    let twins: Vec<&Value> = body["data"]["listThings"]["things"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["twinByCall"]["id"])
+        .collect();
+    assert_eq!(twins, [&json!("1"), &json!("2"), &json!("3")]);
+    assert_eq!(
+        pins.calls.load(Ordering::SeqCst),
+        before + 4,
+        "the list, then one call per thing"
     );
 }

@@ -515,6 +515,10 @@ pub struct GraphqlOptions {
     /// requests, which GraphQL cannot express, are left out with a warning unless listed here.
     #[serde(default)]
     pub exclude: Vec<Located<String>>,
+    /// Fields added to generated types, resolved by another operation of the endpoint with
+    /// arguments from the parent (batched per request).
+    #[serde(default)]
+    pub joins: Vec<GraphqlJoin>,
     /// Map fields as the `JSON` scalar instead of lists of key/value entries.
     #[serde(default)]
     pub maps_as_json: bool,
@@ -545,6 +549,7 @@ impl Default for GraphqlOptions {
             prefix: None,
             methods: BTreeMap::new(),
             exclude: Vec::new(),
+            joins: Vec::new(),
             maps_as_json: false,
             max_depth: default_graphql_depth(),
             max_complexity: default_graphql_complexity(),
@@ -570,6 +575,44 @@ fn default_graphql_complexity() -> usize {
 
 fn default_graphql_aliases() -> usize {
     30
+}
+
+/// A field added to a generated GraphQL type (`demo_v1_User.orders`), resolved by a method of
+/// the same endpoint: one call per parent (`method` with `arguments`), or one call for all the
+/// parents of a request (`batch`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphqlJoin {
+    /// The GraphQL type that gets the field.
+    pub on: Located<String>,
+    /// The new field's name.
+    pub field: Located<String>,
+    /// A method called once per parent.
+    #[serde(default)]
+    pub method: Option<Located<String>>,
+    /// For `method`: its input fields (JSON names), each taken from a field of the parent.
+    #[serde(default)]
+    pub arguments: BTreeMap<String, Located<String>>,
+    /// A method called once for all the parents of a request.
+    #[serde(default)]
+    pub batch: Option<GraphqlBatch>,
+}
+
+/// A batch method: the parents' keys in one repeated input field, results matched back to
+/// parents by a key field of each item (never by position).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphqlBatch {
+    /// The method (full name or unique tail).
+    pub method: Located<String>,
+    /// The repeated input field that takes the keys.
+    pub keys: Located<String>,
+    /// The parent's field that gives its key.
+    pub from: Located<String>,
+    /// The repeated output field that holds the results.
+    pub items: Located<String>,
+    /// The field of a result that holds its parent's key.
+    pub key: Located<String>,
 }
 
 /// How one method appears in the GraphQL schema.

@@ -244,7 +244,8 @@ impl Endpoint {
         }
         let mut request = async_graphql::Request::new(query.to_string())
             .variables(variables)
-            .data(RequestHeaders(headers));
+            .data(RequestHeaders(headers))
+            .data(super::JoinLoaders::default());
         request.operation_name = params.operation_name;
         request.set_parsed_query(document);
         Ok(Prepared {
@@ -323,6 +324,7 @@ impl Endpoint {
         let schema = self.schema.clone();
         let mut data = async_graphql::Data::default();
         data.insert(RequestHeaders(parts.headers.clone()));
+        data.insert(super::JoinLoaders::default());
         upgrade
             .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
             .on_upgrade(move |socket| {

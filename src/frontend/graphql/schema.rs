@@ -154,6 +154,14 @@ impl<'a> Types<'a> {
         }
     }
 
+    /// Whether the object type `type_name` has a field `field` already.
+    pub fn has_field(&self, type_name: &str, field: &str) -> bool {
+        self.names
+            .get(type_name)
+            .and_then(|full| self.output_names.get(full))
+            .is_some_and(|fields| fields.contains_key(field))
+    }
+
     /// Scalar types the generated types use.
     pub fn scalars(&self) -> Vec<Scalar> {
         SCALARS
