@@ -318,6 +318,18 @@ pub fn build(
         for spec in mapping_routes(mapping, &compiled, target, diags) {
             let index = routes.len();
             if let Err(existing) = matcher.insert(&spec.http_method, &spec.template, index) {
+                // Another API version of the same route: served beside it.
+                let version = spec.mapping.api_version.clone();
+                let other = &routes[existing];
+                let taken = std::iter::once(other)
+                    .chain(&other.versions)
+                    .any(|r| r.mapping.api_version == version);
+                if !taken {
+                    if let Some(route) = Arc::get_mut(&mut routes[existing]) {
+                        route.versions.push(Arc::new(spec));
+                        continue;
+                    }
+                }
                 let other = &routes[existing];
                 diags.push(
                     Diagnostic::at(
@@ -1093,7 +1105,10 @@ fn mapping_routes(
         is_soap,
         methods,
     } = target;
-    let settings = Arc::new(MappingSettings::new(&mapping.config.options, is_soap));
+    let mut settings = MappingSettings::new(&mapping.config.options, is_soap);
+    settings.api_version = api_version(mapping, diags);
+    settings.response_headers = deprecation_headers(mapping, diags);
+    let settings = Arc::new(settings);
 
     // Rules from the mapping file, by method.
     let mut overrides: HashMap<String, (RuleMode, Option<Duration>, Vec<RuleSpec>)> =
@@ -1187,6 +1202,7 @@ fn mapping_routes(
                     request_plan: request_plan.clone(),
                     response_plan: response_plan.clone(),
                     invoker: invoker.clone(),
+                    versions: Vec::new(),
                     origin: spec.origin.clone(),
                 }),
                 Err(message) => diags.push(Diagnostic::at(
@@ -1887,6 +1903,87 @@ impl GraphqlEndpoints {
         }
         endpoints
     }
+}
+
+/// A mapping's `api_version`, checked.
+fn api_version(mapping: &LoadedMapping, diags: &mut Diagnostics) -> Option<route::VersionMatch> {
+    let version = mapping.config.api_version.as_ref()?;
+    let at = mapping.pos(&version.value);
+    let source = match (&version.header, &version.query, &version.media_type) {
+        (Some(header), None, None) => {
+            match http::HeaderName::from_bytes(header.value.to_ascii_lowercase().as_bytes()) {
+                Ok(name) => route::VersionSource::Header(name),
+                Err(_) => {
+                    diags.push(Diagnostic::at(
+                        &mapping.pos(header),
+                        format!("`{}` is not a header name", header.value),
+                    ));
+                    return None;
+                }
+            }
+        }
+        (None, Some(query), None) => route::VersionSource::Query(query.value.clone()),
+        (None, None, Some(parameter)) => route::VersionSource::MediaType(parameter.value.clone()),
+        _ => {
+            diags.push(Diagnostic::at(&at, "`api_version` takes the version from exactly one of `header`, `query` and `media_type`"));
+            return None;
+        }
+    };
+    Some(route::VersionMatch {
+        value: version.value.value.clone(),
+        source,
+    })
+}
+
+/// The `Deprecation`, `Sunset` and `Link` headers of a mapping's `deprecated`.
+fn deprecation_headers(
+    mapping: &LoadedMapping,
+    diags: &mut Diagnostics,
+) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    let Some(deprecated) = &mapping.config.deprecated else {
+        return Vec::new();
+    };
+    let time = |text: &Located<String>, diags: &mut Diagnostics| {
+        let full = if text.value.len() == 10 {
+            format!("{}T00:00:00Z", text.value)
+        } else {
+            text.value.clone()
+        };
+        match humantime::parse_rfc3339_weak(&full) {
+            Ok(time) => Some(time),
+            Err(_) => {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(text),
+                    format!("`{}` is not an RFC 3339 date or time", text.value),
+                ));
+                None
+            }
+        }
+    };
+    let mut headers = Vec::new();
+    if let Some(since) = time(&deprecated.since, diags) {
+        let seconds = since
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Ok(value) = http::HeaderValue::from_str(&format!("@{seconds}")) {
+            headers.push((http::HeaderName::from_static("deprecation"), value));
+        }
+    }
+    if let Some(sunset) = deprecated.sunset.as_ref().and_then(|s| time(s, diags)) {
+        if let Ok(value) = http::HeaderValue::from_str(&httpdate::fmt_http_date(sunset)) {
+            headers.push((http::HeaderName::from_static("sunset"), value));
+        }
+    }
+    if let Some(link) = &deprecated.link {
+        match http::HeaderValue::from_str(&format!("<{}>; rel=\"deprecation\"", link.value)) {
+            Ok(value) => headers.push((http::header::LINK, value)),
+            Err(_) => diags.push(Diagnostic::at(
+                &mapping.pos(link),
+                "the link cannot be a header value",
+            )),
+        }
+    }
+    headers
 }
 
 /// JSON plans of one mapping, one per message type, shared by its routes.

@@ -382,6 +382,15 @@ pub struct MappingConfig {
     /// Options of the GraphQL frontend (`frontend: graphql`).
     #[serde(default)]
     pub graphql: Option<GraphqlOptions>,
+    /// The API version this mapping's REST routes serve, chosen by a request header, a query
+    /// parameter or a media-type parameter of `Accept`. Mappings may then serve the same routes
+    /// for different versions.
+    #[serde(default)]
+    pub api_version: Option<ApiVersion>,
+    /// Announce the mapping's REST routes as deprecated (`Deprecation`, `Sunset` and `Link`
+    /// response headers).
+    #[serde(default)]
+    pub deprecated: Option<Deprecation>,
     /// Relay requests under a path to an HTTP backend as they are (a reverse proxy), instead
     /// of serving a schema's operations. Only with `frontend: rest`.
     #[serde(default)]
@@ -635,6 +644,39 @@ pub struct GraphqlMethodOptions {
 pub enum GraphqlRoot {
     Query,
     Mutation,
+}
+
+/// Which requests a mapping's routes serve: those whose version (from exactly one of
+/// `header`, `query` or `media_type`) is `value`; a mapping without `api_version` serves
+/// requests that name no version. A version nobody serves is a 404.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiVersion {
+    pub value: Located<String>,
+    /// A request header, e.g. `Accept-Version`.
+    #[serde(default)]
+    pub header: Option<Located<String>>,
+    /// A query parameter, e.g. `version`.
+    #[serde(default)]
+    pub query: Option<Located<String>>,
+    /// A parameter of the `Accept` media type, e.g. `version` in
+    /// `application/json; version=2`.
+    #[serde(default)]
+    pub media_type: Option<Located<String>>,
+}
+
+/// Deprecation of a mapping's routes (RFC 9745 `Deprecation`, RFC 8594 `Sunset`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deprecation {
+    /// Since when (RFC 3339 date or time, e.g. `2026-01-01`).
+    pub since: Located<String>,
+    /// When the routes go away.
+    #[serde(default)]
+    pub sunset: Option<Located<String>>,
+    /// Where to read about it (a `Link` with `rel="deprecation"`).
+    #[serde(default)]
+    pub link: Option<Located<String>>,
 }
 
 /// A reverse proxy: requests under `path` go to the backend's address with the rest of their

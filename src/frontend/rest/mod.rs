@@ -89,11 +89,19 @@ impl RestFrontend {
         }
         match self.matcher.lookup(&parts.method, &path) {
             Lookup::Found { route, segments } => {
-                let route = self.routes[route].clone();
-                match self.serve(route, &segments, parts, body).await {
+                let route = match versioned(&self.routes[route], &parts) {
+                    Ok(route) => route,
+                    Err(status) => return response::error(&status, &self.pool),
+                };
+                let extra = route.mapping.response_headers.clone();
+                let mut response = match self.serve(route, &segments, parts, body).await {
                     Ok(response) => response,
                     Err(status) => response::error(&status, &self.pool),
+                };
+                for (name, value) in extra {
+                    response.headers_mut().insert(name, value);
                 }
+                response
             }
             Lookup::MethodNotAllowed(allowed) => {
                 response::method_not_allowed(&parts.method, &path, &allowed, &self.pool)
@@ -182,6 +190,43 @@ impl RestFrontend {
         };
         Ok(response::ok(content_type, body, &reply.metadata))
     }
+}
+
+/// The version of a route the request asks for: the one whose `api_version` it names, else
+/// the one without a version when it names none; a version nobody serves is NOT_FOUND.
+fn versioned(route: &Arc<Route>, parts: &http::request::Parts) -> Result<Arc<Route>, Status> {
+    if route.versions.is_empty() {
+        return match &route.mapping.api_version {
+            Some(version) if version.source.read(parts).as_deref() != Some(&version.value) => {
+                Err(unserved(version.source.read(parts)))
+            }
+            _ => Ok(route.clone()),
+        };
+    }
+    let candidates = || std::iter::once(route).chain(&route.versions);
+    if let Some(found) = candidates().find(|r| {
+        r.mapping
+            .api_version
+            .as_ref()
+            .is_some_and(|v| v.source.read(parts).as_deref() == Some(&v.value))
+    }) {
+        return Ok(found.clone());
+    }
+    let named = candidates().find_map(|r| r.mapping.api_version.as_ref()?.source.read(parts));
+    match (
+        named,
+        candidates().find(|r| r.mapping.api_version.is_none()),
+    ) {
+        (None, Some(unversioned)) => Ok(unversioned.clone()),
+        (named, _) => Err(unserved(named)),
+    }
+}
+
+fn unserved(named: Option<String>) -> Status {
+    Status::not_found(match named {
+        Some(version) => format!("API version `{version}` is not served here"),
+        None => "this route needs an API version".to_owned(),
+    })
 }
 
 /// Reads a whole request body, refusing one over `limit` with 413 before buffering it.

@@ -24,6 +24,48 @@ pub struct MappingSettings {
     pub strict: bool,
     pub ignore_unknown_query_params: bool,
     pub forward_headers: Vec<HeaderName>,
+    /// The API version the mapping's routes serve (`api_version`).
+    pub api_version: Option<VersionMatch>,
+    /// Headers every response of the mapping's routes carries (`deprecated`).
+    pub response_headers: Vec<(HeaderName, http::HeaderValue)>,
+}
+
+/// Where a request names its API version, and the version a mapping serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionMatch {
+    pub value: String,
+    pub source: VersionSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSource {
+    Header(HeaderName),
+    Query(String),
+    /// A parameter of the `Accept` header's media type.
+    MediaType(String),
+}
+
+impl VersionSource {
+    /// The version a request names this way, if it does.
+    pub fn read(&self, parts: &http::request::Parts) -> Option<String> {
+        match self {
+            VersionSource::Header(name) => parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned()),
+            VersionSource::Query(name) => form_urlencoded::parse(parts.uri.query()?.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned()),
+            VersionSource::MediaType(name) => {
+                let accept = parts.headers.get(http::header::ACCEPT)?.to_str().ok()?;
+                accept.split([',', ';']).find_map(|part| {
+                    let (key, value) = part.split_once('=')?;
+                    (key.trim() == name).then(|| value.trim().trim_matches('"').to_owned())
+                })
+            }
+        }
+    }
 }
 
 impl MappingSettings {
@@ -46,6 +88,8 @@ impl MappingSettings {
             proto_field_names: options.proto_field_names,
             strict: options.strict,
             ignore_unknown_query_params: options.ignore_unknown_query_params,
+            api_version: None,
+            response_headers: Vec::new(),
             forward_headers: options
                 .forward_headers
                 .iter()
@@ -77,6 +121,8 @@ pub struct Route {
     pub request_plan: Arc<Plan>,
     pub response_plan: Arc<Plan>,
     pub invoker: Invoker,
+    /// The same route (method and template) of other mappings, for other API versions.
+    pub versions: Vec<Arc<Route>>,
     /// Where the rule was written.
     pub origin: Pos,
 }
