@@ -22,6 +22,7 @@ use crate::config::{
     GraphqlOptions, GraphqlRoot, LoadedConfig, LoadedMapping, Located, Pos, RuleMode, SoapConfig,
     Vars,
 };
+use crate::frontend::compose;
 use crate::frontend::graphql::{self, EndpointOptions, Root, RootField, Target};
 use crate::frontend::grpc::{GrpcFrontend, GrpcTarget};
 use crate::frontend::proxy::{self, ProxyRoute};
@@ -50,6 +51,8 @@ pub struct Gateway {
     pub soap: Vec<Arc<SoapEndpoint>>,
     /// The paths relayed to HTTP backends as they are (`proxy` mappings).
     pub proxies: Vec<Arc<ProxyRoute>>,
+    /// Composed endpoints (`compose` mappings).
+    pub composes: Vec<Arc<compose::ComposeRoute>>,
     /// Warnings found while loading.
     pub warnings: Vec<Diagnostic>,
     /// The same, rendered with their places and snippets (empty when there are none).
@@ -221,7 +224,13 @@ pub fn build(
     let made_backends: Vec<Option<MadeBackend>> = config
         .mappings
         .iter()
-        .map(|mapping| made.mapping_backend(config, mapping, &named, diags))
+        .map(|mapping| {
+            // A composed endpoint has no backend of its own.
+            if mapping.config.compose.is_some() {
+                return None;
+            }
+            made.mapping_backend(config, mapping, &named, diags)
+        })
         .collect();
     let rest_connect = (made.connect, made.max_body);
     let proxy_operation = config
@@ -230,7 +239,11 @@ pub fn build(
         .any(|m| m.config.proxy.is_some())
         .then(|| proxy::operation(&mut compiled.pool));
     let mut proxies = Vec::new();
+    let mut callables = compose::Callables::new();
     for (mapping, made_backend) in config.mappings.iter().zip(made_backends) {
+        if mapping.config.compose.is_some() {
+            continue;
+        }
         if let (Some(options), Some(operation)) = (&mapping.config.proxy, &proxy_operation) {
             let route = proxy_route(
                 config,
@@ -285,6 +298,22 @@ pub fn build(
                 .unwrap_or_else(unreachable_backend),
             None => invoker,
         };
+        for method in &methods {
+            callables
+                .entry(method.full_name().to_owned())
+                .or_insert_with(|| compose::Callable {
+                    operation: Operation::new(method.clone()),
+                    invoker: invoker.clone(),
+                    request_plan: Plan::new(&method.input(), JsonOptions::default()),
+                    response_plan: Plan::new(
+                        &method.output(),
+                        JsonOptions {
+                            emit_defaults: true,
+                            ..JsonOptions::default()
+                        },
+                    ),
+                });
+        }
         let target = MappingTarget {
             invoker,
             backend_timeout,
@@ -352,6 +381,22 @@ pub fn build(
             routes.push(Arc::new(spec));
         }
     }
+    let composes = config
+        .mappings
+        .iter()
+        .filter_map(|m| Some((m, m.config.compose.as_ref()?)))
+        .filter_map(|(mapping, options)| {
+            compose_route(
+                mapping,
+                options,
+                &callables,
+                rest_connect.1,
+                &compiled.pool,
+                diags,
+            )
+        })
+        .map(Arc::new)
+        .collect();
     let graphql = graphql.finish(&compiled.pool, &matcher, diags);
     let grpc = (!grpc.is_empty()).then(|| {
         let targets = grpc
@@ -370,6 +415,7 @@ pub fn build(
         grpc,
         soap,
         proxies,
+        composes,
         pool: compiled.pool.clone(),
         rest: Arc::new(RestFrontend::new(matcher, routes, compiled.pool, max_body)),
         warnings: Vec::new(),
@@ -1905,6 +1951,125 @@ impl GraphqlEndpoints {
     }
 }
 
+/// A composed endpoint: its steps' methods among the gateway's, its expressions compiled, the
+/// order of its steps from the steps their expressions name.
+fn compose_route(
+    mapping: &LoadedMapping,
+    options: &config::ComposeOptions,
+    callables: &compose::Callables,
+    max_body: usize,
+    pool: &DescriptorPool,
+    diags: &mut Diagnostics,
+) -> Option<compose::ComposeRoute> {
+    let at = mapping.pos(&options.path);
+    if mapping.config.frontend.value != FrontendProtocol::Rest {
+        diags.push(Diagnostic::at(
+            &at,
+            "`compose` is for mappings with `frontend: rest`",
+        ));
+        return None;
+    }
+    let compile =
+        |text: &Located<String>, diags: &mut Diagnostics| match jmespath::compile(&text.value) {
+            Ok(expression) => Some(expression),
+            Err(e) => {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(text),
+                    format!("not a JMESPath expression: {e}"),
+                ));
+                None
+            }
+        };
+    let names: Vec<String> = options.steps.iter().map(|s| s.name.value.clone()).collect();
+    let mut steps = Vec::new();
+    let mut fine = true;
+    for step in &options.steps {
+        let tail = format!(".{}", step.call.value);
+        let found: Vec<&String> = callables
+            .keys()
+            .filter(|k| **k == step.call.value || k.ends_with(&tail))
+            .collect();
+        let callable = match found.as_slice() {
+            [one] => callables[*one].clone(),
+            [] => {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(&step.call),
+                    format!("no mapping serves a method `{}`", step.call.value),
+                ));
+                fine = false;
+                continue;
+            }
+            _ => {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(&step.call),
+                    format!(
+                        "`{}` names several methods; write the full name",
+                        step.call.value
+                    ),
+                ));
+                fine = false;
+                continue;
+            }
+        };
+        let mut after = Vec::new();
+        let mut input = Vec::new();
+        for (field, text) in &step.input {
+            after.extend(compose::referenced_steps(&text.value, &names));
+            match compile(text, diags) {
+                Some(expression) => input.push((field.clone(), expression)),
+                None => fine = false,
+            }
+        }
+        let for_each = match &step.for_each {
+            Some(text) => {
+                after.extend(compose::referenced_steps(&text.value, &names));
+                let compiled = compile(text, diags);
+                fine &= compiled.is_some();
+                compiled
+            }
+            None => None,
+        };
+        after.sort_unstable();
+        after.dedup();
+        steps.push(compose::Step {
+            name: step.name.value.clone(),
+            callable,
+            input,
+            for_each,
+            optional: step.optional,
+            timeout: step.timeout.map(|d| d.0),
+            after,
+        });
+    }
+    let mut response = Vec::new();
+    for (field, text) in &options.response {
+        match compile(text, diags) {
+            Some(expression) => response.push((field.clone(), expression)),
+            None => fine = false,
+        }
+    }
+    let method =
+        match http::Method::from_bytes(options.method.value.to_ascii_uppercase().as_bytes()) {
+            Ok(method) => method,
+            Err(_) => {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(&options.method),
+                    "not an HTTP method",
+                ));
+                return None;
+            }
+        };
+    fine.then(|| compose::ComposeRoute {
+        method,
+        path: options.path.value.clone(),
+        steps,
+        response,
+        timeout: options.timeout.map(|d| d.0),
+        max_body,
+        pool: pool.clone(),
+    })
+}
+
 /// A mapping's `api_version`, checked.
 fn api_version(mapping: &LoadedMapping, diags: &mut Diagnostics) -> Option<route::VersionMatch> {
     let version = mapping.config.api_version.as_ref()?;
@@ -2035,6 +2200,17 @@ impl Gateway {
                     &format!("{}/schema.graphql", path.trim_end_matches('/')),
                     axum::routing::get(move || async move { sdl.serve_sdl() }),
                 );
+        }
+        for composed in &self.composes {
+            let served = composed.clone();
+            let filter = axum::routing::MethodFilter::try_from(composed.method.clone())
+                .unwrap_or(axum::routing::MethodFilter::GET);
+            app = app.route(
+                &composed.path,
+                axum::routing::on(filter, move |request: http::Request<axum::body::Body>| {
+                    served.clone().handle(request)
+                }),
+            );
         }
         for proxy in &self.proxies {
             let served = proxy.clone();

@@ -514,6 +514,9 @@ Try (GraphQL over both; GraphiQL at {base}/graphql in a browser):
   curl -N {base}/graphql -H 'Accept: text/event-stream' -H 'Content-Type: application/json' -d '{{"query":"subscription {{ listUsers(intervalMs: 300) {{ id name }} }}"}}'
   curl {base}/graphql -H 'Content-Type: application/json' -d '{{"query":"{{ a: getUser(id: 1) {{ name }} b: getUser(id: 999) {{ name }} }}"}}'
 
+Try (a backend-for-frontend endpoint: one gRPC and one SOAP call, composed):
+  curl '{base}/bff/profile/1?country=JP'
+
 Try (gRPC in front of both, with reflection; grpcurl is not bundled):
   grpcurl -plaintext {listen} list
   grpcurl -plaintext -d '{{"id": 1}}' {listen} demo.v1.Users/GetUser

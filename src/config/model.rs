@@ -365,7 +365,8 @@ pub struct MappingConfig {
     pub version: Located<u32>,
     /// What clients speak.
     pub frontend: Located<FrontendProtocol>,
-    /// Where calls go.
+    /// Where calls go (not for `compose` mappings, whose steps call other mappings' methods).
+    #[serde(default)]
     pub backend: BackendRef,
     /// Schema files: `.proto` paths relative to an include directory, or `.pb` descriptor sets
     /// relative to this file. Not used with a SOAP backend (its WSDL is the schema).
@@ -391,6 +392,10 @@ pub struct MappingConfig {
     /// response headers).
     #[serde(default)]
     pub deprecated: Option<Deprecation>,
+    /// An endpoint whose response is assembled from calls to operations the gateway serves
+    /// (of any backend), instead of serving a schema's operations. Only with `frontend: rest`.
+    #[serde(default)]
+    pub compose: Option<ComposeOptions>,
     /// Relay requests under a path to an HTTP backend as they are (a reverse proxy), instead
     /// of serving a schema's operations. Only with `frontend: rest`.
     #[serde(default)]
@@ -401,7 +406,7 @@ pub struct MappingConfig {
 }
 
 /// The backend of a mapping: a backend named in `gateway.yaml`, or one written here.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackendRef {
     /// The name of a backend in `gateway.yaml`.
@@ -644,6 +649,47 @@ pub struct GraphqlMethodOptions {
 pub enum GraphqlRoot {
     Query,
     Mutation,
+}
+
+/// A composed endpoint: steps that call operations (concurrently where they do not depend on
+/// each other), and a response assembled from their results. Inputs and the response are
+/// JMESPath expressions over `{path, query, headers, body, steps}` (and `item` in a fan-out).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeOptions {
+    /// `GET`, `POST`, ...
+    pub method: Located<String>,
+    /// The path, with `{name}` variables (`/bff/users/{id}`).
+    pub path: Located<String>,
+    /// Deadline of the whole request (a request's `grpc-timeout` can shorten it).
+    #[serde(default)]
+    pub timeout: Option<DurationText>,
+    pub steps: Vec<ComposeStep>,
+    /// Each response field and the expression that gives it.
+    pub response: BTreeMap<String, Located<String>>,
+}
+
+/// One call of a composed endpoint.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeStep {
+    /// The step's name: its result is `steps.<name>`.
+    pub name: Located<String>,
+    /// A method some mapping of the gateway serves (full name or unique tail).
+    pub call: Located<String>,
+    /// Each input field (JSON name) and the expression that gives it.
+    #[serde(default)]
+    pub input: BTreeMap<String, Located<String>>,
+    /// Call once per element of this list (each element is `item` in the inputs); the result
+    /// is the list of results.
+    #[serde(default)]
+    pub for_each: Option<Located<String>>,
+    /// A failing optional step leaves its result null and the response lists it under
+    /// `errors`; a failing required step fails the request.
+    #[serde(default)]
+    pub optional: bool,
+    #[serde(default)]
+    pub timeout: Option<DurationText>,
 }
 
 /// Which requests a mapping's routes serve: those whose version (from exactly one of

@@ -59,6 +59,10 @@ pub const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../examples/demo/mappings/countries-grpc.yaml"),
     ),
     (
+        "demo/mappings/bff.yaml",
+        include_bytes!("../../examples/demo/mappings/bff.yaml"),
+    ),
+    (
         "demo/schemas/countries.wsdl",
         include_bytes!("../../examples/demo/schemas/countries.wsdl"),
     ),
