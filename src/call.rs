@@ -13,6 +13,8 @@ use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage};
 use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
 
+use crate::frontend::rest::response::message_json;
+use crate::protojson::{wire_to_json, Plan};
 use crate::registry::Operation;
 use crate::status::Status;
 
@@ -31,6 +33,23 @@ impl Message {
             Message::Decoded(m) => m.descriptor(),
             Message::Encoded(desc, _) => desc.clone(),
         }
+    }
+
+    /// The proto3 JSON of the message, written by `plan` (from the wire form; a decoded
+    /// message is written with its zero values).
+    pub fn to_json(&self, plan: &Plan) -> Result<serde_json::Value, Status> {
+        let mut out = Vec::new();
+        let written = match self {
+            Message::Encoded(_, wire) => wire_to_json(plan, wire, &mut out).is_ok(),
+            Message::Decoded(_) => false,
+        };
+        if !written {
+            let options = prost_reflect::SerializeOptions::new()
+                .skip_default_fields(false)
+                .stringify_64_bit_integers(true);
+            out = message_json(self.decoded()?.as_ref(), &options)?.to_vec();
+        }
+        serde_json::from_slice(&out).map_err(|e| Status::internal(e.to_string()))
     }
 
     /// The fields; decodes the wire form.

@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
+use prost_types::field_descriptor_proto::Type as ScalarType;
 
+use crate::backend::compose::{self, ComposeBackend};
+use crate::backend::compose_schema::{self, Shape};
 use crate::backend::graphql::{GraphqlBackend, GraphqlCall, GraphqlSettings};
 use crate::backend::graphql_schema::{self, Documents, SchemaShape};
 use crate::backend::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
@@ -22,12 +25,12 @@ use crate::config::{
     GraphqlOptions, GraphqlRoot, LoadedConfig, LoadedMapping, Located, Pos, RuleMode, SoapConfig,
     Vars,
 };
-use crate::frontend::compose;
 use crate::frontend::graphql::{self, EndpointOptions, Root, RootField, Target};
 use crate::frontend::grpc::{GrpcFrontend, GrpcTarget};
 use crate::frontend::proxy::{self, ProxyRoute};
 use crate::frontend::rest::matcher::{Lookup, Matcher};
 use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
+use crate::frontend::rest::template;
 use crate::frontend::rest::RestFrontend;
 use crate::frontend::soap::{SoapEndpoint, SoapTarget};
 use crate::protojson::{JsonOptions, Plan};
@@ -51,8 +54,6 @@ pub struct Gateway {
     pub soap: Vec<Arc<SoapEndpoint>>,
     /// The paths relayed to HTTP backends as they are (`proxy` mappings).
     pub proxies: Vec<Arc<ProxyRoute>>,
-    /// Composed endpoints (`compose` mappings).
-    pub composes: Vec<Arc<compose::ComposeRoute>>,
     /// Warnings found while loading.
     pub warnings: Vec<Diagnostic>,
     /// The same, rendered with their places and snippets (empty when there are none).
@@ -216,11 +217,7 @@ pub fn build(
         })
         .collect();
 
-    let mut routes: Vec<Arc<Route>> = Vec::new();
-    let mut matcher = Matcher::default();
-    let mut graphql = GraphqlEndpoints::default();
-    let mut grpc: HashMap<String, (GrpcTarget, Pos)> = HashMap::new();
-    let mut soap_services: SoapServices = HashMap::new();
+    let mut served = Served::default();
     let made_backends: Vec<Option<MadeBackend>> = config
         .mappings
         .iter()
@@ -320,7 +317,72 @@ pub fn build(
             soap,
             is_soap,
             methods,
+            backend_rules: Vec::new(),
         };
+        served.add(config, mapping, &compiled, target, diags);
+    }
+    for mapping in &config.mappings {
+        let Some(options) = &mapping.config.compose else {
+            continue;
+        };
+        if let Some(target) =
+            compose_target(mapping, options, &callables, &mut compiled.pool, diags)
+        {
+            served.add(config, mapping, &compiled, target, diags);
+        }
+    }
+    let Served {
+        routes,
+        matcher,
+        graphql,
+        grpc,
+        soap,
+    } = served;
+    let graphql = graphql.finish(&compiled.pool, &matcher, diags);
+    let grpc = (!grpc.is_empty()).then(|| {
+        let targets = grpc
+            .into_iter()
+            .map(|(name, (target, _))| (name, target))
+            .collect();
+        GrpcFrontend::new(targets, &compiled.pool)
+    });
+    let soap = soap
+        .into_values()
+        .map(|(service, targets, _)| Arc::new(SoapEndpoint::new(service, targets, max_body)))
+        .collect();
+    Some(Gateway {
+        listen: listen?,
+        graphql,
+        grpc,
+        soap,
+        proxies,
+        pool: compiled.pool.clone(),
+        rest: Arc::new(RestFrontend::new(matcher, routes, compiled.pool, max_body)),
+        warnings: Vec::new(),
+        warnings_text: String::new(),
+    })
+}
+
+/// What the mappings' frontends serve, gathered mapping by mapping.
+#[derive(Default)]
+struct Served {
+    routes: Vec<Arc<Route>>,
+    matcher: Matcher,
+    graphql: GraphqlEndpoints,
+    grpc: HashMap<String, (GrpcTarget, Pos)>,
+    soap: SoapServices,
+}
+
+impl Served {
+    /// Serves a mapping's methods with its frontend.
+    fn add(
+        &mut self,
+        config: &LoadedConfig,
+        mapping: &LoadedMapping,
+        compiled: &Compiled,
+        target: MappingTarget,
+        diags: &mut Diagnostics,
+    ) {
         if mapping.config.frontend.value != FrontendProtocol::Graphql {
             if let Some(options) = &mapping.config.graphql {
                 diags.push(Diagnostic::at(
@@ -331,35 +393,38 @@ pub fn build(
         }
         match mapping.config.frontend.value {
             FrontendProtocol::Graphql => {
-                graphql.add(config, mapping, &compiled, target, diags);
-                continue;
+                self.graphql.add(config, mapping, compiled, target, diags);
+                return;
             }
             FrontendProtocol::Grpc => {
-                grpc_methods(mapping, target, &mut grpc, diags);
-                continue;
+                grpc_methods(mapping, target, &mut self.grpc, diags);
+                return;
             }
             FrontendProtocol::Soap => {
-                soap_methods(mapping, target, &mut soap_services, diags);
-                continue;
+                soap_methods(mapping, target, &mut self.soap, diags);
+                return;
             }
             FrontendProtocol::Rest => {}
         }
-        for spec in mapping_routes(mapping, &compiled, target, diags) {
-            let index = routes.len();
-            if let Err(existing) = matcher.insert(&spec.http_method, &spec.template, index) {
+        for spec in mapping_routes(mapping, compiled, target, diags) {
+            let index = self.routes.len();
+            if let Err(existing) = self
+                .matcher
+                .insert(&spec.http_method, &spec.template, index)
+            {
                 // Another API version of the same route: served beside it.
                 let version = spec.mapping.api_version.clone();
-                let other = &routes[existing];
+                let other = &self.routes[existing];
                 let taken = std::iter::once(other)
                     .chain(&other.versions)
                     .any(|r| r.mapping.api_version == version);
                 if !taken {
-                    if let Some(route) = Arc::get_mut(&mut routes[existing]) {
+                    if let Some(route) = Arc::get_mut(&mut self.routes[existing]) {
                         route.versions.push(Arc::new(spec));
                         continue;
                     }
                 }
-                let other = &routes[existing];
+                let other = &self.routes[existing];
                 diags.push(
                     Diagnostic::at(
                         &spec.origin,
@@ -378,49 +443,9 @@ pub fn build(
                 );
                 continue;
             }
-            routes.push(Arc::new(spec));
+            self.routes.push(Arc::new(spec));
         }
     }
-    let composes = config
-        .mappings
-        .iter()
-        .filter_map(|m| Some((m, m.config.compose.as_ref()?)))
-        .filter_map(|(mapping, options)| {
-            compose_route(
-                mapping,
-                options,
-                &callables,
-                rest_connect.1,
-                &compiled.pool,
-                diags,
-            )
-        })
-        .map(Arc::new)
-        .collect();
-    let graphql = graphql.finish(&compiled.pool, &matcher, diags);
-    let grpc = (!grpc.is_empty()).then(|| {
-        let targets = grpc
-            .into_iter()
-            .map(|(name, (target, _))| (name, target))
-            .collect();
-        GrpcFrontend::new(targets, &compiled.pool)
-    });
-    let soap = soap_services
-        .into_values()
-        .map(|(service, targets, _)| Arc::new(SoapEndpoint::new(service, targets, max_body)))
-        .collect();
-    Some(Gateway {
-        listen: listen?,
-        graphql,
-        grpc,
-        soap,
-        proxies,
-        composes,
-        pool: compiled.pool.clone(),
-        rest: Arc::new(RestFrontend::new(matcher, routes, compiled.pool, max_body)),
-        warnings: Vec::new(),
-        warnings_text: String::new(),
-    })
 }
 
 /// Stands in for a backend that could not be configured; the gateway is never built then.
@@ -1134,6 +1159,9 @@ struct MappingTarget {
     is_soap: bool,
     /// The methods the mapping exposes.
     methods: Vec<MethodDescriptor>,
+    /// HTTP rules the backend gives its methods, as annotations would (a composed endpoint's
+    /// method and path), by method full name.
+    backend_rules: Vec<(String, RuleSpec)>,
 }
 
 /// The routes of one mapping: for each method of its services, the mapping's rules, the
@@ -1150,8 +1178,11 @@ fn mapping_routes(
         soap,
         is_soap,
         methods,
+        backend_rules,
     } = target;
-    let mut settings = MappingSettings::new(&mapping.config.options, is_soap);
+    // SOAP and composed responses show their zero values (a null or empty part is news).
+    let emit_defaults = is_soap || mapping.config.compose.is_some();
+    let mut settings = MappingSettings::new(&mapping.config.options, emit_defaults);
     settings.api_version = api_version(mapping, diags);
     settings.response_headers = deprecation_headers(mapping, diags);
     let settings = Arc::new(settings);
@@ -1223,7 +1254,16 @@ fn mapping_routes(
                 .remove(method.full_name())
                 .unwrap_or((RuleMode::Add, None, Vec::new()));
         if mode == RuleMode::Add {
-            specs.splice(0..0, route::annotation_rules(&method, &declared));
+            let given = backend_rules
+                .iter()
+                .filter(|(name, _)| name == method.full_name())
+                .map(|(_, spec)| spec.clone());
+            specs.splice(
+                0..0,
+                route::annotation_rules(&method, &declared)
+                    .into_iter()
+                    .chain(given),
+            );
         }
         if specs.is_empty() && mapping.config.options.auto_routes {
             specs.push(route::auto_rule(&method, &declared, is_soap));
@@ -1951,39 +1991,286 @@ impl GraphqlEndpoints {
     }
 }
 
-/// A composed endpoint: its steps' methods among the gateway's, its expressions compiled, the
-/// order of its steps from the steps their expressions name.
-fn compose_route(
+/// A composed endpoint as a method of its own: its steps' methods among the gateway's, its
+/// expressions compiled and typed, each step after the steps it reads; the service it becomes
+/// is added to the pool.
+fn compose_target(
     mapping: &LoadedMapping,
     options: &config::ComposeOptions,
     callables: &compose::Callables,
-    max_body: usize,
-    pool: &DescriptorPool,
+    pool: &mut DescriptorPool,
     diags: &mut Diagnostics,
-) -> Option<compose::ComposeRoute> {
-    let at = mapping.pos(&options.path);
-    if mapping.config.frontend.value != FrontendProtocol::Rest {
+) -> Option<MappingTarget> {
+    let mut checker = ComposeChecker {
+        mapping,
+        names: options.steps.iter().map(|s| s.name.value.clone()).collect(),
+        query: std::collections::BTreeSet::new(),
+        body: false,
+        fine: true,
+        diags,
+    };
+    let template = match template::parse(&options.path.value) {
+        Ok(template) => Some(template),
+        Err(e) => {
+            checker.fail(&options.path, format!("invalid path template: {e}"));
+            None
+        }
+    };
+    let mut path = Vec::new();
+    for variable in template.iter().flat_map(|t| &t.variables) {
+        match variable.field_path.as_slice() {
+            [name] => path.push(name.clone()),
+            _ => checker.fail(
+                &options.path,
+                "a composed endpoint's path variables are plain names (`{id}`)".into(),
+            ),
+        }
+    }
+    let mut steps = Vec::new();
+    let mut step_shapes = Vec::new();
+    for step in &options.steps {
+        if let Some((checked, shape)) = checker.step(step, callables) {
+            steps.push(checked);
+            step_shapes.push((step.name.value.clone(), shape));
+        }
+    }
+    let context = Shape::Object(vec![
+        (
+            "path".into(),
+            Shape::Object(
+                path.iter()
+                    .map(|name| (name.clone(), Shape::Scalar(ScalarType::String)))
+                    .collect(),
+            ),
+        ),
+        ("query".into(), Shape::Strings),
+        ("headers".into(), Shape::Strings),
+        ("body".into(), Shape::Any),
+        ("steps".into(), Shape::Object(step_shapes)),
+    ]);
+    let mut response = Vec::new();
+    let mut shapes = Vec::new();
+    for (key, text) in &options.response {
+        if let Some(expression) = checker.expression(text, false) {
+            shapes.push((
+                key.clone(),
+                compose_schema::infer(expression.as_ast(), &context),
+            ));
+            response.push((key.clone(), expression));
+        }
+    }
+    checker.check_order(&options.steps);
+    let http_method =
+        match http::Method::from_bytes(options.method.value.to_ascii_uppercase().as_bytes()) {
+            Ok(method) => method,
+            Err(_) => {
+                checker.fail(&options.method, "not an HTTP method".into());
+                return None;
+            }
+        };
+    if checker.body && matches!(http_method, http::Method::GET | http::Method::DELETE) {
+        checker.fail(
+            &options.method,
+            format!("the expressions read `body`, which a {http_method} request does not have"),
+        );
+    }
+    let (service, operation) = compose_names(mapping, options, template.as_ref(), &http_method);
+    for (name, at) in [
+        (&service, options.service.as_ref()),
+        (&operation, options.operation.as_ref()),
+    ] {
+        if !name.split('.').all(is_identifier) {
+            let at = at.unwrap_or(&options.path);
+            checker.fail(at, format!("`{name}` is not a protobuf name"));
+        }
+    }
+    let ComposeChecker {
+        query, body, fine, ..
+    } = checker;
+    if !fine {
+        return None;
+    }
+    let (package, service_name) = service.rsplit_once('.')?;
+    let inputs = path
+        .iter()
+        .map(|name| (name.clone(), false))
+        .chain(
+            query
+                .into_iter()
+                .filter(|q| !path.contains(q))
+                .map(|q| (q, true)),
+        )
+        .collect();
+    let file = compose_schema::file(&compose_schema::Signature {
+        file: &format!("compose/{service}.proto"),
+        package,
+        service: service_name,
+        method: &operation,
+        inputs,
+        body,
+        response: shapes,
+    });
+    if pool
+        .get_message_by_name(compose_schema::STEP_ERROR)
+        .is_none()
+    {
+        crate::registry::add_imported(pool, compose_schema::step_error_file()).ok()?;
+    }
+    if let Err(e) = crate::registry::add_imported(pool, file) {
+        let at = options.service.as_ref().unwrap_or(&options.path);
         diags.push(Diagnostic::at(
-            &at,
-            "`compose` is for mappings with `frontend: rest`",
+            &mapping.pos(at),
+            format!("cannot define the service `{service}`: {e}"),
         ));
         return None;
     }
-    let compile =
-        |text: &Located<String>, diags: &mut Diagnostics| match jmespath::compile(&text.value) {
-            Ok(expression) => Some(expression),
+    let method = pool.get_service_by_name(&service)?.methods().next()?;
+    let rule = RuleSpec {
+        method: http_method,
+        path: options.path.value.clone(),
+        body: body.then(|| "body".to_owned()),
+        response_body: None,
+        headers: Vec::new(),
+        origin: mapping.pos(&options.path),
+    };
+    let backend = ComposeBackend {
+        steps,
+        response,
+        query: method
+            .input()
+            .fields()
+            .map(|f| f.json_name().to_owned())
+            .filter(|name| !path.contains(name) && name != "body")
+            .collect(),
+        path,
+        request_plan: Plan::new(&method.input(), JsonOptions::default()),
+        response_plan: Plan::new(&method.output(), JsonOptions::default()),
+        response_message: method.output(),
+    };
+    Some(MappingTarget {
+        invoker: call::invoker(backend),
+        backend_timeout: options.timeout.map(|d| d.0),
+        soap: None,
+        is_soap: false,
+        backend_rules: vec![(method.full_name().to_owned(), rule)],
+        methods: vec![method],
+    })
+}
+
+/// The full name of a composed endpoint's service, and its method's name.
+fn compose_names(
+    mapping: &LoadedMapping,
+    options: &config::ComposeOptions,
+    template: Option<&template::PathTemplate>,
+    http_method: &http::Method,
+) -> (String, String) {
+    let service = options.service.as_ref().map_or_else(
+        || {
+            let stem = Path::new(&*mapping.file)
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            // A package per mapping, so that two mappings' message names never meet.
+            let package = crate::registry::proto_name(&stem).to_ascii_lowercase();
+            format!(
+                "rosetta.compose.{package}.{}",
+                crate::registry::pascal(&stem)
+            )
+        },
+        |s| s.value.clone(),
+    );
+    let service = if service.contains('.') {
+        service
+    } else {
+        format!("rosetta.compose.{service}")
+    };
+    let operation = options.operation.as_ref().map_or_else(
+        || {
+            let verb = match *http_method {
+                http::Method::GET => "Get",
+                http::Method::POST => "Create",
+                http::Method::PUT | http::Method::PATCH => "Update",
+                http::Method::DELETE => "Delete",
+                _ => "Call",
+            };
+            let word = template
+                .into_iter()
+                .flat_map(|t| &t.segments)
+                .filter_map(|segment| match segment {
+                    template::Segment::Literal(word) => Some(word.as_str()),
+                    _ => None,
+                })
+                .next_back()
+                .unwrap_or("root");
+            format!("{verb}{}", crate::registry::pascal(word))
+        },
+        |o| o.value.clone(),
+    );
+    (service, operation)
+}
+
+fn is_identifier(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Checks a composed endpoint's steps and expressions, and gathers what they read.
+struct ComposeChecker<'a, 'd> {
+    mapping: &'a LoadedMapping,
+    names: Vec<String>,
+    /// The query parameters the expressions read.
+    query: std::collections::BTreeSet<String>,
+    /// Whether an expression reads the body.
+    body: bool,
+    fine: bool,
+    diags: &'d mut Diagnostics,
+}
+
+impl ComposeChecker<'_, '_> {
+    fn fail(&mut self, at: &Located<String>, message: String) {
+        self.diags
+            .push(Diagnostic::at(&self.mapping.pos(at), message));
+        self.fine = false;
+    }
+
+    /// Compiles an expression and checks what it reads (`item` only in a fan-out's inputs).
+    fn expression(&mut self, text: &Located<String>, item: bool) -> Option<compose::Expression> {
+        let expression = match jmespath::compile(&text.value) {
+            Ok(expression) => expression,
             Err(e) => {
-                diags.push(Diagnostic::at(
-                    &mapping.pos(text),
-                    format!("not a JMESPath expression: {e}"),
-                ));
-                None
+                self.fail(text, format!("not a JMESPath expression: {e}"));
+                return None;
             }
         };
-    let names: Vec<String> = options.steps.iter().map(|s| s.name.value.clone()).collect();
-    let mut steps = Vec::new();
-    let mut fine = true;
-    for step in &options.steps {
+        for (root, member) in compose_schema::roots(expression.as_ast()) {
+            match (root.as_str(), member) {
+                ("query", Some(name)) => {
+                    self.query.insert(name);
+                }
+                ("body", _) => self.body = true,
+                ("steps", Some(name)) if !self.names.contains(&name) => {
+                    let message = format!("there is no step `{name}`");
+                    self.fail(text, message);
+                }
+                ("path" | "query" | "headers" | "steps", _) => {}
+                ("item", _) if item => {}
+                (other, _) => {
+                    let message = format!(
+                        "`{other}` is not in the context: expressions read path, query, headers, body and steps{}",
+                        if item { ", and item" } else { "" }
+                    );
+                    self.fail(text, message);
+                }
+            }
+        }
+        Some(expression)
+    }
+
+    /// A step with its callable found and its batch checked, and the shape of its result.
+    fn step(
+        &mut self,
+        step: &config::ComposeStep,
+        callables: &compose::Callables,
+    ) -> Option<(compose::Step, Shape)> {
         let tail = format!(".{}", step.call.value);
         let found: Vec<&String> = callables
             .keys()
@@ -1992,82 +2279,146 @@ fn compose_route(
         let callable = match found.as_slice() {
             [one] => callables[*one].clone(),
             [] => {
-                diags.push(Diagnostic::at(
-                    &mapping.pos(&step.call),
-                    format!("no mapping serves a method `{}`", step.call.value),
-                ));
-                fine = false;
-                continue;
+                let message = format!("no mapping serves a method `{}`", step.call.value);
+                self.fail(&step.call, message);
+                return None;
             }
             _ => {
-                diags.push(Diagnostic::at(
-                    &mapping.pos(&step.call),
-                    format!(
-                        "`{}` names several methods; write the full name",
-                        step.call.value
-                    ),
-                ));
-                fine = false;
-                continue;
+                let message = format!(
+                    "`{}` names several methods; write the full name",
+                    step.call.value
+                );
+                self.fail(&step.call, message);
+                return None;
             }
         };
-        let mut after = Vec::new();
-        let mut input = Vec::new();
-        for (field, text) in &step.input {
-            after.extend(compose::referenced_steps(&text.value, &names));
-            match compile(text, diags) {
-                Some(expression) => input.push((field.clone(), expression)),
-                None => fine = false,
-            }
-        }
+        let fan_out = step.for_each.is_some() && step.batch.is_none();
+        let after = self.after(step);
+        let input: Vec<_> = step
+            .input
+            .iter()
+            .filter_map(|(field, text)| Some((field.clone(), self.expression(text, fan_out)?)))
+            .collect();
         let for_each = match &step.for_each {
-            Some(text) => {
-                after.extend(compose::referenced_steps(&text.value, &names));
-                let compiled = compile(text, diags);
-                fine &= compiled.is_some();
-                compiled
-            }
+            Some(text) => Some(self.expression(text, false)?),
             None => None,
         };
-        after.sort_unstable();
-        after.dedup();
-        steps.push(compose::Step {
+        let output = callable.operation.method.output();
+        let (batch, shape) = match &step.batch {
+            None if for_each.is_some() => (None, Shape::List(Box::new(Shape::Message(output)))),
+            None => (None, Shape::Message(output)),
+            Some(batch) => {
+                if step.for_each.is_none() {
+                    self.fail(
+                        &batch.keys,
+                        "`batch` makes a fan-out one call: it needs `for_each`".into(),
+                    );
+                    return None;
+                }
+                let (checked, item) = self.batch(batch, &callable)?;
+                (Some(checked), Shape::List(Box::new(Shape::Message(item))))
+            }
+        };
+        let checked = compose::Step {
             name: step.name.value.clone(),
             callable,
             input,
             for_each,
+            batch,
             optional: step.optional,
             timeout: step.timeout.map(|d| d.0),
             after,
-        });
+        };
+        Some((checked, shape))
     }
-    let mut response = Vec::new();
-    for (field, text) in &options.response {
-        match compile(text, diags) {
-            Some(expression) => response.push((field.clone(), expression)),
-            None => fine = false,
+
+    /// A batch's fields, found by protobuf or JSON name, and the reply items' message.
+    fn batch(
+        &mut self,
+        batch: &config::ComposeBatch,
+        callable: &compose::Callable,
+    ) -> Option<(compose::Batch, MessageDescriptor)> {
+        let method = &callable.operation.method;
+        let field = |message: &MessageDescriptor, name: &str| {
+            message
+                .get_field_by_name(name)
+                .or_else(|| message.fields().find(|f| f.json_name() == name))
+                .filter(|f| f.is_list())
+        };
+        let Some(keys) = field(&method.input(), &batch.keys.value) else {
+            let message = format!(
+                "`{}` is not a list field of {}",
+                batch.keys.value,
+                method.input().full_name()
+            );
+            self.fail(&batch.keys, message);
+            return None;
+        };
+        let items = field(&method.output(), &batch.items.value);
+        let Some((items, item)) =
+            items.and_then(|f| Some((f.clone(), f.kind().as_message()?.clone())))
+        else {
+            let message = format!(
+                "`{}` is not a list of messages in {}",
+                batch.items.value,
+                method.output().full_name()
+            );
+            self.fail(&batch.items, message);
+            return None;
+        };
+        let Some(key) = item
+            .get_field_by_name(&batch.key.value)
+            .or_else(|| item.fields().find(|f| f.json_name() == batch.key.value))
+        else {
+            let message = format!("{} has no field `{}`", item.full_name(), batch.key.value);
+            self.fail(&batch.key, message);
+            return None;
+        };
+        let checked = compose::Batch {
+            keys: keys.json_name().to_owned(),
+            items: items.json_name().to_owned(),
+            key: key.json_name().to_owned(),
+        };
+        Some((checked, item))
+    }
+
+    /// The indices of the steps that `step`'s expressions read.
+    fn after(&self, step: &config::ComposeStep) -> Vec<usize> {
+        let mut after: Vec<usize> = step
+            .input
+            .values()
+            .chain(&step.for_each)
+            .filter_map(|text| jmespath::compile(&text.value).ok())
+            .flat_map(|e| compose_schema::roots(e.as_ast()))
+            .filter(|(root, _)| root == "steps")
+            .filter_map(|(_, member)| self.names.iter().position(|n| Some(n) == member.as_ref()))
+            .collect();
+        after.sort_unstable();
+        after.dedup();
+        after
+    }
+
+    /// Every step can run: none waits, through others, for itself.
+    fn check_order(&mut self, declared: &[config::ComposeStep]) {
+        let after: Vec<Vec<usize>> = declared.iter().map(|step| self.after(step)).collect();
+        let mut done = vec![false; declared.len()];
+        while let Some(next) =
+            (0..declared.len()).find(|&i| !done[i] && after[i].iter().all(|&d| done[d]))
+        {
+            done[next] = true;
+        }
+        let waiting: Vec<&Located<String>> = declared
+            .iter()
+            .zip(&done)
+            .filter(|(_, done)| !**done)
+            .map(|(step, _)| &step.name)
+            .collect();
+        if let Some(first) = waiting.first() {
+            let names: Vec<&str> = waiting.iter().map(|n| n.value.as_str()).collect();
+            let message = format!("the steps {} wait for each other", names.join(", "));
+            self.fail(first, message);
         }
     }
-    let method =
-        match http::Method::from_bytes(options.method.value.to_ascii_uppercase().as_bytes()) {
-            Ok(method) => method,
-            Err(_) => {
-                diags.push(Diagnostic::at(
-                    &mapping.pos(&options.method),
-                    "not an HTTP method",
-                ));
-                return None;
-            }
-        };
-    fine.then(|| compose::ComposeRoute {
-        method,
-        path: options.path.value.clone(),
-        steps,
-        response,
-        timeout: options.timeout.map(|d| d.0),
-        max_body,
-        pool: pool.clone(),
-    })
 }
 
 /// A mapping's `api_version`, checked.
@@ -2200,17 +2551,6 @@ impl Gateway {
                     &format!("{}/schema.graphql", path.trim_end_matches('/')),
                     axum::routing::get(move || async move { sdl.serve_sdl() }),
                 );
-        }
-        for composed in &self.composes {
-            let served = composed.clone();
-            let filter = axum::routing::MethodFilter::try_from(composed.method.clone())
-                .unwrap_or(axum::routing::MethodFilter::GET);
-            app = app.route(
-                &composed.path,
-                axum::routing::on(filter, move |request: http::Request<axum::body::Body>| {
-                    served.clone().handle(request)
-                }),
-            );
         }
         for proxy in &self.proxies {
             let served = proxy.clone();

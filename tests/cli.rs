@@ -27,7 +27,7 @@ fn check_accepts_the_demo_configuration() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.ends_with("gateway.yaml: ok (16 routes, GraphQL at /graphql, 2 gRPC services)\n"),
+        stdout.ends_with("gateway.yaml: ok (17 routes, GraphQL at /graphql, 2 gRPC services)\n"),
         "{stdout}"
     );
 }
@@ -209,7 +209,7 @@ fn check_reports_as_json_for_editors_and_ci() {
     assert_eq!(code, Some(0));
     assert_eq!(
         report,
-        serde_json::json!({"ok": true, "routes": 16, "graphql": ["/graphql"], "grpc": ["demo.v1.Users", "soap.countries.CountryInfoService"], "errors": [], "warnings": []})
+        serde_json::json!({"ok": true, "routes": 17, "graphql": ["/graphql"], "grpc": ["demo.v1.Users", "soap.countries.CountryInfoService"], "errors": [], "warnings": []})
     );
     let (code, report) = run(false);
     assert_eq!(code, Some(1));

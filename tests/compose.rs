@@ -1,6 +1,7 @@
 //! Composed endpoints: one REST request, steps calling a gRPC, a SOAP and a REST backend (the
 //! demo's two and an axum JSON service), concurrently where independent; fan-out, optional
-//! steps, step timeouts, a failing required step.
+//! steps, step timeouts cancelled at the backend, a failing required step; a batched fan-out;
+//! the typed operation served over REST, GraphQL, gRPC and SOAP.
 
 mod common;
 
@@ -107,6 +108,16 @@ async fn a_composed_endpoint_over_three_protocols() {
     assert_eq!(errors[0]["code"], 5);
     assert_eq!(errors[1]["step"], "slow");
     assert_eq!(errors[1]["code"], 4);
+    // The timed-out step's call was cancelled at the backend (its stream reset), not left to
+    // run.
+    let cancelled = &demo.backend.state.cancelled_calls;
+    for _ in 0..50 {
+        if cancelled.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(cancelled.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     // A required step that fails fails the request, with its status.
     let response = reqwest::get(gateway.url("/bff/home/999")).await.unwrap();
@@ -125,7 +136,7 @@ async fn a_composed_endpoint_over_three_protocols() {
         .await
         .unwrap();
     let elapsed = started.elapsed();
-    assert_eq!(body, json!({"done": true}));
+    assert_eq!(body, json!({"done": true, "errors": []}));
     assert!(
         elapsed < std::time::Duration::from_millis(190),
         "{elapsed:?}"
@@ -138,7 +149,21 @@ async fn compose_mistakes_are_located() {
         "version: 1\nschemas:\n  include: [{}/examples/demo/schemas]\nbackends:\n  users:\n    protocol: grpc\n    address: http://127.0.0.1:9\n",
         env!("CARGO_MANIFEST_DIR")
     );
-    let compose = "version: 1\nfrontend: rest\ncompose:\n  method: GET\n  path: /x\n  steps:\n    - {name: a, call: Users.Nope}\n    - {name: b, call: Users.GetUser, input: {id: \"path.[\"}}\n  response: {}\n";
+    let compose = r#"version: 1
+frontend: rest
+compose:
+  method: GET
+  path: /x/{id}
+  steps:
+    - {name: a, call: Users.Nope}
+    - {name: b, call: Users.GetUser, input: {id: "path.["}}
+    - {name: c, call: Users.GetUser, input: {id: "user.id"}}
+    - {name: d, call: Users.GetUser, input: {id: "steps.nobody.id"}}
+    - {name: e, call: Users.GetUser, input: {id: "steps.f.id"}}
+    - {name: f, call: Users.GetUser, input: {id: "steps.e.id"}}
+    - {name: g, call: Users.GetUser, batch: {keys: ids, items: users, key: id}}
+  response: {name: "body.name"}
+"#;
     let dir = common::write_files(&[
         ("gateway.yaml", &gateway),
         ("mappings/users.yaml", "version: 1\nfrontend: rest\nbackend:\n  use: users\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n"),
@@ -154,6 +179,20 @@ async fn compose_mistakes_are_located() {
     );
     assert!(text.contains("not a JMESPath expression"), "{text}");
     assert!(text.contains("x.yaml:7:"), "{text}");
+    assert!(
+        text.contains("x.yaml:9:") && text.contains("`user` is not in the context"),
+        "{text}"
+    );
+    assert!(text.contains("there is no step `nobody`"), "{text}");
+    assert!(
+        text.contains("the steps e, f wait for each other"),
+        "{text}"
+    );
+    assert!(text.contains("`batch` makes a fan-out one call"), "{text}");
+    assert!(
+        text.contains("the expressions read `body`, which a GET request does not have"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -167,6 +206,123 @@ async fn the_demo_serves_its_bff_endpoint() {
         .unwrap();
     assert_eq!(
         body,
-        json!({"name": "Ada Lovelace", "role": "ROLE_ADMIN", "country": "Japan", "capital": "Tokyo", "languages": ["Japanese"]})
+        json!({"name": "Ada Lovelace", "role": "ROLE_ADMIN", "country": "Japan", "capital": "Tokyo", "languages": ["Japanese"], "errors": []})
     );
+}
+
+/// A composed endpoint over the pins backend, served by `frontend`: a list, then one batch call
+/// for a fan-out over it.
+fn shelf(frontend: &str) -> String {
+    format!(
+        r#"
+version: 1
+frontend: {frontend}
+compose:
+  method: GET
+  path: /bff/shelf/{{owner}}
+  steps:
+    - name: list
+      call: Things.ListThings
+      input: {{count: "to_number(query.count)"}}
+    - name: twins
+      call: Things.BatchGetThings
+      for_each: steps.list.things[].id
+      batch: {{keys: ids, items: things, key: id}}
+  response:
+    owner: path.owner
+    count: length(steps.list.things)
+    names: steps.twins[].name
+    first: steps.twins[0]
+    summary: "{{owner: path.owner, total: length(steps.twins)}}"
+"#
+    )
+}
+
+const THINGS_GRPC: &str = "version: 1\nfrontend: grpc\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_composed_endpoint_is_typed_batched_and_served_by_every_frontend() {
+    let pins = common::pins::Pins::start(&[
+        ("things.yaml", THINGS_GRPC),
+        ("shelf.yaml", &shelf("rest")),
+        ("shelf-graphql.yaml", &shelf("graphql")),
+        ("shelf-grpc.yaml", &shelf("grpc")),
+        ("shelf-soap.yaml", &shelf("soap")),
+    ])
+    .await;
+    let gateway = &pins.gateway;
+
+    // Its messages are inferred from the expressions and the steps' types.
+    let pool = &gateway.gateway.pool;
+    let file = pool
+        .get_service_by_name("rosetta.compose.shelf.Shelf")
+        .unwrap()
+        .parent_file();
+    insta::assert_snapshot!(rosetta::registry::print::proto(&file));
+
+    // REST: 50 things, their twins from one batch call (answered in reverse order, matched
+    // by id).
+    let body: Value = reqwest::get(gateway.url("/bff/shelf/ada?count=50"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<String> = (1..=50).map(|i| format!("thing {i}")).collect();
+    assert_eq!(body["names"], json!(names));
+    assert_eq!(body["count"], 50);
+    assert_eq!(body["first"]["id"], "1");
+    assert_eq!(body["summary"], json!({"owner": "ada", "total": 50}));
+    assert_eq!(body["errors"], json!([]));
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(pins.batches.load(SeqCst), 1);
+    assert_eq!(pins.calls.load(SeqCst), 2);
+
+    // GraphQL: a query field with typed arguments and result.
+    let body: Value = reqwest::Client::new()
+        .post(gateway.url("/graphql"))
+        .json(&json!({"query": "{ getShelf(owner: \"bo\", count: \"3\") { owner count names summary { total } } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        json!({"data": {"getShelf": {"owner": "bo", "count": 3, "names": ["thing 1", "thing 2", "thing 3"], "summary": {"total": 3}}}})
+    );
+
+    // gRPC: a method of its own service.
+    let method = pool
+        .get_service_by_name("rosetta.compose.shelf_grpc.ShelfGrpc")
+        .unwrap()
+        .methods()
+        .next()
+        .unwrap();
+    let reply = common::grpc_unary(&gateway.base, &method, json!({"owner": "cy", "count": "2"}))
+        .await
+        .unwrap();
+    let reply = serde_json::to_value(&reply).unwrap();
+    assert_eq!(reply["names"], json!(["thing 1", "thing 2"]));
+    assert_eq!(reply["summary"], json!({"owner": "cy", "total": 2}));
+
+    // SOAP: an operation of a generated WSDL.
+    let envelope = r#"<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="urn:rosetta:rosetta.compose.shelf_soap.ShelfSoap"><soap:Body><s:GetShelf><s:owner>di</s:owner><s:count>1</s:count></s:GetShelf></soap:Body></soap:Envelope>"#;
+    let response = reqwest::Client::new()
+        .post(gateway.url("/soap/ShelfSoap"))
+        .header("content-type", "text/xml")
+        .body(envelope)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    for part in [
+        "<tns:owner>di</tns:owner>",
+        "<tns:names>thing 1</tns:names>",
+        "<tns:total>1</tns:total>",
+    ] {
+        assert!(body.contains(part), "{part} in {body}");
+    }
 }

@@ -481,7 +481,7 @@ async fn client_hanging_up_cancels_the_backend_stream() {
     let mut chunks = response.bytes_stream();
     chunks.next().await.unwrap().unwrap();
     drop(chunks);
-    let cancelled = &demo.backend.state.cancelled_streams;
+    let cancelled = &demo.backend.state.cancelled_calls;
     let deadline = Instant::now() + Duration::from_secs(5);
     while cancelled.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -392,8 +392,8 @@ pub struct MappingConfig {
     /// response headers).
     #[serde(default)]
     pub deprecated: Option<Deprecation>,
-    /// An endpoint whose response is assembled from calls to operations the gateway serves
-    /// (of any backend), instead of serving a schema's operations. Only with `frontend: rest`.
+    /// An operation whose response is assembled from calls to operations the gateway serves
+    /// (of any backend), instead of serving a schema's operations. Any frontend serves it.
     #[serde(default)]
     pub compose: Option<ComposeOptions>,
     /// Relay requests under a path to an HTTP backend as they are (a reverse proxy), instead
@@ -654,9 +654,18 @@ pub enum GraphqlRoot {
 /// A composed endpoint: steps that call operations (concurrently where they do not depend on
 /// each other), and a response assembled from their results. Inputs and the response are
 /// JMESPath expressions over `{path, query, headers, body, steps}` (and `item` in a fan-out).
+/// It is served as a method with typed messages: `operation` of `service`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComposeOptions {
+    /// The full name of the service it belongs to (default: from the mapping file's name,
+    /// `rosetta.compose.mobile_bff.MobileBff` for `mobile-bff.yaml`).
+    #[serde(default)]
+    pub service: Option<Located<String>>,
+    /// The method's name (default: from the HTTP method and the path's last word, e.g.
+    /// `GetProfile` for `GET /bff/profile/{id}`).
+    #[serde(default)]
+    pub operation: Option<Located<String>>,
     /// `GET`, `POST`, ...
     pub method: Located<String>,
     /// The path, with `{name}` variables (`/bff/users/{id}`).
@@ -665,8 +674,8 @@ pub struct ComposeOptions {
     #[serde(default)]
     pub timeout: Option<DurationText>,
     pub steps: Vec<ComposeStep>,
-    /// Each response field and the expression that gives it.
-    pub response: BTreeMap<String, Located<String>>,
+    /// Each response field (in this order) and the expression that gives it.
+    pub response: indexmap::IndexMap<String, Located<String>>,
 }
 
 /// One call of a composed endpoint.
@@ -684,12 +693,29 @@ pub struct ComposeStep {
     /// is the list of results.
     #[serde(default)]
     pub for_each: Option<Located<String>>,
+    /// Make the fan-out one call of `call`, a batch method: the `for_each` elements go in the
+    /// request's list field `keys`, and each element's result is the item of the reply's list
+    /// `items` whose field `key` equals it (null when there is none).
+    #[serde(default)]
+    pub batch: Option<ComposeBatch>,
     /// A failing optional step leaves its result null and the response lists it under
     /// `errors`; a failing required step fails the request.
     #[serde(default)]
     pub optional: bool,
     #[serde(default)]
     pub timeout: Option<DurationText>,
+}
+
+/// How a batch method takes keys and answers with items.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeBatch {
+    /// The request's repeated field that takes the keys.
+    pub keys: Located<String>,
+    /// The reply's repeated message field with the items.
+    pub items: Located<String>,
+    /// The field of an item that holds its key.
+    pub key: Located<String>,
 }
 
 /// Which requests a mapping's routes serve: those whose version (from exactly one of

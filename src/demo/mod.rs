@@ -144,8 +144,8 @@ pub struct DemoState {
     pool: DescriptorPool,
     users: Mutex<BTreeMap<i64, DynamicMessage>>,
     next_id: AtomicI64,
-    /// Server-streaming calls that ended because the client went away.
-    pub cancelled_streams: AtomicUsize,
+    /// Server streams and `Sleep` calls that ended because the client went away.
+    pub cancelled_calls: AtomicUsize,
 }
 
 const SEED: &[&str] = &[
@@ -172,7 +172,7 @@ impl DemoState {
             pool,
             users: Mutex::new(users),
             next_id: AtomicI64::new(1000),
-            cancelled_streams: AtomicUsize::new(0),
+            cancelled_calls: AtomicUsize::new(0),
         }
     }
 
@@ -417,7 +417,12 @@ impl DemoState {
                         )
                     })
                     .unwrap_or_default();
+                let guard = CancelGuard {
+                    state: self.clone(),
+                    finished: false,
+                };
                 tokio::time::sleep(duration.min(Duration::from_secs(60))).await;
+                guard.finish();
                 one(self.new_message("google.protobuf.Empty"))
             }
             other => Err(tonic::Status::unimplemented(format!(
@@ -538,7 +543,7 @@ impl DemoState {
     }
 }
 
-/// Counts a server stream as cancelled when it is dropped before it finished.
+/// Counts a call as cancelled when it is dropped before it finished.
 struct CancelGuard {
     state: Arc<DemoState>,
     finished: bool,
@@ -553,7 +558,7 @@ impl CancelGuard {
 impl Drop for CancelGuard {
     fn drop(&mut self) {
         if !self.finished {
-            self.state.cancelled_streams.fetch_add(1, Ordering::SeqCst);
+            self.state.cancelled_calls.fetch_add(1, Ordering::SeqCst);
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Frontends: one module per protocol, each decoding requests into canonical calls and
 //! encoding replies and statuses back.
 
-pub mod compose;
 pub mod graphql;
 pub mod grpc;
 pub mod proxy;

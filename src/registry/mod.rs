@@ -108,6 +108,41 @@ pub fn add_imported(
     pool.add_file_descriptor_protos(missing.into_iter().chain(std::iter::once(file)))
 }
 
+/// An UpperCamelCase name from any text, whose other characters separate words:
+/// `list pets`, `showPetById`, `Pet.yaml` -> `ListPets`, `ShowPetById`, `PetYaml`.
+pub fn pascal(text: &str) -> String {
+    let mut out = String::new();
+    let mut upper = true;
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        } else {
+            upper = true;
+        }
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
+        out.insert(0, 'X');
+    }
+    out
+}
+
+/// A protobuf field name for a JSON name: its characters that may not appear turned into `_`.
+pub fn proto_name(json_name: &str) -> String {
+    let mut name: String = json_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_digit()) || name.is_empty() {
+        name.insert(0, 'f');
+    }
+    name
+}
+
 /// Where a descriptor was declared, from the source info protox keeps.
 pub fn declared_at(method: &MethodDescriptor, shown_file: &str) -> Pos {
     let span = location(&method.parent_file(), method.path()).map(|l| l.span.clone());

@@ -21,6 +21,7 @@ use prost_types::{
 use serde_json::Value;
 
 use crate::config::Files;
+use crate::registry::{pascal, proto_name};
 
 /// The HTTP rule of an imported operation.
 #[derive(Debug, Clone)]
@@ -544,38 +545,4 @@ fn absolute(file: &Path, reference: &str) -> String {
         file.parent().unwrap_or(Path::new("")).join(target)
     };
     format!("{}#{pointer}", target.display())
-}
-
-/// `list pets`, `showPetById`, `Pet.yaml` -> `ListPets`, `ShowPetById`, `PetYaml`.
-fn pascal(text: &str) -> String {
-    let mut out = String::new();
-    let mut upper = true;
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            if upper {
-                out.extend(c.to_uppercase());
-                upper = false;
-            } else {
-                out.push(c);
-            }
-        } else {
-            upper = true;
-        }
-    }
-    if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
-        out.insert(0, 'X');
-    }
-    out
-}
-
-/// A protobuf field name for a JSON name: its characters that may not appear turned into `_`.
-fn proto_name(json_name: &str) -> String {
-    let mut name: String = json_name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    if name.starts_with(|c: char| c.is_ascii_digit()) || name.is_empty() {
-        name.insert(0, 'f');
-    }
-    name
 }

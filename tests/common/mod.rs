@@ -2,6 +2,8 @@
 //! schema, and the gateway itself — driven over real HTTP.
 #![allow(dead_code)]
 
+pub mod pins;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;

@@ -116,9 +116,14 @@ pub fn method_not_allowed(
     response
 }
 
-/// Response metadata from the backend comes back as `grpc-metadata-*` headers.
+/// Response metadata from the backend comes back as `grpc-metadata-*` headers; the gateway's
+/// own (`rosetta-*`, e.g. a composed endpoint's missing steps) as they are.
 pub fn metadata_headers(metadata: &HeaderMap, headers: &mut HeaderMap) {
     for (name, value) in metadata {
+        if name.as_str().starts_with("rosetta-") {
+            headers.append(name, value.clone());
+            continue;
+        }
         let name = name.as_str();
         if is_protocol_header(name) {
             continue;

@@ -21,7 +21,7 @@ use quick_xml::Writer;
 
 use crate::call::{self, Call, Invoker, Message};
 use crate::frontend::rest;
-use crate::protojson::{json_to_wire, wire_to_json, Plan};
+use crate::protojson::{json_to_wire, Plan};
 use crate::registry::wsdl::model::SoapVersion;
 use crate::registry::Operation;
 use crate::status::{Code, Status};
@@ -226,21 +226,10 @@ impl SoapEndpoint {
             .next()
             .await
             .ok_or_else(|| Status::internal("the backend sent no response message"))??;
-        let mut out = Vec::new();
-        let written = match &message {
-            Message::Encoded(_, wire) => {
-                wire_to_json(&target.response_plan, wire, &mut out).is_ok()
-            }
-            Message::Decoded(_) => false,
-        };
-        if !written {
-            let options = prost_reflect::SerializeOptions::new()
-                .skip_default_fields(false)
-                .stringify_64_bit_integers(true);
-            out = rest::response::message_json(message.decoded()?.as_ref(), &options)?.to_vec();
+        match message.to_json(&target.response_plan)? {
+            serde_json::Value::Object(object) => Ok((method.clone(), object)),
+            _ => Err(Status::internal("the response is not a JSON object")),
         }
-        let object = serde_json::from_slice(&out).map_err(|e| Status::internal(e.to_string()))?;
-        Ok((method.clone(), object))
     }
 
     fn fault(&self, version: SoapVersion, status: &Status) -> Response {
