@@ -37,7 +37,7 @@ impl Message {
 
     /// The proto3 JSON of the message, written by `plan` (from the wire form; a decoded
     /// message is written with its zero values).
-    pub fn to_json(&self, plan: &Plan) -> Result<serde_json::Value, Status> {
+    pub fn to_json<T: serde::de::DeserializeOwned>(&self, plan: &Plan) -> Result<T, Status> {
         let mut out = Vec::new();
         let written = match self {
             Message::Encoded(_, wire) => wire_to_json(plan, wire, &mut out).is_ok(),

@@ -12,10 +12,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue};
+use jmespath::{Rcvar, Variable};
 use prost_reflect::MessageDescriptor;
-use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
 use crate::call::{self, Backend, Call, Invoker, Message, Reply};
@@ -72,12 +74,28 @@ pub struct ComposeBackend {
     pub response_message: MessageDescriptor,
 }
 
-fn search(expression: &Expression, context: &Value) -> Value {
-    expression
-        .search(context)
-        .ok()
-        .and_then(|found| serde_json::to_value(&*found).ok())
-        .unwrap_or(Value::Null)
+/// The context of the expressions: `{path, query, headers, body, steps}` (and `item`), as
+/// the JMESPath interpreter's own values, so that evaluating an expression copies nothing.
+type Context = BTreeMap<String, Rcvar>;
+
+/// Evaluates `expression` over `data`. (Through `jmespath::interpret`: `Expression::search`
+/// would first copy the whole context through serde, on stable Rust.)
+fn search(expression: &Expression, data: &Rcvar) -> Rcvar {
+    let mut ctx = jmespath::Context::new(expression.as_str(), &jmespath::DEFAULT_RUNTIME);
+    jmespath::interpret(data, expression.as_ast(), &mut ctx)
+        .unwrap_or_else(|_| Rcvar::new(Variable::Null))
+}
+
+fn null() -> Rcvar {
+    Rcvar::new(Variable::Null)
+}
+
+fn object(fields: Context) -> Rcvar {
+    Rcvar::new(Variable::Object(fields))
+}
+
+fn to_bytes(value: &Variable) -> Result<Vec<u8>, Status> {
+    serde_json::to_vec(value).map_err(|e| Status::internal(e.to_string()))
 }
 
 /// The header that names the optional steps that failed.
@@ -91,16 +109,14 @@ impl Backend for ComposeBackend {
             deadline,
             ..
         } = call;
-        let request = input
+        let request: Variable = input
             .next()
             .await
             .ok_or_else(|| Status::invalid_argument("no request message"))?
             .to_json(&self.request_plan)?;
-        let (output, missing) = self
-            .run(self.context(&request, &metadata), deadline, &metadata)
-            .await?;
-        let bytes = serde_json::to_vec(&output).map_err(|e| Status::internal(e.to_string()))?;
-        let wire = json_to_wire(&self.response_plan, &bytes).map_err(|e| {
+        let context = self.context(&request, &metadata);
+        let (output, missing) = self.run(context, deadline, &metadata).await?;
+        let wire = json_to_wire(&self.response_plan, &to_bytes(&output)?).map_err(|e| {
             Status::internal(format!("the composed response does not fit its type: {e}"))
         })?;
         let mut reply_metadata = HeaderMap::new();
@@ -119,41 +135,42 @@ impl Backend for ComposeBackend {
 
 impl ComposeBackend {
     /// What the expressions see of the request.
-    fn context(&self, request: &Value, metadata: &HeaderMap) -> Value {
-        let pick = |names: &[String]| -> Map<String, Value> {
+    fn context(&self, request: &Variable, metadata: &HeaderMap) -> Context {
+        let fields = request.as_object();
+        let field = |name: &str| fields.and_then(|f| f.get(name)).cloned();
+        let pick = |names: &[String]| -> Context {
             names
                 .iter()
-                .filter_map(|name| Some((name.clone(), request.get(name)?.clone())))
+                .filter_map(|name| Some((name.clone(), field(name)?)))
                 .collect()
         };
-        let headers: Map<String, Value> = metadata
+        let headers: Context = metadata
             .iter()
             .filter_map(|(k, v)| {
-                Some((
-                    k.as_str().to_owned(),
-                    Value::String(v.to_str().ok()?.to_owned()),
-                ))
+                let value = Variable::String(v.to_str().ok()?.to_owned());
+                Some((k.as_str().to_owned(), Rcvar::new(value)))
             })
             .collect();
-        json!({
-            "path": pick(&self.path),
-            "query": pick(&self.query),
-            "headers": headers,
-            "body": request.get("body").cloned().unwrap_or(Value::Null),
-            "steps": {},
-        })
+        Context::from([
+            ("path".to_owned(), object(pick(&self.path))),
+            ("query".to_owned(), object(pick(&self.query))),
+            ("headers".to_owned(), object(headers)),
+            ("body".to_owned(), field("body").unwrap_or_else(null)),
+            ("steps".to_owned(), object(Context::new())),
+        ])
     }
 
     /// Runs the steps; returns the response object and the names of the optional steps that
     /// failed, in the order they are declared.
     async fn run(
         &self,
-        mut context: Value,
+        mut context: Context,
         deadline: Option<Instant>,
         metadata: &HeaderMap,
-    ) -> Result<(Value, Vec<String>), Status> {
+    ) -> Result<(Variable, Vec<String>), Status> {
+        let mut steps = Context::new();
         let mut done = vec![false; self.steps.len()];
-        let mut missing: Vec<(usize, Value)> = Vec::new();
+        let mut missing: Vec<(usize, Status)> = Vec::new();
         while done.iter().any(|d| !d) {
             let wave: Vec<usize> = (0..self.steps.len())
                 .filter(|&i| !done[i] && self.steps[i].after.iter().all(|&d| done[d]))
@@ -163,9 +180,11 @@ impl ComposeBackend {
                     "the steps depend on each other in a circle",
                 ));
             }
+            context.insert("steps".into(), object(steps.clone()));
+            let data = object(context.clone());
             let results = futures::future::join_all(
                 wave.iter()
-                    .map(|&i| self.steps[i].run(&context, deadline, metadata)),
+                    .map(|&i| self.steps[i].run(&data, deadline, metadata)),
             )
             .await;
             for (&i, result) in wave.iter().zip(results) {
@@ -173,32 +192,45 @@ impl ComposeBackend {
                 let value = match result {
                     Ok(value) => value,
                     Err(status) if step.optional => {
-                        missing.push((
-                            i,
-                            json!({ "step": step.name, "code": status.code as i32, "message": status.message }),
-                        ));
-                        Value::Null
+                        missing.push((i, status));
+                        null()
                     }
                     Err(status) => return Err(status),
                 };
-                context["steps"][step.name.as_str()] = value;
+                steps.insert(step.name.clone(), value);
                 done[i] = true;
             }
         }
-        let mut out = Map::new();
-        for (name, expression) in &self.response {
-            out.insert(name.clone(), search(expression, &context));
-        }
+        context.insert("steps".into(), object(steps));
+        let data = object(context);
+        let mut out: Context = self
+            .response
+            .iter()
+            .map(|(name, expression)| (name.clone(), search(expression, &data)))
+            .collect();
         missing.sort_by_key(|(i, _)| *i);
         let names = missing
             .iter()
             .map(|(i, _)| self.steps[*i].name.clone())
             .collect();
         if !missing.is_empty() {
-            let errors = missing.into_iter().map(|(_, e)| e).collect();
-            out.insert("errors".into(), Value::Array(errors));
+            let errors = missing
+                .into_iter()
+                .map(|(i, status)| {
+                    let text = |t: &str| Rcvar::new(Variable::String(t.to_owned()));
+                    object(Context::from([
+                        ("step".to_owned(), text(&self.steps[i].name)),
+                        (
+                            "code".to_owned(),
+                            Rcvar::new(Variable::Number((status.code as i32).into())),
+                        ),
+                        ("message".to_owned(), text(&status.message)),
+                    ]))
+                })
+                .collect();
+            out.insert("errors".into(), Rcvar::new(Variable::Array(errors)));
         }
-        Ok((Value::Object(out), names))
+        Ok((Variable::Object(out), names))
     }
 }
 
@@ -206,10 +238,10 @@ impl Step {
     /// Runs the step: once, once per element of `for_each`, or one batch call for them all.
     async fn run(
         &self,
-        context: &Value,
+        context: &Rcvar,
         deadline: Option<Instant>,
         metadata: &HeaderMap,
-    ) -> Result<Value, Status> {
+    ) -> Result<Rcvar, Status> {
         let deadline = match (deadline, self.timeout.map(|t| Instant::now() + t)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -217,24 +249,25 @@ impl Step {
         let Some(for_each) = &self.for_each else {
             return self.call(self.input_of(context), deadline, metadata).await;
         };
-        let items = match search(for_each, context) {
-            Value::Array(items) => items,
-            Value::Null => Vec::new(),
-            other => vec![other],
+        let items = search(for_each, context);
+        let items = match &*items {
+            Variable::Array(items) => items.clone(),
+            Variable::Null => Vec::new(),
+            _ => vec![items],
         };
         if let Some(batch) = &self.batch {
             return self.batch(batch, items, context, deadline, metadata).await;
         }
-        let calls = items.iter().map(|item| {
-            let mut scoped = context.clone();
-            scoped["item"] = item.clone();
-            self.call(self.input_of(&scoped), deadline, metadata)
+        let calls = items.into_iter().map(|item| {
+            let mut scoped = context.as_object().cloned().unwrap_or_default();
+            scoped.insert("item".into(), item);
+            self.call(self.input_of(&object(scoped)), deadline, metadata)
         });
-        futures::future::join_all(calls)
+        let results = futures::future::join_all(calls)
             .await
             .into_iter()
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Rcvar::new(Variable::Array(results)))
     }
 
     /// One call for all of `keys`; the results in the order of `keys`, matched by key (never
@@ -242,57 +275,53 @@ impl Step {
     async fn batch(
         &self,
         batch: &Batch,
-        keys: Vec<Value>,
-        context: &Value,
+        keys: Vec<Rcvar>,
+        context: &Rcvar,
         deadline: Option<Instant>,
         metadata: &HeaderMap,
-    ) -> Result<Value, Status> {
+    ) -> Result<Rcvar, Status> {
         if keys.is_empty() {
-            return Ok(Value::Array(Vec::new()));
+            return Ok(Rcvar::new(Variable::Array(Vec::new())));
         }
+        let wanted: Vec<String> = keys.iter().map(|k| key_text(k)).collect();
         let mut input = self.input_of(context);
-        let wanted: Vec<String> = keys.iter().map(key_text).collect();
-        input[batch.keys.as_str()] = Value::Array(keys);
+        input.insert(batch.keys.clone(), Rcvar::new(Variable::Array(keys)));
         let reply = self.call(input, deadline, metadata).await?;
-        let mut found: HashMap<String, Value> = match reply.get(&batch.items) {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| {
-                    (
-                        key_text(item.get(&batch.key).unwrap_or(&Value::Null)),
-                        item.clone(),
-                    )
-                })
-                .collect(),
-            _ => HashMap::new(),
-        };
-        Ok(Value::Array(
-            wanted
-                .iter()
-                .map(|key| found.remove(key).unwrap_or(Value::Null))
-                .collect(),
-        ))
+        let items = reply
+            .as_object()
+            .and_then(|reply| reply.get(&batch.items))
+            .and_then(|items| items.as_array());
+        let mut found: HashMap<String, Rcvar> = items
+            .into_iter()
+            .flatten()
+            .map(|item| {
+                let key = item.as_object().and_then(|item| item.get(&batch.key));
+                (key.map_or_else(String::new, |k| key_text(k)), item.clone())
+            })
+            .collect();
+        let results = wanted
+            .iter()
+            .map(|key| found.remove(key).unwrap_or_else(null))
+            .collect();
+        Ok(Rcvar::new(Variable::Array(results)))
     }
 
-    fn input_of(&self, context: &Value) -> Value {
-        let mut input = Map::new();
-        for (field, expression) in &self.input {
-            let value = search(expression, context);
-            if !value.is_null() {
-                input.insert(field.clone(), value);
-            }
-        }
-        Value::Object(input)
+    fn input_of(&self, context: &Rcvar) -> Context {
+        self.input
+            .iter()
+            .map(|(field, expression)| (field.clone(), search(expression, context)))
+            .filter(|(_, value)| !value.is_null())
+            .collect()
     }
 
     async fn call(
         &self,
-        input: Value,
+        input: Context,
         deadline: Option<Instant>,
         metadata: &HeaderMap,
-    ) -> Result<Value, Status> {
+    ) -> Result<Rcvar, Status> {
         let callable = &self.callable;
-        let bytes = serde_json::to_vec(&input).map_err(|e| Status::internal(e.to_string()))?;
+        let bytes = to_bytes(&Variable::Object(input))?;
         let wire = json_to_wire(&callable.request_plan, &bytes).map_err(|e| {
             Status::invalid_argument(format!("step `{}`: invalid input: {e}", self.name))
         })?;
@@ -304,19 +333,20 @@ impl Step {
             deadline,
         };
         let mut reply = call::invoke(&callable.invoker, call).await?;
-        reply
+        let reply: Variable = reply
             .messages
             .next()
             .await
             .ok_or_else(|| Status::internal("the backend sent no response message"))??
-            .to_json(&callable.response_plan)
+            .to_json(&callable.response_plan)?;
+        Ok(Rcvar::new(reply))
     }
 }
 
 /// A key as text, so that `5` and `"5"` (an int64 in proto3 JSON) match.
-fn key_text(key: &Value) -> String {
+fn key_text(key: &Variable) -> String {
     match key {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
+        Variable::String(text) => text.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
     }
 }
