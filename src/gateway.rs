@@ -1236,6 +1236,23 @@ fn mapping_routes(
         }
     }
 
+    let prefix = mapping
+        .config
+        .options
+        .path_prefix
+        .as_ref()
+        .and_then(|prefix| {
+            let fine = prefix.starts_with('/')
+                && !prefix.ends_with('/')
+                && !prefix.contains(['{', '}', '*', ':', '?', '#']);
+            if !fine {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(prefix),
+                    format!("`{}` is not a path prefix such as /v2", prefix.value),
+                ));
+            }
+            fine.then(|| prefix.value.clone())
+        });
     let mut plans = Plans {
         options: settings.json,
         built: HashMap::new(),
@@ -1274,7 +1291,10 @@ fn mapping_routes(
         let timeout = timeout
             .or(mapping.config.options.timeout.map(|d| d.0))
             .or(backend_timeout);
-        for spec in specs {
+        for mut spec in specs {
+            if let Some(prefix) = &prefix {
+                spec.path.insert_str(0, prefix);
+            }
             match route::resolve(&spec, &method) {
                 Ok(resolved) => routes.push(Route {
                     operation: operation.clone(),
@@ -1418,6 +1438,12 @@ fn call_settings(
         diags.push(Diagnostic::at(
             &at,
             format!("HTTP `rules` are for REST mappings; a {frontend} mapping serves every method without them"),
+        ));
+    }
+    if let Some(prefix) = &mapping.config.options.path_prefix {
+        diags.push(Diagnostic::at(
+            &mapping.pos(prefix),
+            format!("`path_prefix` is for REST mappings; a {frontend} mapping has no routes"),
         ));
     }
     let settings = MappingSettings::new(&mapping.config.options, target.is_soap);

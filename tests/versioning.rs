@@ -1,5 +1,6 @@
 //! API versions: two mappings serve the same routes for different versions, chosen by a header
-//! or a media-type parameter of `Accept`; the old one announces its deprecation.
+//! or a media-type parameter of `Accept`; the old one announces its deprecation. And versions
+//! by path prefix, each to a backend of its own.
 
 mod common;
 
@@ -87,4 +88,94 @@ async fn two_mappings_of_one_version_still_conflict() {
         .unwrap()
         .render();
     assert!(text.contains("matches the same requests"), "{text}");
+}
+
+#[tokio::test]
+async fn a_path_prefix_serves_another_version_from_another_backend() {
+    let (stable, next) = (common::demo().await, common::demo().await);
+    let gateway = format!(
+        "version: 1\nschemas:\n  include: [{}/examples/demo/schemas]\nbackends:\n  stable:\n    protocol: grpc\n    address: http://{}\n  next:\n    protocol: grpc\n    address: http://{}\n",
+        env!("CARGO_MANIFEST_DIR"),
+        stable.backend.addr,
+        next.backend.addr
+    );
+    let mapping = |backend: &str, options: &str| {
+        format!("version: 1\nfrontend: rest\nbackend:\n  use: {backend}\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n{options}")
+    };
+    let dir = common::write_files(&[
+        ("gateway.yaml", &gateway),
+        ("mappings/stable.yaml", &mapping("stable", "")),
+        (
+            "mappings/next.yaml",
+            &mapping("next", "options:\n  path_prefix: /next\n"),
+        ),
+    ]);
+    let gateway = common::serve(
+        common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render())),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(gateway.url("/next/v1/users"))
+        .json(&serde_json::json!({"name": "Mary Jackson"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let next_user = client
+        .get(gateway.url(&format!("/next/v1/users/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next_user.status(), 200);
+    // The stable version's backend never saw the new user.
+    let stable_user = client
+        .get(gateway.url(&format!("/v1/users/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stable_user.status(), 404);
+    // Both serve what both backends have, and the prefixed routes are in the OpenAPI document.
+    for path in ["/v1/users/1", "/next/v1/users/1"] {
+        assert_eq!(
+            client.get(gateway.url(path)).send().await.unwrap().status(),
+            200
+        );
+    }
+    let openapi: Value = client
+        .get(gateway.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(openapi["paths"].get("/next/v1/users/{id}").is_some());
+
+    // A prefix that is not a plain path is refused with its place.
+    let dir = common::write_files(&[
+        ("gateway.yaml", &gateway_yaml_nowhere()),
+        (
+            "mappings/bad.yaml",
+            &mapping("stable", "options:\n  path_prefix: /v{n}/\n"),
+        ),
+    ]);
+    let text = common::load(dir.path(), common::vars(&[]))
+        .err()
+        .unwrap()
+        .render();
+    assert!(
+        text.contains("bad.yaml:8:") && text.contains("is not a path prefix such as /v2"),
+        "{text}"
+    );
+}
+
+fn gateway_yaml_nowhere() -> String {
+    format!(
+        "version: 1\nschemas:\n  include: [{}/examples/demo/schemas]\nbackends:\n  stable:\n    protocol: grpc\n    address: http://127.0.0.1:9\n",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }

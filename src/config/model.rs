@@ -483,6 +483,10 @@ pub struct RestOptions {
     /// Deadline of every route of this mapping, unless a rule sets its own.
     #[serde(default)]
     pub timeout: Option<DurationText>,
+    /// Put before the path of every route of this mapping (e.g. `/v2`, to serve a second
+    /// version of an API beside the first).
+    #[serde(default)]
+    pub path_prefix: Option<Located<String>>,
 }
 
 impl Default for RestOptions {
@@ -496,6 +500,7 @@ impl Default for RestOptions {
             auto_routes: true,
             forward_headers: default_forward_headers(),
             timeout: None,
+            path_prefix: None,
         }
     }
 }
