@@ -75,6 +75,70 @@ pub struct Call {
     /// Request metadata already filtered by the frontend's allow-list.
     pub metadata: HeaderMap,
     pub deadline: Option<Instant>,
+    /// The client's request as it arrived, for the stages (credentials, the client's address).
+    pub origin: Arc<Origin>,
+    /// Who made the call, once authentication has said so.
+    pub consumer: Option<Arc<Consumer>>,
+}
+
+/// What stages may need of the client's request, whatever the frontend: every header (not only
+/// the forwarded ones), the method and URI, the body when the frontend read it whole, and the
+/// peer's address.
+#[derive(Debug, Default)]
+pub struct Origin {
+    pub method: http::Method,
+    pub uri: http::Uri,
+    pub headers: HeaderMap,
+    /// The whole body (REST, GraphQL, SOAP); `None` for streamed requests (gRPC).
+    pub body: Option<Bytes>,
+    pub peer: Option<std::net::SocketAddr>,
+}
+
+impl Origin {
+    pub fn new(parts: &http::request::Parts, body: Option<Bytes>) -> Arc<Origin> {
+        Arc::new(Origin {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            headers: parts.headers.clone(),
+            body,
+            peer: parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0),
+        })
+    }
+}
+
+/// An authenticated caller: a consumer of the configuration, or one a token names.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Consumer {
+    pub id: String,
+    pub plan: Option<String>,
+    /// The consumer's metadata from the configuration, and a token's claims.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// How it was authenticated (the authenticator's name).
+    pub authenticated_by: String,
+}
+
+impl Call {
+    /// A call for a client's request: the metadata the allow-list `forward` lets through,
+    /// the deadline of `grpc-timeout` and `timeout`, no consumer yet.
+    pub fn for_request(
+        operation: Arc<Operation>,
+        input: MessageStream,
+        origin: Arc<Origin>,
+        forward: &[http::HeaderName],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Call, Status> {
+        Ok(Call {
+            operation,
+            input,
+            metadata: crate::frontend::rest::forward_metadata(&origin.headers, forward),
+            deadline: crate::frontend::rest::deadline(&origin.headers, timeout)?,
+            origin,
+            consumer: None,
+        })
+    }
 }
 
 pub struct Reply {

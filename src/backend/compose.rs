@@ -20,7 +20,7 @@ use jmespath::{Rcvar, Variable};
 use prost_reflect::MessageDescriptor;
 use tokio::time::Instant;
 
-use crate::call::{self, Backend, Call, Invoker, Message, Reply};
+use crate::call::{self, Backend, Call, Consumer, Invoker, Message, Origin, Reply};
 use crate::protojson::{json_to_wire, Plan};
 use crate::registry::Operation;
 use crate::status::Status;
@@ -98,6 +98,14 @@ fn to_bytes(value: &Variable) -> Result<Vec<u8>, Status> {
     serde_json::to_vec(value).map_err(|e| Status::internal(e.to_string()))
 }
 
+/// The composed call a step's call is made for: its metadata (forwarded to every step), its
+/// request and its consumer.
+struct Caller {
+    metadata: HeaderMap,
+    origin: Arc<Origin>,
+    consumer: Option<Arc<Consumer>>,
+}
+
 /// The header that names the optional steps that failed.
 pub const MISSING_STEPS: HeaderName = HeaderName::from_static("rosetta-missing-steps");
 
@@ -107,6 +115,8 @@ impl Backend for ComposeBackend {
             mut input,
             metadata,
             deadline,
+            origin,
+            consumer,
             ..
         } = call;
         let request: Variable = input
@@ -115,7 +125,12 @@ impl Backend for ComposeBackend {
             .ok_or_else(|| Status::invalid_argument("no request message"))?
             .to_json(&self.request_plan)?;
         let context = self.context(&request, &metadata);
-        let (output, missing) = self.run(context, deadline, &metadata).await?;
+        let caller = Caller {
+            metadata,
+            origin,
+            consumer,
+        };
+        let (output, missing) = self.run(context, deadline, &caller).await?;
         let wire = json_to_wire(&self.response_plan, &to_bytes(&output)?).map_err(|e| {
             Status::internal(format!("the composed response does not fit its type: {e}"))
         })?;
@@ -166,7 +181,7 @@ impl ComposeBackend {
         &self,
         mut context: Context,
         deadline: Option<Instant>,
-        metadata: &HeaderMap,
+        caller: &Caller,
     ) -> Result<(Variable, Vec<String>), Status> {
         let mut steps = Context::new();
         let mut done = vec![false; self.steps.len()];
@@ -184,7 +199,7 @@ impl ComposeBackend {
             let data = object(context.clone());
             let results = futures::future::join_all(
                 wave.iter()
-                    .map(|&i| self.steps[i].run(&data, deadline, metadata)),
+                    .map(|&i| self.steps[i].run(&data, deadline, caller)),
             )
             .await;
             for (&i, result) in wave.iter().zip(results) {
@@ -240,14 +255,14 @@ impl Step {
         &self,
         context: &Rcvar,
         deadline: Option<Instant>,
-        metadata: &HeaderMap,
+        caller: &Caller,
     ) -> Result<Rcvar, Status> {
         let deadline = match (deadline, self.timeout.map(|t| Instant::now() + t)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         let Some(for_each) = &self.for_each else {
-            return self.call(self.input_of(context), deadline, metadata).await;
+            return self.call(self.input_of(context), deadline, caller).await;
         };
         let items = search(for_each, context);
         let items = match &*items {
@@ -256,12 +271,12 @@ impl Step {
             _ => vec![items],
         };
         if let Some(batch) = &self.batch {
-            return self.batch(batch, items, context, deadline, metadata).await;
+            return self.batch(batch, items, context, deadline, caller).await;
         }
         let calls = items.into_iter().map(|item| {
             let mut scoped = context.as_object().cloned().unwrap_or_default();
             scoped.insert("item".into(), item);
-            self.call(self.input_of(&object(scoped)), deadline, metadata)
+            self.call(self.input_of(&object(scoped)), deadline, caller)
         });
         let results = futures::future::join_all(calls)
             .await
@@ -278,7 +293,7 @@ impl Step {
         keys: Vec<Rcvar>,
         context: &Rcvar,
         deadline: Option<Instant>,
-        metadata: &HeaderMap,
+        caller: &Caller,
     ) -> Result<Rcvar, Status> {
         if keys.is_empty() {
             return Ok(Rcvar::new(Variable::Array(Vec::new())));
@@ -286,7 +301,7 @@ impl Step {
         let wanted: Vec<String> = keys.iter().map(|k| key_text(k)).collect();
         let mut input = self.input_of(context);
         input.insert(batch.keys.clone(), Rcvar::new(Variable::Array(keys)));
-        let reply = self.call(input, deadline, metadata).await?;
+        let reply = self.call(input, deadline, caller).await?;
         let items = reply
             .as_object()
             .and_then(|reply| reply.get(&batch.items))
@@ -318,7 +333,7 @@ impl Step {
         &self,
         input: Context,
         deadline: Option<Instant>,
-        metadata: &HeaderMap,
+        caller: &Caller,
     ) -> Result<Rcvar, Status> {
         let callable = &self.callable;
         let bytes = to_bytes(&Variable::Object(input))?;
@@ -329,8 +344,10 @@ impl Step {
         let call = Call {
             operation: callable.operation.clone(),
             input: futures::stream::once(async move { message }).boxed(),
-            metadata: metadata.clone(),
+            metadata: caller.metadata.clone(),
             deadline,
+            origin: caller.origin.clone(),
+            consumer: caller.consumer.clone(),
         };
         let mut reply = call::invoke(&callable.invoker, call).await?;
         let reply: Variable = reply

@@ -20,8 +20,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Streaming};
 use tower::ServiceExt;
 
-use crate::call::{self, Call, Invoker, Message};
-use crate::frontend::rest;
+use crate::call::{self, Call, Invoker, Message, Origin};
 use crate::grpc::server::{self, Handler, ResponseStream};
 use crate::grpc::status::to_tonic;
 use crate::registry::Operation;
@@ -142,21 +141,31 @@ impl Handler<Message> for Relay {
             let target = targets
                 .get(method.full_name())
                 .ok_or_else(|| tonic::Status::unimplemented("unknown method"))?;
+            let peer = request.remote_addr();
             let (metadata, _, messages) = request.into_parts();
-            let headers = metadata.into_headers();
-            let deadline = rest::deadline(&headers, target.timeout).map_err(|s| to_tonic(&s))?;
+            let origin = Arc::new(Origin {
+                method: http::Method::POST,
+                uri: format!("/{}/{}", method.parent_service().full_name(), method.name())
+                    .parse()
+                    .unwrap_or_default(),
+                headers: metadata.into_headers(),
+                body: None,
+                peer,
+            });
             // A broken request stream ends the input; the backend sees fewer messages and the
             // client already knows its stream broke.
             let input = messages
                 .take_while(|item| futures::future::ready(item.is_ok()))
                 .filter_map(|item| futures::future::ready(item.ok()))
                 .boxed();
-            let call = Call {
-                operation: target.operation.clone(),
+            let call = Call::for_request(
+                target.operation.clone(),
                 input,
-                metadata: rest::forward_metadata(&headers, &target.forward_headers),
-                deadline,
-            };
+                origin,
+                &target.forward_headers,
+                target.timeout,
+            )
+            .map_err(|s| to_tonic(&s))?;
             let reply = call::invoke(&target.invoker, call)
                 .await
                 .map_err(|s| to_tonic(&s))?;

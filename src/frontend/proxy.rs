@@ -17,7 +17,7 @@ use prost_types::{
     ServiceDescriptorProto,
 };
 
-use crate::call::{self, Call, Invoker, Message};
+use crate::call::{self, Call, Invoker, Message, Origin};
 use crate::frontend::rest;
 use crate::registry::Operation;
 use crate::status::Status;
@@ -223,12 +223,14 @@ impl ProxyRoute {
         message.set_field_by_name("headers", list);
         message.set_field_by_name("body", Value::Bytes(body));
         let input = Message::Decoded(message);
-        let call = Call {
-            operation: self.operation.clone(),
-            input: futures::stream::once(async move { input }).boxed(),
-            metadata: HeaderMap::new(),
-            deadline: rest::deadline(&parts.headers, self.timeout)?,
-        };
+        // Nothing is forwarded as metadata: the headers travel in the message.
+        let call = Call::for_request(
+            self.operation.clone(),
+            futures::stream::once(async move { input }).boxed(),
+            Origin::new(&parts, None),
+            &[],
+            self.timeout,
+        )?;
         let mut reply = call::invoke(&self.invoker, call).await?;
         let answer = reply
             .messages

@@ -24,7 +24,8 @@ use http::header::{ACCEPT, ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 
-use super::{variables, EndpointOptions, RequestHeaders};
+use super::{variables, EndpointOptions};
+use crate::call::Origin;
 
 /// One GraphQL endpoint: its schema and what it caches.
 pub struct Endpoint {
@@ -141,9 +142,11 @@ impl Endpoint {
                         .finish();
                     return axum::response::Html(page).into_response();
                 }
-                query_params(query)
+                query_params(query).map(|params| (params, None))
             }
-            Method::POST => body_params(&parts.headers, body, self.options.max_request_size).await,
+            Method::POST => body_params(&parts.headers, body, self.options.max_request_size)
+                .await
+                .map(|(params, bytes)| (params, Some(bytes))),
             _ => {
                 let mut response = refused(
                     Refused(
@@ -164,12 +167,12 @@ impl Endpoint {
                 Format::Json,
             );
         };
-        let params = match params {
-            Ok(params) => params,
+        let (params, body) = match params {
+            Ok(read) => read,
             Err(refusal) => return refused(refusal, format),
         };
         let is_get = parts.method == Method::GET;
-        match self.request(params, is_get, parts.headers) {
+        match self.request(params, is_get, Origin::new(&parts, body)) {
             Ok(prepared) if format == Format::EventStream => self.event_stream(prepared.request),
             Ok(prepared) => {
                 let schema = if prepared.validated {
@@ -204,7 +207,7 @@ impl Endpoint {
         &self,
         params: Params,
         is_get: bool,
-        headers: http::HeaderMap,
+        origin: Arc<Origin>,
     ) -> Result<Prepared, Outcome> {
         let query = self.query(&params)?;
         let document = match self.documents.get(&query) {
@@ -244,7 +247,7 @@ impl Endpoint {
         }
         let mut request = async_graphql::Request::new(query.to_string())
             .variables(variables)
-            .data(RequestHeaders(headers))
+            .data(origin)
             .data(super::JoinLoaders::default());
         request.operation_name = params.operation_name;
         request.set_parsed_query(document);
@@ -323,7 +326,7 @@ impl Endpoint {
         };
         let schema = self.schema.clone();
         let mut data = async_graphql::Data::default();
-        data.insert(RequestHeaders(parts.headers.clone()));
+        data.insert(Origin::new(parts, None));
         data.insert(super::JoinLoaders::default());
         upgrade
             .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
@@ -416,7 +419,7 @@ async fn body_params(
     headers: &http::HeaderMap,
     body: Body,
     limit: usize,
-) -> Result<Params, Refused> {
+) -> Result<(Params, bytes::Bytes), Refused> {
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -437,12 +440,13 @@ async fn body_params(
             "the request body is empty".into(),
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
+    let params = serde_json::from_slice(&bytes).map_err(|e| {
         Refused(
             StatusCode::BAD_REQUEST,
             format!("the request body is not a GraphQL request: {e}"),
         )
-    })
+    })?;
+    Ok((params, bytes))
 }
 
 fn operation<'d>(

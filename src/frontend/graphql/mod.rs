@@ -21,13 +21,13 @@ use async_graphql::{
     ValidationMode, Value,
 };
 use futures::StreamExt;
-use http::{HeaderMap, HeaderName};
+use http::HeaderName;
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 
 use crate::call::Invoker;
-use crate::call::{self, Call, Message};
+use crate::call::{self, Call, Message, Origin};
 use crate::config::Pos;
-use crate::frontend::rest::{self, response::message_json};
+use crate::frontend::rest::response::message_json;
 use crate::protojson::{json_to_wire, wire_to_json, Plan};
 use crate::registry::{comments, Operation};
 use crate::status::{Status, CODE_NAMES};
@@ -91,9 +91,6 @@ struct Shared {
     output_names: OutputNames,
     pool: DescriptorPool,
 }
-
-/// Request headers, for metadata and the deadline; put in every request's data.
-pub struct RequestHeaders(pub HeaderMap);
 
 /// Makes the schema of one endpoint. Errors name the root field or type at fault.
 pub fn endpoint(
@@ -495,14 +492,13 @@ fn canonical_call(
             .map_or(text.as_str(), |i| &text[..i]);
         Status::invalid_argument(format!("invalid argument: {what}"))
     })?;
-    let empty = HeaderMap::new();
-    let headers = ctx.data_opt::<RequestHeaders>().map_or(&empty, |h| &h.0);
-    Ok(Call {
-        operation: target.operation.clone(),
-        input: futures::stream::once(async move { Message::Encoded(input, wire.into()) }).boxed(),
-        metadata: rest::forward_metadata(headers, &target.forward_headers),
-        deadline: rest::deadline(headers, target.timeout)?,
-    })
+    Call::for_request(
+        target.operation.clone(),
+        futures::stream::once(async move { Message::Encoded(input, wire.into()) }).boxed(),
+        request_origin(ctx),
+        &target.forward_headers,
+        target.timeout,
+    )
 }
 
 /// Writes the proto3 JSON of a GraphQL input object (or a root field's arguments) into `out`.
@@ -709,7 +705,7 @@ pub struct BatchLoader {
     items: String,
     key: String,
     shared: Arc<std::sync::OnceLock<Shared>>,
-    headers: HeaderMap,
+    origin: Arc<Origin>,
 }
 
 impl Loader<String> for BatchLoader {
@@ -722,7 +718,7 @@ impl Loader<String> for BatchLoader {
             .filter_map(|k| serde_json::from_str(k).ok())
             .collect();
         let input = serde_json::json!({ self.keys.as_str(): values });
-        let answer = call_with_json(&self.target, &input, &self.headers)
+        let answer = call_with_json(&self.target, &input, &self.origin)
             .await
             .map_err(Arc::new)?;
         let mut found = HashMap::new();
@@ -748,22 +744,28 @@ impl Loader<String> for BatchLoader {
     }
 }
 
+/// The request a resolver runs for (every request's data holds it).
+fn request_origin(ctx: &ResolverContext<'_>) -> Arc<Origin> {
+    ctx.data_opt::<Arc<Origin>>().cloned().unwrap_or_default()
+}
+
 /// Calls a target with a proto3 JSON input; the reply as a GraphQL value.
 async fn call_with_json(
     target: &Target,
     input: &serde_json::Value,
-    headers: &HeaderMap,
+    origin: &Arc<Origin>,
 ) -> Result<Value, Status> {
     let bytes = serde_json::to_vec(input).map_err(|e| Status::internal(e.to_string()))?;
     let wire = json_to_wire(&target.request_plan, &bytes)
         .map_err(|e| Status::invalid_argument(format!("invalid join argument: {e}")))?;
     let message = Message::Encoded(target.operation.method.input(), wire.into());
-    let call = Call {
-        operation: target.operation.clone(),
-        input: futures::stream::once(async move { message }).boxed(),
-        metadata: rest::forward_metadata(headers, &target.forward_headers),
-        deadline: rest::deadline(headers, target.timeout)?,
-    };
+    let call = Call::for_request(
+        target.operation.clone(),
+        futures::stream::once(async move { message }).boxed(),
+        origin.clone(),
+        &target.forward_headers,
+        target.timeout,
+    )?;
     let mut reply = call::invoke(&target.invoker, call).await?;
     let message = reply
         .messages
@@ -804,8 +806,7 @@ fn join_field(
                 Some(Value::Object(object)) => object.clone(),
                 _ => return Ok(None),
             };
-            let empty = HeaderMap::new();
-            let headers = ctx.data_opt::<RequestHeaders>().map_or(&empty, |h| &h.0);
+            let origin = request_origin(&ctx);
             let result = match (arguments, batch) {
                 (Some(arguments), _) => {
                     let mut input = serde_json::Map::new();
@@ -817,7 +818,7 @@ fn join_field(
                             );
                         }
                     }
-                    call_with_json(&target, &serde_json::Value::Object(input), headers)
+                    call_with_json(&target, &serde_json::Value::Object(input), &origin)
                         .await
                         .map(Some)
                 }
@@ -841,7 +842,7 @@ fn join_field(
                                         items,
                                         key,
                                         shared: shared.clone(),
-                                        headers: headers.clone(),
+                                        origin: origin.clone(),
                                     },
                                     tokio::spawn,
                                 ))

@@ -23,7 +23,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost_reflect::DescriptorPool;
 use tokio::time::Instant;
 
-use crate::call::{self, Call, MessageStream, ReplyStream};
+use crate::call::{self, Call, MessageStream, Origin, ReplyStream};
 use crate::status::Status;
 use json_seq::JsonSplitter;
 use matcher::{Lookup, Matcher};
@@ -143,26 +143,31 @@ impl RestFrontend {
         let bindings = request::bindings(&route, segments, parts.uri.query())?;
         let headers = &parts.headers;
         let input_error = InputError::default();
-        let input: MessageStream = if route.operation.kind.streams_requests() {
-            streaming_input(
+        let (input, whole_body): (MessageStream, _) = if route.operation.kind.streams_requests() {
+            let input = streaming_input(
                 route.clone(),
                 body,
                 bindings,
                 self.max_body,
                 input_error.clone(),
-            )
+            );
+            (input, None)
         } else {
             let bytes = read_body(body, headers, self.max_body).await?;
             let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
             let message = request::decode_message(&route, &bytes, content_type, &bindings)?;
-            futures::stream::once(async { message }).boxed()
+            (
+                futures::stream::once(async { message }).boxed(),
+                Some(bytes),
+            )
         };
-        let call = Call {
-            operation: route.operation.clone(),
+        let call = Call::for_request(
+            route.operation.clone(),
             input,
-            metadata: forward_metadata(headers, &route.mapping.forward_headers),
-            deadline: deadline(headers, route.timeout)?,
-        };
+            Origin::new(&parts, whole_body),
+            &route.mapping.forward_headers,
+            route.timeout,
+        )?;
         let reply = call::invoke(&route.invoker, call).await;
         let reply = match (reply, input_error.take()) {
             (_, Some(status)) | (Err(status), None) => return Err(status),

@@ -12,8 +12,8 @@ use prost_reflect::DescriptorPool;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::route::Route;
-use super::{deadline, forward_metadata, request, response};
-use crate::call::{self, Call};
+use super::{deadline, request, response};
+use crate::call::{self, Call, Origin};
 use crate::status::Status;
 
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
@@ -31,8 +31,9 @@ pub async fn serve(
     max_message: usize,
 ) -> Result<Response, Status> {
     let bindings = request::bindings(&route, segments, parts.uri.query())?;
-    let metadata = forward_metadata(&parts.headers, &route.mapping.forward_headers);
-    let deadline = deadline(&parts.headers, route.timeout)?;
+    let origin = Origin::new(&parts, None);
+    // Checked before the upgrade, so that a bad grpc-timeout is an HTTP error.
+    deadline(&parts.headers, route.timeout)?;
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(upgrade) => upgrade
             .max_message_size(max_message)
@@ -62,13 +63,18 @@ pub async fn serve(
             }
             None
         });
-        let call = Call {
-            operation: route.operation.clone(),
-            input: ReceiverStream::new(rx).boxed(),
-            metadata,
-            deadline,
+        let call = Call::for_request(
+            route.operation.clone(),
+            ReceiverStream::new(rx).boxed(),
+            origin,
+            &route.mapping.forward_headers,
+            route.timeout,
+        );
+        let outcome = match call {
+            Err(status) => Err(status),
+            Ok(call) => call::invoke(&route.invoker, call).await,
         };
-        let outcome = match call::invoke(&route.invoker, call).await {
+        let outcome = match outcome {
             Err(status) => Err(status),
             Ok(reply) => {
                 let mut messages = reply.messages;

@@ -19,7 +19,7 @@ use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Writer;
 
-use crate::call::{self, Call, Invoker, Message};
+use crate::call::{self, Call, Invoker, Message, Origin};
 use crate::frontend::rest;
 use crate::protojson::{json_to_wire, Plan};
 use crate::registry::wsdl::model::SoapVersion;
@@ -120,7 +120,8 @@ impl SoapEndpoint {
             Ok(read) => read,
             Err((version, status)) => return self.fault(version, &status),
         };
-        match self.call(&name, input, &parts.headers).await {
+        let origin = Origin::new(&parts, Some(bytes));
+        match self.call(&name, input, &origin).await {
             Ok(envelope) => envelope_response(version, StatusCode::OK, envelope),
             Err(status) => self.fault(version, &status),
         }
@@ -202,7 +203,7 @@ impl SoapEndpoint {
         &self,
         name: &str,
         json: Vec<u8>,
-        headers: &http::HeaderMap,
+        origin: &Arc<Origin>,
     ) -> Result<(MethodDescriptor, serde_json::Map<String, serde_json::Value>), Status> {
         let target = &self.targets[name];
         let method = &target.operation.method;
@@ -214,12 +215,13 @@ impl SoapEndpoint {
             Status::invalid_argument(format!("invalid request: {what}"))
         })?;
         let input = Message::Encoded(method.input(), wire.into());
-        let call = Call {
-            operation: target.operation.clone(),
-            input: futures::stream::once(async move { input }).boxed(),
-            metadata: rest::forward_metadata(headers, &target.forward_headers),
-            deadline: rest::deadline(headers, target.timeout)?,
-        };
+        let call = Call::for_request(
+            target.operation.clone(),
+            futures::stream::once(async move { input }).boxed(),
+            origin.clone(),
+            &target.forward_headers,
+            target.timeout,
+        )?;
         let mut reply = call::invoke(&target.invoker, call).await?;
         let message = reply
             .messages
