@@ -116,8 +116,6 @@ pub struct Consumer {
     pub plan: Option<String>,
     /// The consumer's metadata from the configuration, and a token's claims.
     pub metadata: serde_json::Map<String, serde_json::Value>,
-    /// How it was authenticated (the authenticator's name).
-    pub authenticated_by: String,
 }
 
 impl Call {

@@ -39,6 +39,7 @@ use crate::registry::proto::{self, Compiled, SchemaRequest};
 use crate::registry::wsdl::build::{Choice, SoapService};
 use crate::registry::wsdl::{self, Location};
 use crate::registry::{declared_at, Operation};
+use crate::stages::Security;
 use crate::xml::schema::XmlSchema;
 
 /// A gateway ready to serve.
@@ -218,6 +219,7 @@ pub fn build(
         .collect();
 
     let mut served = Served::default();
+    let security = Security::new(config, diags);
     let made_backends: Vec<Option<MadeBackend>> = config
         .mappings
         .iter()
@@ -252,7 +254,12 @@ pub fn build(
                 &compiled.pool,
                 diags,
             );
-            proxies.extend(route.map(Arc::new));
+            proxies.extend(route.map(|mut route| {
+                let methods = [route.operation.method.clone()];
+                let options = auth_options(config, mapping);
+                route.invoker = security.wrap(route.invoker, options, &methods, diags);
+                Arc::new(route)
+            }));
             continue;
         }
         // Without a backend the routes are still checked, so that every problem is reported.
@@ -311,6 +318,9 @@ pub fn build(
                     ),
                 });
         }
+        // Compose steps (above) call the backend itself; clients go through the stages.
+        let auth = auth_options(config, mapping);
+        let invoker = security.wrap(invoker, auth, &methods, diags);
         let target = MappingTarget {
             invoker,
             backend_timeout,
@@ -318,6 +328,7 @@ pub fn build(
             is_soap,
             methods,
             backend_rules: Vec::new(),
+            credential_query: security.credential_query(auth),
         };
         served.add(config, mapping, &compiled, target, diags);
     }
@@ -325,9 +336,12 @@ pub fn build(
         let Some(options) = &mapping.config.compose else {
             continue;
         };
-        if let Some(target) =
+        if let Some(mut target) =
             compose_target(mapping, options, &callables, &mut compiled.pool, diags)
         {
+            let options = auth_options(config, mapping);
+            target.invoker = security.wrap(target.invoker, options, &target.methods, diags);
+            target.credential_query = security.credential_query(options);
             served.add(config, mapping, &compiled, target, diags);
         }
     }
@@ -361,6 +375,21 @@ pub fn build(
         warnings: Vec::new(),
         warnings_text: String::new(),
     })
+}
+
+/// The authentication of a mapping: its own, or gateway.yaml's; with the file it is written in.
+fn auth_options<'c>(
+    config: &'c LoadedConfig,
+    mapping: &'c LoadedMapping,
+) -> Option<(&'c config::AuthOptions, &'c Arc<str>)> {
+    match &mapping.config.auth {
+        Some(options) => Some((options, &mapping.file)),
+        None => config
+            .gateway
+            .auth
+            .as_ref()
+            .map(|o| (o, &config.gateway_file)),
+    }
 }
 
 /// What the mappings' frontends serve, gathered mapping by mapping.
@@ -1162,6 +1191,8 @@ struct MappingTarget {
     /// HTTP rules the backend gives its methods, as annotations would (a composed endpoint's
     /// method and path), by method full name.
     backend_rules: Vec<(String, RuleSpec)>,
+    /// Query parameters that carry credentials, not input fields.
+    credential_query: Vec<String>,
 }
 
 /// The routes of one mapping: for each method of its services, the mapping's rules, the
@@ -1179,10 +1210,12 @@ fn mapping_routes(
         is_soap,
         methods,
         backend_rules,
+        credential_query,
     } = target;
     // SOAP and composed responses show their zero values (a null or empty part is news).
     let emit_defaults = is_soap || mapping.config.compose.is_some();
     let mut settings = MappingSettings::new(&mapping.config.options, emit_defaults);
+    settings.credential_query = credential_query;
     settings.api_version = api_version(mapping, diags);
     settings.response_headers = deprecation_headers(mapping, diags);
     let settings = Arc::new(settings);
@@ -2072,6 +2105,14 @@ fn compose_target(
         ("query".into(), Shape::Strings),
         ("headers".into(), Shape::Strings),
         ("body".into(), Shape::Any),
+        (
+            "consumer".into(),
+            Shape::Object(vec![
+                ("id".into(), Shape::Scalar(ScalarType::String)),
+                ("plan".into(), Shape::Scalar(ScalarType::String)),
+                ("metadata".into(), Shape::Any),
+            ]),
+        ),
         ("steps".into(), Shape::Object(step_shapes)),
     ]);
     let mut response = Vec::new();
@@ -2180,6 +2221,7 @@ fn compose_target(
         is_soap: false,
         backend_rules: vec![(method.full_name().to_owned(), rule)],
         methods: vec![method],
+        credential_query: Vec::new(),
     })
 }
 
@@ -2277,11 +2319,11 @@ impl ComposeChecker<'_, '_> {
                     let message = format!("there is no step `{name}`");
                     self.fail(text, message);
                 }
-                ("path" | "query" | "headers" | "steps", _) => {}
+                ("path" | "query" | "headers" | "consumer" | "steps", _) => {}
                 ("item", _) if item => {}
                 (other, _) => {
                     let message = format!(
-                        "`{other}` is not in the context: expressions read path, query, headers, body and steps{}",
+                        "`{other}` is not in the context: expressions read path, query, headers, body, consumer and steps{}",
                         if item { ", and item" } else { "" }
                     );
                     self.fail(text, message);

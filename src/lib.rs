@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod grpc;
 pub mod protojson;
 pub mod registry;
+pub mod stages;
 pub mod status;
 pub mod toolchain;
 pub mod wire;

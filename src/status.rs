@@ -39,6 +39,9 @@ pub struct Status {
     /// An HTTP status that overrides the table of section 6, for gateway-made errors that have
     /// no code of their own (405 and 413).
     pub http_override: Option<StatusCode>,
+    /// Headers the gateway sends with the error (`WWW-Authenticate`, `Retry-After`): HTTP
+    /// headers on HTTP frontends, trailing metadata on gRPC.
+    pub headers: Option<Box<http::HeaderMap>>,
 }
 
 impl Status {
@@ -48,6 +51,7 @@ impl Status {
             message: message.into(),
             details: Vec::new(),
             http_override: None,
+            headers: None,
         }
     }
 
@@ -65,6 +69,27 @@ impl Status {
 
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(Code::Unavailable, message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(Code::Unauthenticated, message)
+    }
+
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(Code::PermissionDenied, message)
+    }
+
+    /// Adds a header to send with the error.
+    pub fn with_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        self.headers
+            .get_or_insert_with(Default::default)
+            .append(name, value);
+        self
+    }
+
+    /// The headers to send with the error.
+    pub fn header_iter(&self) -> impl Iterator<Item = (&http::HeaderName, &http::HeaderValue)> {
+        self.headers.iter().flat_map(|headers| headers.iter())
     }
 
     pub fn deadline_exceeded() -> Self {

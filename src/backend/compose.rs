@@ -124,7 +124,8 @@ impl Backend for ComposeBackend {
             .await
             .ok_or_else(|| Status::invalid_argument("no request message"))?
             .to_json(&self.request_plan)?;
-        let context = self.context(&request, &metadata);
+        let mut context = self.context(&request, &metadata);
+        context.insert("consumer".into(), consumer_value(consumer.as_deref()));
         let caller = Caller {
             metadata,
             origin,
@@ -358,6 +359,24 @@ impl Step {
             .to_json(&callable.response_plan)?;
         Ok(Rcvar::new(reply))
     }
+}
+
+/// The consumer as the expressions see it: `{id, plan, metadata}`, or null.
+fn consumer_value(consumer: Option<&Consumer>) -> Rcvar {
+    let Some(consumer) = consumer else {
+        return null();
+    };
+    let text = |t: &str| Rcvar::new(Variable::String(t.to_owned()));
+    let metadata = serde_json::Value::Object(consumer.metadata.clone());
+    let metadata = Variable::try_from(metadata).unwrap_or(Variable::Null);
+    object(Context::from([
+        ("id".to_owned(), text(&consumer.id)),
+        (
+            "plan".to_owned(),
+            consumer.plan.as_deref().map_or_else(null, text),
+        ),
+        ("metadata".to_owned(), Rcvar::new(metadata)),
+    ]))
 }
 
 /// A key as text, so that `5` and `"5"` (an int64 in proto3 JSON) match.

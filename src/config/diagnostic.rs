@@ -19,6 +19,9 @@ pub struct Diagnostic {
     /// A second place that the message refers to (e.g. the other of two ambiguous routes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub related: Option<Box<Diagnostic>>,
+    /// The line holds a secret: the rendering shows the place, not the line.
+    #[serde(skip)]
+    pub secret: bool,
 }
 
 impl Diagnostic {
@@ -34,11 +37,18 @@ impl Diagnostic {
             column: column.max(1),
             message: message.into(),
             related: None,
+            secret: false,
         }
     }
 
     pub fn at(pos: &Pos, message: impl Into<String>) -> Self {
         Self::new(&*pos.file, pos.line, pos.column, message)
+    }
+
+    /// Marks the place as holding a secret, so that its line is never printed.
+    pub fn hiding_line(mut self) -> Self {
+        self.secret = true;
+        self
     }
 
     pub fn with_related(mut self, related: Diagnostic) -> Self {
@@ -137,6 +147,7 @@ impl Diagnostics {
         let line_text = self
             .sources
             .get(&d.file)
+            .filter(|_| !d.secret)
             .and_then(|text| text.lines().nth(d.line as usize - 1));
         if let Some(text) = line_text {
             let number = d.line.to_string();

@@ -256,10 +256,13 @@ pub fn secret(
         };
     }
     if !text.contains("${") {
-        diags.push(Diagnostic::at(
-            &pos,
-            "a secret is given as `${ENV_VAR}` or `file:PATH`, not written inline",
-        ));
+        diags.push(
+            Diagnostic::at(
+                &pos,
+                "a secret is given as `${ENV_VAR}` or `file:PATH`, not written inline",
+            )
+            .hiding_line(),
+        );
         return None;
     }
     expand(text, pos, vars, diags)

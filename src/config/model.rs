@@ -165,6 +165,184 @@ pub struct GatewayConfig {
     /// Limits on requests.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Named ways to authenticate; `auth.any_of` (here for every mapping, or in a mapping)
+    /// picks them by name. See docs/authentication.md.
+    #[serde(default)]
+    pub authenticators: BTreeMap<String, Located<AuthenticatorConfig>>,
+    /// Who may call: each consumer's credentials, plan and metadata, by id.
+    #[serde(default)]
+    pub consumers: BTreeMap<String, ConsumerConfig>,
+    /// What a consumer's plan allows.
+    #[serde(default)]
+    pub plans: BTreeMap<String, PlanConfig>,
+    /// Authentication of every mapping that has no `auth` of its own.
+    #[serde(default)]
+    pub auth: Option<AuthOptions>,
+}
+
+/// One way to authenticate: exactly one of `api_key`, `basic`, `jwt`, `hmac`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthenticatorConfig {
+    /// A key in a header or a query parameter, matched against the consumers' `api_keys`.
+    #[serde(default)]
+    pub api_key: Option<ApiKeyConfig>,
+    /// HTTP Basic, matched against the consumers' `basic` credentials.
+    #[serde(default)]
+    pub basic: Option<BasicConfig>,
+    /// A JWT bearer token (`Authorization: Bearer ...`), verified with configured keys or a
+    /// JWKS.
+    #[serde(default)]
+    pub jwt: Option<JwtConfig>,
+    /// A request signed with a consumer's HMAC secret (`Authorization: Signature ...`).
+    #[serde(default)]
+    pub hmac: Option<HmacConfig>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// The header that carries the key (default `x-api-key`).
+    #[serde(default)]
+    pub header: Option<Located<String>>,
+    /// A query parameter that may carry it instead.
+    #[serde(default)]
+    pub query: Option<Located<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BasicConfig {
+    /// The realm named in `WWW-Authenticate` (default `rosetta`).
+    #[serde(default)]
+    pub realm: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// The algorithms accepted (`RS256`, `ES256`, `EdDSA`, `HS256`, ...): a token's own `alg`
+    /// is only believed when it is one of these.
+    pub algorithms: Vec<Located<String>>,
+    /// Keys: a secret (`HS*`, given as `${ENV}` or `file:`) or a PEM public key file.
+    #[serde(default)]
+    pub keys: Vec<JwtKeyConfig>,
+    /// A JWKS endpoint: fetched in the background, cached, refreshed before `jwks_refresh`
+    /// runs out, fetched again (at most once per `jwks_min_refetch`) for an unknown `kid`;
+    /// the last good keys stay while the endpoint is down.
+    #[serde(default)]
+    pub jwks_url: Option<Located<String>>,
+    /// Default 5m.
+    #[serde(default)]
+    pub jwks_refresh: Option<DurationText>,
+    /// Default 10s.
+    #[serde(default)]
+    pub jwks_min_refetch: Option<DurationText>,
+    /// The `iss` a token must have.
+    #[serde(default)]
+    pub issuer: Option<Located<String>>,
+    /// The `aud` a token must have (one of these).
+    #[serde(default)]
+    pub audience: Vec<Located<String>>,
+    /// Clock leeway for `exp` and `nbf`; at most 60s (default 30s).
+    #[serde(default)]
+    pub leeway: Option<Located<DurationText>>,
+    /// Refuse tokens without `exp` (default true).
+    #[serde(default = "yes")]
+    pub require_exp: bool,
+    /// The claim that names the consumer (default `sub`). A consumer of that id in
+    /// `consumers` lends its plan and metadata; the token's claims join its metadata.
+    #[serde(default)]
+    pub consumer_claim: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeyConfig {
+    /// The key id tokens name in `kid` (a key without one is tried for tokens without `kid`).
+    #[serde(default)]
+    pub kid: Option<String>,
+    /// An HMAC secret, as `${ENV_VAR}` or `file:PATH`.
+    #[serde(default)]
+    pub secret: Option<Located<String>>,
+    /// A PEM file with an RSA, EC or Ed25519 public key (relative to gateway.yaml).
+    #[serde(default)]
+    pub pem_file: Option<Located<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HmacConfig {
+    /// How far the request's `Date` (or `X-Date`) may be from the gateway's clock (default
+    /// 300s); a signature is accepted once within twice this window.
+    #[serde(default)]
+    pub clock_skew: Option<DurationText>,
+    /// Headers every signature must cover besides `(request-target)`, `date` and, for a
+    /// request with a body, `digest`.
+    #[serde(default)]
+    pub headers: Vec<String>,
+}
+
+/// A consumer: its credentials (API keys hashed, secrets by reference), plan and metadata.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerConfig {
+    #[serde(default)]
+    pub plan: Option<Located<String>>,
+    /// Anything to forward or to read in composed endpoints (`consumer.metadata...`).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// API keys, stored hashed: `sha256:<64 hex digits>` (`printf %s KEY | sha256sum`), or
+    /// the key itself as `${ENV_VAR}` or `file:PATH` (hashed at load).
+    #[serde(default)]
+    pub api_keys: Vec<Located<String>>,
+    #[serde(default)]
+    pub basic: Option<BasicCredential>,
+    #[serde(default)]
+    pub hmac: Vec<HmacCredential>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BasicCredential {
+    pub username: Located<String>,
+    /// `sha256:<hex>`, or `${ENV_VAR}` or `file:PATH`.
+    pub password: Located<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HmacCredential {
+    /// The `keyId` signatures name.
+    pub key_id: Located<String>,
+    /// `${ENV_VAR}` or `file:PATH`.
+    pub secret: Located<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    /// The methods the plan's consumers may call: full names, unique tails, or prefixes
+    /// ending in `*` (`demo.v1.Users.*`). Empty: every method.
+    #[serde(default)]
+    pub allow: Vec<Located<String>>,
+}
+
+/// Which authenticators a mapping's calls need.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthOptions {
+    /// Authenticator names; a request is let in by any one of them.
+    pub any_of: Vec<Located<String>>,
+    /// Methods served without authentication (full names or unique tails).
+    #[serde(default)]
+    pub public: Vec<Located<String>>,
+    /// A header (metadata) that tells the backend the consumer's id.
+    #[serde(default)]
+    pub forward_consumer: Option<Located<String>>,
+    /// Consumer metadata or token claims forwarded as headers: claim -> header.
+    #[serde(default)]
+    pub forward_claims: BTreeMap<String, Located<String>>,
 }
 
 fn default_listen() -> Located<String> {
@@ -368,6 +546,9 @@ pub struct MappingConfig {
     /// Where calls go (not for `compose` mappings, whose steps call other mappings' methods).
     #[serde(default)]
     pub backend: BackendRef,
+    /// Authentication of this mapping's calls (instead of gateway.yaml's `auth`).
+    #[serde(default)]
+    pub auth: Option<AuthOptions>,
     /// Schema files: `.proto` paths relative to an include directory, or `.pb` descriptor sets
     /// relative to this file. Not used with a SOAP backend (its WSDL is the schema).
     #[serde(default)]

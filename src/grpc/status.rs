@@ -43,23 +43,27 @@ pub fn from_tonic(status: &tonic::Status) -> Status {
         message: status.message().to_owned(),
         details,
         http_override: None,
+        headers: None,
     }
 }
 
 /// The tonic form, with details packed into `grpc-status-details-bin`.
 pub fn to_tonic(status: &Status) -> tonic::Status {
+    let headers = status.headers.as_deref().cloned().unwrap_or_default();
+    let metadata = tonic::metadata::MetadataMap::from_headers(headers);
     if status.details.is_empty() {
-        return tonic::Status::new(status.code, status.message.clone());
+        return tonic::Status::with_metadata(status.code, status.message.clone(), metadata);
     }
     let body = RpcStatus {
         code: status.code as i32,
         message: status.message.clone(),
         details: status.details.clone(),
     };
-    tonic::Status::with_details(
+    tonic::Status::with_details_and_metadata(
         status.code,
         status.message.clone(),
         Bytes::from(body.encode_to_vec()),
+        metadata,
     )
 }
 

@@ -111,12 +111,17 @@ pub struct Pins {
 /// A configuration with the pins schemas and a `things` backend at `${THINGS}`, and `mappings`
 /// (name, text).
 pub fn things_config(mappings: &[(&str, &str)]) -> tempfile::TempDir {
+    things_config_with("", mappings)
+}
+
+/// Like [`things_config`], with `extra` (top-level keys) added to gateway.yaml.
+pub fn things_config_with(extra: &str, mappings: &[(&str, &str)]) -> tempfile::TempDir {
     let include = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/graphql");
     let gateway_yaml = format!(
         "version: 1\nlisten: 127.0.0.1:0\nschemas:\n  include: [{}]\nbackends:\n  things:\n    protocol: grpc\n    address: http://${{THINGS}}\n",
         include.display()
     );
-    let mut files = vec![("gateway.yaml".to_owned(), gateway_yaml)];
+    let mut files = vec![("gateway.yaml".to_owned(), gateway_yaml + extra)];
     files.extend(
         mappings
             .iter()
@@ -132,10 +137,21 @@ pub fn things_config(mappings: &[(&str, &str)]) -> tempfile::TempDir {
 impl Pins {
     /// The pins backend on a free port, and a gateway with `mappings` in front of it.
     pub async fn start(mappings: &[(&str, &str)]) -> Pins {
-        let dir = things_config(mappings);
+        Pins::start_with("", &[], mappings).await
+    }
+
+    /// Like [`Pins::start`], with `extra` added to gateway.yaml and `vars` in the environment.
+    pub async fn start_with(
+        extra: &str,
+        vars: &[(&str, String)],
+        mappings: &[(&str, &str)],
+    ) -> Pins {
+        let dir = things_config_with(extra, mappings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let gateway = super::load(dir.path(), super::vars(&[("THINGS", addr.to_string())]))
+        let mut vars = vars.to_vec();
+        vars.push(("THINGS", addr.to_string()));
+        let gateway = super::load(dir.path(), super::vars(&vars))
             .unwrap_or_else(|d| panic!("{}", d.render()));
         let calls = Arc::new(AtomicUsize::new(0));
         let batches = Arc::new(AtomicUsize::new(0));

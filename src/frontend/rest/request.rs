@@ -84,7 +84,7 @@ fn query_bindings(route: &Route, query: &str, out: &mut Vec<Binding>) -> Result<
             None => (key.as_ref(), None),
         };
         let Some(path) = resolve_path(&input, name) else {
-            if ignore_unknown {
+            if ignore_unknown || route.mapping.credential_query.iter().any(|q| q == name) {
                 continue;
             }
             return Err(Status::invalid_argument(format!(

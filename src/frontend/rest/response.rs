@@ -94,6 +94,9 @@ pub fn error(status: &Status, pool: &DescriptorPool) -> Response {
     let mut response = Response::new(Body::from(status.to_json_bytes(pool)));
     *response.status_mut() = status.http_status();
     response.headers_mut().insert(CONTENT_TYPE, JSON);
+    for (name, value) in status.header_iter() {
+        response.headers_mut().append(name, value.clone());
+    }
     response
 }
 

@@ -23,6 +23,8 @@ pub struct MappingSettings {
     pub proto_field_names: bool,
     pub strict: bool,
     pub ignore_unknown_query_params: bool,
+    /// Query parameters that carry credentials (an API key): not fields of the input.
+    pub credential_query: Vec<String>,
     pub forward_headers: Vec<HeaderName>,
     /// The API version the mapping's routes serve (`api_version`).
     pub api_version: Option<VersionMatch>,
@@ -88,6 +90,7 @@ impl MappingSettings {
             proto_field_names: options.proto_field_names,
             strict: options.strict,
             ignore_unknown_query_params: options.ignore_unknown_query_params,
+            credential_query: Vec::new(),
             api_version: None,
             response_headers: Vec::new(),
             forward_headers: options

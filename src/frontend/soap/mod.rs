@@ -255,13 +255,20 @@ impl SoapEndpoint {
         let body = encoder
             .fault(version, client, None, &status.message, None)
             .unwrap_or_default();
-        // SOAP 1.1 answers faults with 500; 1.2 with 400 for the sender's.
-        let http = if version == SoapVersion::V12 && client {
+        // SOAP 1.1 answers faults with 500; 1.2 with 400 for the sender's. Missing credentials
+        // are HTTP's business (401 and its challenge), as SOAP clients expect.
+        let http = if status.code == Code::Unauthenticated {
+            StatusCode::UNAUTHORIZED
+        } else if version == SoapVersion::V12 && client {
             StatusCode::BAD_REQUEST
         } else {
             StatusCode::INTERNAL_SERVER_ERROR
         };
-        with_content_type(version, http, body)
+        let mut response = with_content_type(version, http, body);
+        for (name, value) in status.header_iter() {
+            response.headers_mut().append(name, value.clone());
+        }
+        response
     }
 }
 

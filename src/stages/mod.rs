@@ -1,0 +1,360 @@
+//! Stages (conventions section 7): tower layers over a mapping's invoker, each with a typed
+//! configuration. They act on the canonical call, so every frontend gets them alike.
+
+pub mod auth;
+pub mod jwt;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderName;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use prost_reflect::MethodDescriptor;
+
+use crate::call::{Consumer, Invoker};
+use crate::config::{
+    self, pos_in, AuthOptions, AuthenticatorConfig, Diagnostic, Diagnostics, LoadedConfig, Located,
+};
+use auth::{AuthLayer, AuthStage, Authenticator, Credentials, Method};
+
+/// The gateway's authenticators, consumers and plans, checked once for every mapping.
+#[derive(Default)]
+pub struct Security {
+    authenticators: HashMap<String, Arc<Authenticator>>,
+    /// Authenticators whose configuration is wrong (reported already).
+    broken: HashSet<String>,
+    credentials: Arc<Credentials>,
+    plans: Arc<HashMap<String, Vec<String>>>,
+}
+
+impl Security {
+    pub fn new(config: &LoadedConfig, diags: &mut Diagnostics) -> Security {
+        let gateway = &config.gateway;
+        let pos = |l: &Located<String>| config.pos(l);
+        let secret = |l: &Located<String>, diags: &mut Diagnostics| {
+            config::secret(
+                l,
+                pos(l),
+                &config.base_dir,
+                &config.files,
+                &config.vars,
+                diags,
+            )
+        };
+        // A stored digest (`sha256:<hex>`), or a secret to hash now.
+        let digest = |l: &Located<String>, diags: &mut Diagnostics| -> Option<[u8; 32]> {
+            if let Some(hex) = l.strip_prefix("sha256:") {
+                let bytes: Option<Vec<u8>> = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                    .collect();
+                return match bytes.and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+                    Some(digest) => Some(digest),
+                    None => {
+                        diags.push(Diagnostic::at(
+                            &pos(l),
+                            "`sha256:` is followed by 64 hexadecimal digits",
+                        ));
+                        None
+                    }
+                };
+            }
+            secret(l, diags).map(|s| auth::digest(s.as_bytes()))
+        };
+        let mut credentials = Credentials::default();
+        for (id, consumer) in &gateway.consumers {
+            if let Some(plan) = &consumer.plan {
+                if !gateway.plans.contains_key(&plan.value) {
+                    diags.push(Diagnostic::at(
+                        &pos(plan),
+                        format!("no plan `{}` in `plans`", plan.value),
+                    ));
+                }
+            }
+            let made = Arc::new(Consumer {
+                id: id.clone(),
+                plan: consumer.plan.as_ref().map(|p| p.value.clone()),
+                metadata: consumer.metadata.clone().into_iter().collect(),
+            });
+            credentials.consumers.insert(id.clone(), made.clone());
+            for key in &consumer.api_keys {
+                if let Some(digest) = digest(key, diags) {
+                    credentials.api_keys.push((digest, made.clone()));
+                }
+            }
+            if let Some(basic) = &consumer.basic {
+                if let Some(digest) = digest(&basic.password, diags) {
+                    let user = basic.username.value.clone();
+                    credentials.basic.push((user, digest, made.clone()));
+                }
+            }
+            for hmac in &consumer.hmac {
+                if let Some(secret) = secret(&hmac.secret, diags) {
+                    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+                    let previous = credentials
+                        .hmac
+                        .insert(hmac.key_id.value.clone(), (key, made.clone()));
+                    if previous.is_some() {
+                        diags.push(Diagnostic::at(
+                            &pos(&hmac.key_id),
+                            format!("two consumers have the HMAC key id `{}`", hmac.key_id.value),
+                        ));
+                    }
+                }
+            }
+        }
+        let plans = gateway
+            .plans
+            .iter()
+            .map(|(name, plan)| {
+                let allow = plan.allow.iter().map(|s| s.value.clone()).collect();
+                (name.clone(), allow)
+            })
+            .collect();
+        let mut authenticators = HashMap::new();
+        let mut broken = HashSet::new();
+        for (name, a) in &gateway.authenticators {
+            match authenticator(config, a, name, diags) {
+                Some(method) => {
+                    let made = Authenticator {
+                        name: name.clone(),
+                        method,
+                    };
+                    authenticators.insert(name.clone(), Arc::new(made));
+                }
+                None => {
+                    broken.insert(name.clone());
+                }
+            }
+        }
+        Security {
+            authenticators,
+            broken,
+            credentials: Arc::new(credentials),
+            plans: Arc::new(plans),
+        }
+    }
+
+    /// The query parameters that carry credentials for `options`' authenticators.
+    pub fn credential_query(&self, options: Option<(&AuthOptions, &Arc<str>)>) -> Vec<String> {
+        let names = options.into_iter().flat_map(|(o, _)| &o.any_of);
+        names
+            .filter_map(|name| match &self.authenticators.get(&name.value)?.method {
+                Method::ApiKey { query, .. } => query.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Wraps a mapping's invoker in its authentication (`options`, written in `file`), if it
+    /// has any.
+    pub fn wrap(
+        &self,
+        invoker: Invoker,
+        options: Option<(&AuthOptions, &Arc<str>)>,
+        methods: &[MethodDescriptor],
+        diags: &mut Diagnostics,
+    ) -> Invoker {
+        let Some((options, file)) = options else {
+            return invoker;
+        };
+        let pos = |l: &Located<String>| pos_in(file, l);
+        let mut authenticators = Vec::new();
+        for name in &options.any_of {
+            match self.authenticators.get(&name.value) {
+                Some(a) => authenticators.push(a.clone()),
+                None if self.broken.contains(&name.value) => {}
+                None => diags.push(Diagnostic::at(
+                    &pos(name),
+                    format!("no authenticator `{}` in gateway.yaml", name.value),
+                )),
+            }
+        }
+        let mut public = HashSet::new();
+        for selector in &options.public {
+            let tail = format!(".{}", selector.value);
+            let found: Vec<&MethodDescriptor> = methods
+                .iter()
+                .filter(|m| m.full_name() == selector.value || m.full_name().ends_with(&tail))
+                .collect();
+            match found.as_slice() {
+                [one] => {
+                    public.insert(one.full_name().to_owned());
+                }
+                _ => diags.push(Diagnostic::at(
+                    &pos(selector),
+                    format!(
+                        "`{}` names no single method of this mapping",
+                        selector.value
+                    ),
+                )),
+            }
+        }
+        let header = |l: &Located<String>, diags: &mut Diagnostics| {
+            HeaderName::from_bytes(l.to_ascii_lowercase().as_bytes())
+                .map_err(|_| diags.push(Diagnostic::at(&pos(l), "not a header name")))
+                .ok()
+        };
+        let forward_consumer = options
+            .forward_consumer
+            .as_ref()
+            .and_then(|l| header(l, diags));
+        let forward_claims = options
+            .forward_claims
+            .iter()
+            .filter_map(|(claim, l)| Some((claim.clone(), header(l, diags)?)))
+            .collect();
+        let stage = AuthStage {
+            authenticators,
+            credentials: self.credentials.clone(),
+            public,
+            plans: self.plans.clone(),
+            forward_consumer,
+            forward_claims,
+        };
+        Invoker::new(tower::Layer::layer(&AuthLayer(Arc::new(stage)), invoker))
+    }
+}
+
+/// An authenticator's method from its configuration.
+fn authenticator(
+    config: &LoadedConfig,
+    a: &Located<AuthenticatorConfig>,
+    name: &str,
+    diags: &mut Diagnostics,
+) -> Option<Method> {
+    let pos = |l: &Located<String>| config.pos(l);
+    let placed = || config.pos(a);
+    let given = [
+        a.api_key.is_some(),
+        a.basic.is_some(),
+        a.jwt.is_some(),
+        a.hmac.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        diags.push(Diagnostic::at(
+            &placed(),
+            format!("authenticator `{name}` needs exactly one of api_key, basic, jwt, hmac"),
+        ));
+        return None;
+    }
+    if let Some(api_key) = &a.api_key {
+        let header = match &api_key.header {
+            Some(h) => match HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()) {
+                Ok(header) => header,
+                Err(_) => {
+                    diags.push(Diagnostic::at(&pos(h), "not a header name"));
+                    return None;
+                }
+            },
+            None => HeaderName::from_static("x-api-key"),
+        };
+        let query = api_key.query.as_ref().map(|q| q.value.clone());
+        return Some(Method::ApiKey { header, query });
+    }
+    if let Some(basic) = &a.basic {
+        let realm = basic.realm.clone().unwrap_or_else(|| "rosetta".into());
+        return Some(Method::Basic { realm });
+    }
+    if let Some(hmac) = &a.hmac {
+        let skew = hmac.clock_skew.map_or(Duration::from_secs(300), |d| d.0);
+        return Some(Method::Hmac(auth::Hmac::new(skew, &hmac.headers)));
+    }
+    let jwt = a.jwt.as_ref()?;
+    let mut algorithms = Vec::new();
+    for text in &jwt.algorithms {
+        match text.parse::<Algorithm>() {
+            Ok(alg) => algorithms.push(alg),
+            Err(_) => diags.push(Diagnostic::at(
+                &pos(text),
+                format!(
+                    "`{}` is not a JWT algorithm (HS256, RS256, PS256, ES256, EdDSA, ...)",
+                    text.value
+                ),
+            )),
+        }
+    }
+    if jwt.algorithms.is_empty() {
+        diags.push(Diagnostic::at(
+            &placed(),
+            format!("authenticator `{name}`: `algorithms` lists the algorithms tokens may use"),
+        ));
+    }
+    let leeway = match &jwt.leeway {
+        Some(l) if l.value.0 > Duration::from_secs(60) => {
+            diags.push(Diagnostic::at(&config.pos(l), "the leeway is at most 60s"));
+            return None;
+        }
+        Some(l) => l.value.0,
+        None => Duration::from_secs(30),
+    };
+    let mut keys = Vec::new();
+    for key in &jwt.keys {
+        let made = match (&key.secret, &key.pem_file) {
+            (Some(secret), None) => config::secret(
+                secret,
+                pos(secret),
+                &config.base_dir,
+                &config.files,
+                &config.vars,
+                diags,
+            )
+            .and_then(|s| DecodingKey::from_secret(s.as_bytes()).ok()),
+            (None, Some(file)) => {
+                let pem = config
+                    .files
+                    .read_to_string(&config.base_dir.join(&file.value))
+                    .map_err(|e| {
+                        diags.push(Diagnostic::at(
+                            &pos(file),
+                            format!("cannot read `{}`: {e}", file.value),
+                        ))
+                    })
+                    .ok()?;
+                let key = DecodingKey::from_rsa_pem(pem.as_bytes())
+                    .or_else(|_| DecodingKey::from_ec_pem(pem.as_bytes()))
+                    .or_else(|_| DecodingKey::from_ed_pem(pem.as_bytes()));
+                if key.is_err() {
+                    diags.push(Diagnostic::at(
+                        &pos(file),
+                        "not a PEM RSA, EC or Ed25519 public key",
+                    ));
+                }
+                key.ok()
+            }
+            _ => {
+                diags.push(Diagnostic::at(
+                    &placed(),
+                    format!("authenticator `{name}`: a key has either `secret` or `pem_file`"),
+                ));
+                None
+            }
+        };
+        keys.extend(made.map(|k| (key.kid.clone(), k)));
+    }
+    let jwks = jwt.jwks_url.as_ref().map(|url| {
+        jwt::Jwks::new(
+            url.value.clone(),
+            jwt.jwks_refresh.map_or(Duration::from_secs(300), |d| d.0),
+            jwt.jwks_min_refetch
+                .map_or(Duration::from_secs(10), |d| d.0),
+        )
+    });
+    if keys.is_empty() && jwks.is_none() {
+        diags.push(Diagnostic::at(
+            &placed(),
+            format!("authenticator `{name}` has no `keys` and no `jwks_url`"),
+        ));
+    }
+    Some(Method::Jwt(Arc::new(jwt::Jwt {
+        algorithms,
+        keys,
+        jwks,
+        issuer: jwt.issuer.as_ref().map(|i| i.value.clone()),
+        audience: jwt.audience.iter().map(|a| a.value.clone()).collect(),
+        leeway,
+        require_exp: jwt.require_exp,
+        consumer_claim: jwt.consumer_claim.clone().unwrap_or_else(|| "sub".into()),
+    })))
+}
