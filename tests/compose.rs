@@ -55,6 +55,19 @@ compose:
     colleagues: steps.colleagues[].name
 "#;
 
+/// A request deadline shorter than its one required step.
+const DEADLINE: &str = r#"
+version: 1
+frontend: rest
+compose:
+  method: GET
+  path: /bff/late
+  timeout: 150ms
+  steps:
+    - {name: slow, call: Users.Sleep, input: {duration: "'2s'"}}
+  response: {done: "`true`"}
+"#;
+
 const CONCURRENT: &str = r#"
 version: 1
 frontend: rest
@@ -84,6 +97,7 @@ async fn a_composed_endpoint_over_three_protocols() {
         ("mappings/customers.yaml", "version: 1\nfrontend: grpc\nbackend:\n  use: customers\nschemas: [customers.proto]\nservices: [matrix.v1.Customers]\n"),
         ("mappings/home.yaml", COMPOSE),
         ("mappings/twice.yaml", CONCURRENT),
+        ("mappings/late.yaml", DEADLINE),
     ]);
     let gateway = common::serve(
         common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render())),
@@ -125,6 +139,33 @@ async fn a_composed_endpoint_over_three_protocols() {
     assert_eq!(
         response.json::<Value>().await.unwrap()["message"],
         "user 999 not found"
+    );
+
+    // The request's deadline ends it (504) and cancels the step at the backend; a client's
+    // shorter grpc-timeout wins.
+    let before = cancelled.load(std::sync::atomic::Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let response = reqwest::get(gateway.url("/bff/late")).await.unwrap();
+    assert_eq!(response.status(), 504);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let response = reqwest::Client::new()
+        .get(gateway.url("/bff/late"))
+        .header("grpc-timeout", "50m")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 504);
+    assert!(started.elapsed() < std::time::Duration::from_millis(140));
+    for _ in 0..50 {
+        if cancelled.load(std::sync::atomic::Ordering::SeqCst) >= before + 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        cancelled.load(std::sync::atomic::Ordering::SeqCst),
+        before + 2
     );
 
     // Independent steps run concurrently: two 100 ms calls take about 100 ms.
