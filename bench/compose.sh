@@ -72,19 +72,10 @@ request = function()
 end
 LUA
 
-measure() { # url [script]
-  local script=()
-  [ -n "${2:-}" ] && script=(-s "$2")
-  "${core1[@]}" wrk -t1 -c"$CONNS" -d3s "${script[@]}" "$1" >/dev/null 2>&1
-  local out
-  out=$("${core1[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "${script[@]}" "$1" 2>&1)
-  printf '%s\t%s\t%s\t%s\n' "$(wrk_rps "$out")" "$(wrk_pct "$out" 50%)" "$(wrk_pct "$out" 99%)" "$(grep -c 'Non-2xx' <<<"$out" || true)"
-}
-
 printf 'rep\ttarget\treq_s\tp50_us\tp99_us\tnon2xx\n' >"$OUT/summary.tsv"
 for rep in $(seq "$REPS"); do
-  printf '%s\tdirect\t%s\n' "$rep" "$(measure http://127.0.0.1:$ROSETTA_PORT/v1/users/1 "$OUT/direct.lua")" >>"$OUT/summary.tsv"
-  printf '%s\tcomposed\t%s\n' "$rep" "$(measure http://127.0.0.1:$ROSETTA_PORT/bff/pair/1/2)" >>"$OUT/summary.tsv"
+  printf '%s\tdirect\t%s\n' "$rep" "$(wrk_measure 3 http://127.0.0.1:$ROSETTA_PORT/v1/users/1 "$OUT/direct.lua")" >>"$OUT/summary.tsv"
+  printf '%s\tcomposed\t%s\n' "$rep" "$(wrk_measure 3 http://127.0.0.1:$ROSETTA_PORT/bff/pair/1/2)" >>"$OUT/summary.tsv"
 done
 echo "peak RSS of rosetta: $(peak_rss_mib "$rosetta_pid") MiB" >"$OUT/rss.txt"
 

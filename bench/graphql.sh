@@ -80,20 +80,11 @@ check() { # url lua-file
 check http://127.0.0.1:$ROSETTA_PORT/graphql "$OUT/rosetta.lua"
 check http://127.0.0.1:$MESH_PORT/graphql "$OUT/mesh.lua"
 
-measure() { # warm-up url [script]
-  local script=()
-  [ -n "${3:-}" ] && script=(-s "$3")
-  "${core1[@]}" wrk -t1 -c"$CONNS" -d"$1s" "${script[@]}" "$2" >/dev/null 2>&1
-  local out
-  out=$("${core1[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "${script[@]}" "$2" 2>&1)
-  printf '%s\t%s\t%s\t%s\n' "$(wrk_rps "$out")" "$(wrk_pct "$out" 50%)" "$(wrk_pct "$out" 99%)" "$(grep -c 'Non-2xx' <<<"$out" || true)"
-}
-
 printf 'rep\ttarget\treq_s\tp50_us\tp99_us\tnon2xx\n' >"$OUT/summary.tsv"
 for rep in $(seq "$REPS"); do
-  printf '%s\tmesh-graphql\t%s\n' "$rep" "$(measure 20 http://127.0.0.1:$MESH_PORT/graphql "$OUT/mesh.lua")" >>"$OUT/summary.tsv"
-  printf '%s\trosetta-graphql\t%s\n' "$rep" "$(measure 3 http://127.0.0.1:$ROSETTA_PORT/graphql "$OUT/rosetta.lua")" >>"$OUT/summary.tsv"
-  printf '%s\trosetta-rest\t%s\n' "$rep" "$(measure 3 http://127.0.0.1:$ROSETTA_PORT/v1/users/1)" >>"$OUT/summary.tsv"
+  printf '%s\tmesh-graphql\t%s\n' "$rep" "$(wrk_measure 20 http://127.0.0.1:$MESH_PORT/graphql "$OUT/mesh.lua")" >>"$OUT/summary.tsv"
+  printf '%s\trosetta-graphql\t%s\n' "$rep" "$(wrk_measure 3 http://127.0.0.1:$ROSETTA_PORT/graphql "$OUT/rosetta.lua")" >>"$OUT/summary.tsv"
+  printf '%s\trosetta-rest\t%s\n' "$rep" "$(wrk_measure 3 http://127.0.0.1:$ROSETTA_PORT/v1/users/1)" >>"$OUT/summary.tsv"
 done
 echo "peak RSS of rosetta: $(peak_rss_mib "$rosetta_pid") MiB" >"$OUT/rss.txt"
 

@@ -19,6 +19,17 @@ wrk_pct() {
 h2_rps() { awk '/finished in/ {print $4}' <<<"$1" | tr -d ','; }
 h2_pct() { awk '{print $3}' "$1" | sort -n | awk -v p="$2" '{a[NR]=$1} END {i=int(NR*p/100); if (i<1) i=1; print a[i]}'; }
 
+# One wrk measurement after a warm-up, at $CONNS connections for $DURATION seconds on core 1:
+# "req/s<TAB>p50 us<TAB>p99 us<TAB>non-2xx responses".
+wrk_measure() { # warm-up-seconds url [lua-script]
+  local script=()
+  [ -n "${3:-}" ] && script=(-s "$3")
+  "${core1[@]}" wrk -t1 -c"$CONNS" -d"$1s" "${script[@]}" "$2" >/dev/null 2>&1
+  local out
+  out=$("${core1[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "${script[@]}" "$2" 2>&1)
+  printf '%s\t%s\t%s\t%s\n' "$(wrk_rps "$out")" "$(wrk_pct "$out" 50%)" "$(wrk_pct "$out" 99%)" "$(grep -c 'Non-2xx' <<<"$out" || true)"
+}
+
 # Waits until a URL answers (at most 5 s).
 wait_for() { for _ in $(seq 50); do curl -sf -m 1 -o /dev/null "$@" && return 0; sleep 0.1; done; return 1; }
 
