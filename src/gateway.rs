@@ -257,7 +257,8 @@ pub fn build(
             proxies.extend(route.map(|mut route| {
                 let methods = [route.operation.method.clone()];
                 let options = auth_options(config, mapping);
-                route.invoker = security.wrap(route.invoker, options, &methods, diags);
+                let limits = rate_limits(config, mapping);
+                route.invoker = security.stages(route.invoker, options, limits, &methods, diags);
                 Arc::new(route)
             }));
             continue;
@@ -302,6 +303,15 @@ pub fn build(
                 .unwrap_or_else(unreachable_backend),
             None => invoker,
         };
+        // The backend's own limit counts every call to it, compose steps' too.
+        let named = backend.use_name.as_ref().and_then(|name| {
+            let config = config.gateway.backends.get(name.as_str())?;
+            Some((name.as_str(), config))
+        });
+        let invoker = match named {
+            Some((name, backend)) => security.outbound(invoker, name, backend),
+            None => invoker,
+        };
         for method in &methods {
             callables
                 .entry(method.full_name().to_owned())
@@ -320,7 +330,8 @@ pub fn build(
         }
         // Compose steps (above) call the backend itself; clients go through the stages.
         let auth = auth_options(config, mapping);
-        let invoker = security.wrap(invoker, auth, &methods, diags);
+        let limits = rate_limits(config, mapping);
+        let invoker = security.stages(invoker, auth, limits, &methods, diags);
         let target = MappingTarget {
             invoker,
             backend_timeout,
@@ -340,7 +351,9 @@ pub fn build(
             compose_target(mapping, options, &callables, &mut compiled.pool, diags)
         {
             let options = auth_options(config, mapping);
-            target.invoker = security.wrap(target.invoker, options, &target.methods, diags);
+            let limits = rate_limits(config, mapping);
+            target.invoker =
+                security.stages(target.invoker, options, limits, &target.methods, diags);
             target.credential_query = security.credential_query(options);
             served.add(config, mapping, &compiled, target, diags);
         }
@@ -389,6 +402,17 @@ fn auth_options<'c>(
             .auth
             .as_ref()
             .map(|o| (o, &config.gateway_file)),
+    }
+}
+
+/// The rate limits of a mapping: its own, or gateway.yaml's; with the file they are written in.
+fn rate_limits<'c>(
+    config: &'c LoadedConfig,
+    mapping: &'c LoadedMapping,
+) -> Option<crate::stages::LimitsIn<'c>> {
+    match &mapping.config.rate_limits {
+        Some(limits) => Some((limits, &mapping.file)),
+        None => Some((&config.gateway.rate_limits, &config.gateway_file)),
     }
 }
 
@@ -925,6 +949,7 @@ impl Made<'_, '_> {
                     timeout: backend.timeout,
                     connect_timeout: None,
                     connections: BackendConfig::DEFAULT_CONNECTIONS,
+                    rate_limit: None,
                     soap: backend.soap.clone(),
                     openapi: backend.openapi.clone(),
                     graphql_schema: None,

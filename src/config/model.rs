@@ -178,6 +178,73 @@ pub struct GatewayConfig {
     /// Authentication of every mapping that has no `auth` of its own.
     #[serde(default)]
     pub auth: Option<AuthOptions>,
+    /// Where rate limits keep their state, and whom to believe about the client's address.
+    #[serde(default)]
+    pub rate_limiting: RateLimitingConfig,
+    /// Rate limits of every mapping that has no `rate_limits` of its own.
+    #[serde(default)]
+    pub rate_limits: Vec<Located<LimitConfig>>,
+}
+
+/// Where rate limits keep their state.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitingConfig {
+    /// A Redis server shared by every gateway instance (`redis://host:port`, `${ENV}`
+    /// expanded): one limit across the cluster. Without it, each instance counts alone.
+    #[serde(default)]
+    pub redis: Option<Located<String>>,
+    /// When Redis cannot be reached: let calls through (`open`, the default) or refuse them
+    /// with 503 (`closed`).
+    #[serde(default)]
+    pub redis_failure: RedisFailure,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` / `Forwarded` is believed:
+    /// the client is the right-most address not in this list.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Located<String>>,
+    /// The most keys a local limit remembers (default 100000); idle keys go first.
+    #[serde(default)]
+    pub max_keys: Option<usize>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisFailure {
+    #[default]
+    Open,
+    Closed,
+}
+
+/// One rate limit (GCRA): `requests` per `per` for each key, with bursts of up to `burst`
+/// (default `requests`). `per: 1d` or `30d` makes a quota.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// What is counted: `ip` (the client's address), `consumer`, `credential` (the
+    /// `Authorization` header), `header` (the value of `header`), `route` (the method),
+    /// `global` (everything).
+    pub key: LimitKey,
+    /// The header, for `key: header`.
+    #[serde(default)]
+    pub header: Option<String>,
+    pub requests: u32,
+    pub per: DurationText,
+    #[serde(default)]
+    pub burst: Option<u32>,
+    /// The name in `RateLimit-Policy` (default: the key).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitKey {
+    Ip,
+    Consumer,
+    Credential,
+    Header,
+    Route,
+    Global,
 }
 
 /// One way to authenticate: exactly one of `api_key`, `basic`, `jwt`, `hmac`.
@@ -326,6 +393,9 @@ pub struct PlanConfig {
     /// ending in `*` (`demo.v1.Users.*`). Empty: every method.
     #[serde(default)]
     pub allow: Vec<Located<String>>,
+    /// Limits for the plan's consumers, besides the mapping's (`key` is usually `consumer`).
+    #[serde(default)]
+    pub rate_limits: Vec<Located<LimitConfig>>,
 }
 
 /// Which authenticators a mapping's calls need.
@@ -433,6 +503,10 @@ pub struct BackendConfig {
     /// HTTP/2 connections kept to the backend; calls are spread over them round-robin.
     #[serde(default = "default_connections")]
     pub connections: usize,
+    /// The backend's own limit (a paid API's quota, say), for every mapping that calls it:
+    /// calls past it wait in a queue of `queue` places, then fail with RESOURCE_EXHAUSTED.
+    #[serde(default)]
+    pub rate_limit: Option<OutboundLimitConfig>,
     /// For `protocol: soap`: the WSDL and how to call the service.
     #[serde(default)]
     pub soap: Option<SoapConfig>,
@@ -549,6 +623,9 @@ pub struct MappingConfig {
     /// Authentication of this mapping's calls (instead of gateway.yaml's `auth`).
     #[serde(default)]
     pub auth: Option<AuthOptions>,
+    /// Rate limits of this mapping's calls (instead of gateway.yaml's `rate_limits`).
+    #[serde(default)]
+    pub rate_limits: Option<Vec<Located<LimitConfig>>>,
     /// Schema files: `.proto` paths relative to an include directory, or `.pb` descriptor sets
     /// relative to this file. Not used with a SOAP backend (its WSDL is the schema).
     #[serde(default)]
@@ -902,6 +979,20 @@ pub struct ComposeBatch {
     pub items: Located<String>,
     /// The field of an item that holds its key.
     pub key: Located<String>,
+}
+
+/// A limit on the calls made to a backend.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundLimitConfig {
+    pub requests: u32,
+    pub per: DurationText,
+    /// Default 1: calls are spread evenly.
+    #[serde(default)]
+    pub burst: Option<u32>,
+    /// How many calls may wait for their turn (default 100).
+    #[serde(default)]
+    pub queue: Option<usize>,
 }
 
 /// Which requests a mapping's routes serve: those whose version (from exactly one of

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod jwt;
+pub mod rate_limit;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,18 +15,29 @@ use prost_reflect::MethodDescriptor;
 
 use crate::call::{Consumer, Invoker};
 use crate::config::{
-    self, pos_in, AuthOptions, AuthenticatorConfig, Diagnostic, Diagnostics, LoadedConfig, Located,
+    self, pos_in, AuthOptions, AuthenticatorConfig, Diagnostic, Diagnostics, LimitConfig, LimitKey,
+    LoadedConfig, Located,
 };
 use auth::{AuthLayer, AuthStage, Authenticator, Credentials, Method};
+use rate_limit::{Limit, RateLimitLayer, RateLimitStage, Store};
+
+/// Rate limits as written, with the file they are written in.
+pub type LimitsIn<'a> = (&'a [Located<LimitConfig>], &'a Arc<str>);
 
 /// The gateway's authenticators, consumers and plans, checked once for every mapping.
-#[derive(Default)]
 pub struct Security {
     authenticators: HashMap<String, Arc<Authenticator>>,
     /// Authenticators whose configuration is wrong (reported already).
     broken: HashSet<String>,
     credentials: Arc<Credentials>,
     plans: Arc<HashMap<String, Vec<String>>>,
+    store: Arc<Store>,
+    plan_limits: Arc<HashMap<String, Vec<Arc<Limit>>>>,
+    /// Every limit made, by where it is written: a limit of gateway.yaml counts once for all
+    /// the mappings it applies to.
+    made_limits: std::sync::Mutex<HashMap<String, Arc<Limit>>>,
+    /// The limits of named backends.
+    made_outbound: std::sync::Mutex<HashMap<String, Arc<rate_limit::OutboundLimit>>>,
 }
 
 impl Security {
@@ -128,12 +140,113 @@ impl Security {
                 }
             }
         }
+        let limiting = &gateway.rate_limiting;
+        let redis = limiting.redis.as_ref().and_then(|url| {
+            let text = config::expand(url, pos(url), &config.vars, diags)?;
+            rate_limit::Redis::new(&text, limiting.redis_failure)
+                .map_err(|e| diags.push(Diagnostic::at(&pos(url), format!("not a Redis URL: {e}"))))
+                .ok()
+        });
+        let mut trusted_proxies = Vec::new();
+        for text in &limiting.trusted_proxies {
+            let net = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match net {
+                Ok(net) => trusted_proxies.push(net),
+                Err(_) => diags.push(Diagnostic::at(
+                    &pos(text),
+                    format!("`{}` is not an address or a CIDR block", text.value),
+                )),
+            }
+        }
+        let store = Arc::new(Store {
+            redis,
+            trusted_proxies,
+            max_keys: limiting.max_keys.unwrap_or(100_000),
+        });
+        let made_limits = std::sync::Mutex::new(HashMap::new());
+        let plan_limits = gateway
+            .plans
+            .iter()
+            .map(|(name, plan)| {
+                let list = (&plan.rate_limits[..], &config.gateway_file);
+                (name.clone(), limits(list, &made_limits, diags))
+            })
+            .collect();
         Security {
             authenticators,
             broken,
             credentials: Arc::new(credentials),
             plans: Arc::new(plans),
+            store,
+            plan_limits: Arc::new(plan_limits),
+            made_limits,
+            made_outbound: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Wraps the invoker of a mapping's backend in the backend's own limit, if it has one
+    /// (one limit per named backend, whichever mappings call it).
+    pub fn outbound(
+        &self,
+        invoker: Invoker,
+        name: &str,
+        config: &config::BackendConfig,
+    ) -> Invoker {
+        let Some(limit) = &config.rate_limit else {
+            return invoker;
+        };
+        let made = self.made_outbound.lock().ok().and_then(|mut made| {
+            if let Some(limit) = made.get(name) {
+                return Some(limit.clone());
+            }
+            let limit = Arc::new(rate_limit::OutboundLimit::new(
+                name.to_owned(),
+                limit.requests,
+                limit.per.0,
+                limit.burst,
+                limit.queue.unwrap_or(100),
+            )?);
+            made.insert(name.to_owned(), limit.clone());
+            Some(limit)
+        });
+        match made {
+            Some(limit) => Invoker::new(tower::Layer::layer(
+                &rate_limit::OutboundLayer(limit),
+                invoker,
+            )),
+            None => invoker,
+        }
+    }
+
+    /// Wraps a mapping's invoker in its stages: rate limits inside authentication (which names
+    /// the consumer that limits may count by).
+    pub fn stages(
+        &self,
+        invoker: Invoker,
+        auth: Option<(&AuthOptions, &Arc<str>)>,
+        rate_limits: Option<LimitsIn<'_>>,
+        methods: &[MethodDescriptor],
+        diags: &mut Diagnostics,
+    ) -> Invoker {
+        let own = rate_limits
+            .map(|l| limits(l, &self.made_limits, diags))
+            .unwrap_or_default();
+        let invoker = if own.is_empty() && self.plan_limits.values().all(Vec::is_empty) {
+            invoker
+        } else {
+            let stage = RateLimitStage {
+                store: self.store.clone(),
+                limits: own,
+                plans: self.plan_limits.clone(),
+            };
+            Invoker::new(tower::Layer::layer(
+                &RateLimitLayer(Arc::new(stage)),
+                invoker,
+            ))
+        };
+        self.wrap(invoker, auth, methods, diags)
     }
 
     /// The query parameters that carry credentials for `options`' authenticators.
@@ -149,7 +262,7 @@ impl Security {
 
     /// Wraps a mapping's invoker in its authentication (`options`, written in `file`), if it
     /// has any.
-    pub fn wrap(
+    fn wrap(
         &self,
         invoker: Invoker,
         options: Option<(&AuthOptions, &Arc<str>)>,
@@ -215,6 +328,73 @@ impl Security {
         };
         Invoker::new(tower::Layer::layer(&AuthLayer(Arc::new(stage)), invoker))
     }
+}
+
+/// Limits from their configuration.
+fn limits(
+    (list, file): LimitsIn<'_>,
+    made: &std::sync::Mutex<HashMap<String, Arc<Limit>>>,
+    diags: &mut Diagnostics,
+) -> Vec<Arc<Limit>> {
+    let mut out = Vec::new();
+    for limit in list {
+        let at = pos_in(file, limit);
+        // The same in every instance that has the same files (Redis keys are made of it).
+        let name_of_file = std::path::Path::new(&**file)
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let id = format!("{name_of_file}:{}:{}", limit.line, limit.column);
+        if let Some(limit) = made.lock().ok().and_then(|m| m.get(&id).cloned()) {
+            out.push(limit);
+            continue;
+        }
+        let header = match (limit.key, &limit.header) {
+            (LimitKey::Header, Some(h)) => {
+                match HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()) {
+                    Ok(h) => Some(h),
+                    Err(_) => {
+                        diags.push(Diagnostic::at(&at, format!("`{h}` is not a header name")));
+                        continue;
+                    }
+                }
+            }
+            (LimitKey::Header, None) => {
+                diags.push(Diagnostic::at(
+                    &at,
+                    "a limit with `key: header` names its `header`",
+                ));
+                continue;
+            }
+            _ => None,
+        };
+        let name = limit
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{:?}", limit.key).to_ascii_lowercase());
+        let made_limit = Limit::new(
+            limit.key,
+            header,
+            limit.requests,
+            limit.per.0,
+            limit.burst,
+            name,
+            id.clone(),
+        );
+        match made_limit {
+            Some(limit) => {
+                let limit = Arc::new(limit);
+                if let Ok(mut made) = made.lock() {
+                    made.insert(id, limit.clone());
+                }
+                out.push(limit);
+            }
+            None => diags.push(Diagnostic::at(
+                &at,
+                "`requests`, `burst` and `per` of a limit are more than zero",
+            )),
+        }
+    }
+    out
 }
 
 /// An authenticator's method from its configuration.

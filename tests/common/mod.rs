@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pins;
+pub mod redis;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -119,11 +119,21 @@ pub fn method_not_allowed(
     response
 }
 
+/// Headers the gateway's stages add to a reply's metadata, sent as they are.
+const GATEWAY_HEADERS: [&str; 5] = [
+    "ratelimit",
+    "ratelimit-policy",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+];
+
 /// Response metadata from the backend comes back as `grpc-metadata-*` headers; the gateway's
-/// own (`rosetta-*`, e.g. a composed endpoint's missing steps) as they are.
+/// own (`rosetta-*`, e.g. a composed endpoint's missing steps, and the rate limit headers) as
+/// they are.
 pub fn metadata_headers(metadata: &HeaderMap, headers: &mut HeaderMap) {
     for (name, value) in metadata {
-        if name.as_str().starts_with("rosetta-") {
+        if name.as_str().starts_with("rosetta-") || GATEWAY_HEADERS.contains(&name.as_str()) {
             headers.append(name, value.clone());
             continue;
         }
