@@ -55,6 +55,8 @@ pub struct Gateway {
     pub soap: Vec<Arc<SoapEndpoint>>,
     /// The paths relayed to HTTP backends as they are (`proxy` mappings).
     pub proxies: Vec<Arc<ProxyRoute>>,
+    /// The cache, and the SHA-256 of the purge endpoint's token (when there is one).
+    pub cache_purge: Option<(Arc<crate::stages::cache::Store>, [u8; 32])>,
     /// Warnings found while loading.
     pub warnings: Vec<Diagnostic>,
     /// The same, rendered with their places and snippets (empty when there are none).
@@ -258,7 +260,14 @@ pub fn build(
                 let methods = [route.operation.method.clone()];
                 let options = auth_options(config, mapping);
                 let limits = rate_limits(config, mapping);
-                route.invoker = security.stages(route.invoker, options, limits, &methods, diags);
+                route.invoker = security.stages(
+                    route.invoker,
+                    Some(mapping),
+                    options,
+                    limits,
+                    &methods,
+                    diags,
+                );
                 Arc::new(route)
             }));
             continue;
@@ -331,7 +340,7 @@ pub fn build(
         // Compose steps (above) call the backend itself; clients go through the stages.
         let auth = auth_options(config, mapping);
         let limits = rate_limits(config, mapping);
-        let invoker = security.stages(invoker, auth, limits, &methods, diags);
+        let invoker = security.stages(invoker, Some(mapping), auth, limits, &methods, diags);
         let target = MappingTarget {
             invoker,
             backend_timeout,
@@ -352,8 +361,14 @@ pub fn build(
         {
             let options = auth_options(config, mapping);
             let limits = rate_limits(config, mapping);
-            target.invoker =
-                security.stages(target.invoker, options, limits, &target.methods, diags);
+            target.invoker = security.stages(
+                target.invoker,
+                Some(mapping),
+                options,
+                limits,
+                &target.methods,
+                diags,
+            );
             target.credential_query = security.credential_query(options);
             served.add(config, mapping, &compiled, target, diags);
         }
@@ -383,6 +398,9 @@ pub fn build(
         grpc,
         soap,
         proxies,
+        cache_purge: security
+            .purge_token
+            .map(|token| (security.cache.clone(), token)),
         pool: compiled.pool.clone(),
         rest: Arc::new(RestFrontend::new(matcher, routes, compiled.pool, max_body)),
         warnings: Vec::new(),
@@ -2644,6 +2662,15 @@ impl Gateway {
                     &format!("{}/schema.graphql", path.trim_end_matches('/')),
                     axum::routing::get(move || async move { sdl.serve_sdl() }),
                 );
+        }
+        if let Some((store, token)) = &self.cache_purge {
+            let (store, token) = (store.clone(), *token);
+            app = app.route(
+                "/_rosetta/cache/purge",
+                axum::routing::post(move |request: http::Request<axum::body::Body>| {
+                    crate::stages::cache::purge_endpoint(store.clone(), token, request)
+                }),
+            );
         }
         for proxy in &self.proxies {
             let served = proxy.clone();

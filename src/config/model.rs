@@ -184,6 +184,46 @@ pub struct GatewayConfig {
     /// Rate limits of every mapping that has no `rate_limits` of its own.
     #[serde(default)]
     pub rate_limits: Vec<Located<LimitConfig>>,
+    /// Where cached replies are kept (mappings choose what to cache with `cache`).
+    #[serde(default)]
+    pub caching: CachingConfig,
+}
+
+/// Where cached replies are kept.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CachingConfig {
+    /// The memory the cache may use (default 64MiB).
+    #[serde(default)]
+    pub memory: Option<ByteSize>,
+    /// A Redis server shared by every instance, as a second level (`${ENV}` expanded).
+    #[serde(default)]
+    pub redis: Option<Located<String>>,
+    /// A bearer token for `POST /_rosetta/cache/purge` (`${ENV}` or `file:`); without it there
+    /// is no purge endpoint.
+    #[serde(default)]
+    pub purge_token: Option<Located<String>>,
+}
+
+/// What a mapping caches: the replies of its reads (unary methods that are GraphQL queries by
+/// name, section 4); never a mutation.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheOptions {
+    /// How long a reply is fresh (less if its `Cache-Control` says so).
+    pub ttl: DurationText,
+    /// Only these methods (default: every read of the mapping).
+    #[serde(default)]
+    pub methods: Vec<Located<String>>,
+    /// One entry for every consumer (default: an entry per consumer).
+    #[serde(default)]
+    pub public: bool,
+    /// After it is stale, answer with the entry for this long while it is fetched again.
+    #[serde(default)]
+    pub stale_while_revalidate: Option<DurationText>,
+    /// After it is stale, answer with the entry for this long when the backend fails.
+    #[serde(default)]
+    pub stale_if_error: Option<DurationText>,
 }
 
 /// Where rate limits keep their state.
@@ -626,6 +666,9 @@ pub struct MappingConfig {
     /// Rate limits of this mapping's calls (instead of gateway.yaml's `rate_limits`).
     #[serde(default)]
     pub rate_limits: Option<Vec<Located<LimitConfig>>>,
+    /// Caching of this mapping's reads.
+    #[serde(default)]
+    pub cache: Option<Located<CacheOptions>>,
     /// Schema files: `.proto` paths relative to an include directory, or `.pb` descriptor sets
     /// relative to this file. Not used with a SOAP backend (its WSDL is the schema).
     #[serde(default)]

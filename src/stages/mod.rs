@@ -2,6 +2,7 @@
 //! configuration. They act on the canonical call, so every frontend gets them alike.
 
 pub mod auth;
+pub mod cache;
 pub mod jwt;
 pub mod rate_limit;
 
@@ -16,7 +17,7 @@ use prost_reflect::MethodDescriptor;
 use crate::call::{Consumer, Invoker};
 use crate::config::{
     self, pos_in, AuthOptions, AuthenticatorConfig, Diagnostic, Diagnostics, LimitConfig, LimitKey,
-    LoadedConfig, Located,
+    LoadedConfig, LoadedMapping, Located,
 };
 use auth::{AuthLayer, AuthStage, Authenticator, Credentials, Method};
 use rate_limit::{Limit, RateLimitLayer, RateLimitStage, Store};
@@ -38,6 +39,9 @@ pub struct Security {
     made_limits: std::sync::Mutex<HashMap<String, Arc<Limit>>>,
     /// The limits of named backends.
     made_outbound: std::sync::Mutex<HashMap<String, Arc<rate_limit::OutboundLimit>>>,
+    pub cache: Arc<cache::Store>,
+    /// The SHA-256 of the purge endpoint's token, if there is one.
+    pub purge_token: Option<[u8; 32]>,
 }
 
 impl Security {
@@ -165,6 +169,18 @@ impl Security {
             trusted_proxies,
             max_keys: limiting.max_keys.unwrap_or(100_000),
         });
+        let caching = &gateway.caching;
+        let cache_redis = caching.redis.as_ref().and_then(|url| {
+            let text = config::expand(url, pos(url), &config.vars, diags)?;
+            redis::Client::open(text.as_str())
+                .map_err(|e| diags.push(Diagnostic::at(&pos(url), format!("not a Redis URL: {e}"))))
+                .ok()
+        });
+        let purge_token = caching
+            .purge_token
+            .as_ref()
+            .and_then(|t| secret(t, diags))
+            .map(|t| auth::digest(t.as_bytes()));
         let made_limits = std::sync::Mutex::new(HashMap::new());
         let plan_limits = gateway
             .plans
@@ -183,6 +199,11 @@ impl Security {
             plan_limits: Arc::new(plan_limits),
             made_limits,
             made_outbound: std::sync::Mutex::new(HashMap::new()),
+            cache: Arc::new(cache::Store::new(
+                caching.memory.map_or(64 << 20, |b| b.0),
+                cache_redis,
+            )),
+            purge_token,
         }
     }
 
@@ -225,11 +246,17 @@ impl Security {
     pub fn stages(
         &self,
         invoker: Invoker,
+        mapping: Option<&LoadedMapping>,
         auth: Option<(&AuthOptions, &Arc<str>)>,
         rate_limits: Option<LimitsIn<'_>>,
         methods: &[MethodDescriptor],
         diags: &mut Diagnostics,
     ) -> Invoker {
+        let cache = mapping.and_then(|m| Some((m.config.cache.as_ref()?, m)));
+        let invoker = match cache {
+            Some((options, mapping)) => self.cached(invoker, options, mapping, methods, diags),
+            None => invoker,
+        };
         let own = rate_limits
             .map(|l| limits(l, &self.made_limits, diags))
             .unwrap_or_default();
@@ -258,6 +285,71 @@ impl Security {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Wraps a mapping's invoker in its cache.
+    fn cached(
+        &self,
+        invoker: Invoker,
+        options: &Located<config::CacheOptions>,
+        mapping: &LoadedMapping,
+        methods: &[MethodDescriptor],
+        diags: &mut Diagnostics,
+    ) -> Invoker {
+        let is_read = |m: &MethodDescriptor| {
+            !m.is_client_streaming()
+                && crate::frontend::graphql::default_root(m)
+                    == crate::frontend::graphql::Root::Query
+        };
+        let mut cached = HashSet::new();
+        for selector in &options.methods {
+            let tail = format!(".{}", selector.value);
+            let found: Vec<&MethodDescriptor> = methods
+                .iter()
+                .filter(|m| m.full_name() == selector.value || m.full_name().ends_with(&tail))
+                .collect();
+            match found.as_slice() {
+                [one] if is_read(one) && !one.is_server_streaming() => {
+                    cached.insert(one.full_name().to_owned());
+                }
+                [one] => diags.push(Diagnostic::at(
+                    &mapping.pos(selector),
+                    format!(
+                        "{} is not a unary read; only those are cached",
+                        one.full_name()
+                    ),
+                )),
+                _ => diags.push(Diagnostic::at(
+                    &mapping.pos(selector),
+                    format!(
+                        "`{}` names no single method of this mapping",
+                        selector.value
+                    ),
+                )),
+            }
+        }
+        if options.methods.is_empty() {
+            cached.extend(
+                methods
+                    .iter()
+                    .filter(|m| is_read(m) && !m.is_server_streaming())
+                    .map(|m| m.full_name().to_owned()),
+            );
+        }
+        let stage = cache::CacheStage {
+            store: self.cache.clone(),
+            ttl: options.ttl.0,
+            methods: cached,
+            public: options.public,
+            stale_while_revalidate: options
+                .stale_while_revalidate
+                .map_or(Duration::ZERO, |d| d.0),
+            stale_if_error: options.stale_if_error.map_or(Duration::ZERO, |d| d.0),
+        };
+        Invoker::new(tower::Layer::layer(
+            &cache::CacheLayer(Arc::new(stage)),
+            invoker,
+        ))
     }
 
     /// Wraps a mapping's invoker in its authentication (`options`, written in `file`), if it

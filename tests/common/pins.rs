@@ -13,6 +13,7 @@ use rosetta::grpc::server::{self, Handler, ResponseStream};
 pub struct Things {
     calls: Arc<AtomicUsize>,
     batches: Arc<AtomicUsize>,
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Handler for Things {
@@ -21,7 +22,8 @@ impl Handler for Things {
         method: MethodDescriptor,
         request: tonic::Request<tonic::Streaming<DynamicMessage>>,
     ) -> BoxFuture<'static, Result<tonic::Response<ResponseStream>, tonic::Status>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        let call_number = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let failing = self.failing.load(Ordering::SeqCst);
         if method.name() == "BatchGetThings" {
             self.batches.fetch_add(1, Ordering::SeqCst);
         }
@@ -51,6 +53,26 @@ impl Handler for Things {
                 ("GetThing", "slow") => tokio::time::sleep(std::time::Duration::from_secs(2)).await,
                 ("GetThing", "whoami") => {
                     thing.set_field_by_name("name", ProtoValue::String(tenant))
+                }
+                // For the cache: `count` tells which call answered; some names answer with
+                // caching headers; all fail while `failing` is set.
+                ("GetThing", name) if name.starts_with("cache-") => {
+                    if failing {
+                        return Err(tonic::Status::unavailable("failing, as asked"));
+                    }
+                    thing.set_field_by_name("count", ProtoValue::I32(call_number as i32));
+                    let mut response = server::single(thing);
+                    let header = match name {
+                        "cache-no-store" => Some(("cache-control", "no-store")),
+                        "cache-cookie" => Some(("set-cookie", "session=1")),
+                        "cache-vary" => Some(("vary", "x-tenant")),
+                        "cache-short" => Some(("cache-control", "max-age=1")),
+                        _ => None,
+                    };
+                    if let Some((name, value)) = header {
+                        response.metadata_mut().insert(name, value.parse().unwrap());
+                    }
+                    return Ok(response);
                 }
                 ("StreamThings", _) => {
                     let count = thing.get_field_by_name("count").unwrap().as_i32().unwrap();
@@ -104,6 +126,8 @@ pub struct Pins {
     pub gateway: super::RunningGateway,
     pub calls: Arc<AtomicUsize>,
     pub batches: Arc<AtomicUsize>,
+    /// While set, GetThing of `cache-*` names fails.
+    pub failing: Arc<std::sync::atomic::AtomicBool>,
     _backend: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -155,6 +179,7 @@ impl Pins {
             .unwrap_or_else(|d| panic!("{}", d.render()));
         let calls = Arc::new(AtomicUsize::new(0));
         let batches = Arc::new(AtomicUsize::new(0));
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let services: Vec<_> = gateway
             .pool
             .services()
@@ -165,6 +190,7 @@ impl Pins {
             Arc::new(Things {
                 calls: calls.clone(),
                 batches: batches.clone(),
+                failing: failing.clone(),
             }),
         );
         let backend = tokio::spawn(async move {
@@ -174,6 +200,7 @@ impl Pins {
             gateway: super::serve(gateway).await,
             calls,
             batches,
+            failing,
             _backend: backend,
             _dir: dir,
         }

@@ -120,7 +120,9 @@ pub fn method_not_allowed(
 }
 
 /// Headers the gateway's stages add to a reply's metadata, sent as they are.
-const GATEWAY_HEADERS: [&str; 5] = [
+const GATEWAY_HEADERS: [&str; 7] = [
+    "x-cache-status",
+    "age",
     "ratelimit",
     "ratelimit-policy",
     "x-ratelimit-limit",

@@ -1,0 +1,529 @@
+//! Response caching (conventions section 7): unary reads only, keyed by the method and the
+//! decoded input message (so REST, GraphQL and gRPC calls for the same data share entries),
+//! plus the consumer unless the mapping's cache is public. Memory (moka, bounded by bytes)
+//! first, Redis as a shared second level. Honours `Cache-Control` (`no-store`, `private`,
+//! `max-age`, `s-maxage`) and `Vary` of the reply, never stores a reply that sets a cookie;
+//! concurrent misses for one key make one backend call; stale-while-revalidate and
+//! stale-if-error as options. Answers carry `X-Cache-Status` and `Age`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::StreamExt;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use prost::Message as _;
+use prost_reflect::MessageDescriptor;
+use serde::{Deserialize, Serialize};
+
+use axum::response::IntoResponse;
+
+use crate::call::{Call, Message, Reply};
+use crate::status::Status;
+
+/// A stored reply: its metadata, its one message (wire form), when it was stored, how long it
+/// is fresh, and the request headers it varies on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    metadata: Vec<(String, String)>,
+    #[serde(with = "base64_bytes")]
+    message: Vec<u8>,
+    /// Seconds since the epoch (shared with other instances through Redis).
+    stored_at: f64,
+    fresh_for: f64,
+    vary: Vec<(String, String)>,
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Entry {
+    fn age(&self) -> f64 {
+        (now() - self.stored_at).max(0.0)
+    }
+
+    fn varies_from(&self, headers: &HeaderMap) -> bool {
+        self.vary.iter().any(|(name, value)| {
+            headers
+                .get(name.as_str())
+                .map_or("", |v| v.to_str().unwrap_or(""))
+                != value
+        })
+    }
+
+    fn reply(&self, output: &MessageDescriptor, status: &'static str) -> Reply {
+        let mut metadata = HeaderMap::new();
+        for (name, value) in &self.metadata {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                metadata.append(name, value);
+            }
+        }
+        metadata.insert(CACHE_STATUS, HeaderValue::from_static(status));
+        metadata.insert(
+            http::header::AGE,
+            HeaderValue::from(self.age().floor() as u64),
+        );
+        let message = Message::Encoded(output.clone(), Bytes::from(self.message.clone()));
+        Reply {
+            metadata,
+            messages: futures::stream::once(async move { Ok(message) }).boxed(),
+        }
+    }
+}
+
+/// A miss being filled, awaited by every request for its key.
+type Filling = Shared<BoxFuture<'static, Result<Arc<Entry>, Status>>>;
+
+pub const CACHE_STATUS: HeaderName = HeaderName::from_static("x-cache-status");
+
+/// The gateway's cache: memory, and Redis when configured.
+pub struct Store {
+    memory: moka::sync::Cache<String, Arc<Entry>>,
+    redis: Option<(
+        redis::Client,
+        tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    )>,
+    /// Misses being filled: later requests for the same key wait for the first.
+    inflight: Mutex<HashMap<String, Filling>>,
+}
+
+impl Store {
+    pub fn new(bytes: u64, redis: Option<redis::Client>) -> Store {
+        Store {
+            memory: moka::sync::Cache::builder()
+                .weigher(|key: &String, entry: &Arc<Entry>| {
+                    let size = key.len() + entry.message.len() + 64;
+                    u32::try_from(size).unwrap_or(u32::MAX)
+                })
+                .max_capacity(bytes)
+                // Entries past every use (fresh and stale) go; a day bounds what is left.
+                .time_to_live(Duration::from_secs(86_400))
+                .support_invalidation_closures()
+                .build(),
+            redis: redis.map(|client| (client, tokio::sync::OnceCell::new())),
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn redis(&self) -> Option<redis::aio::ConnectionManager> {
+        let (client, cell) = self.redis.as_ref()?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(1);
+        cell.get_or_try_init(|| {
+            redis::aio::ConnectionManager::new_with_config(client.clone(), config)
+        })
+        .await
+        .ok()
+        .cloned()
+    }
+
+    async fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        if let Some(entry) = self.memory.get(key) {
+            return Some(entry);
+        }
+        let mut redis = self.redis().await?;
+        let text: Option<String> = redis::cmd("GET")
+            .arg(redis_key(key))
+            .query_async(&mut redis)
+            .await
+            .ok()?;
+        let entry: Arc<Entry> = Arc::new(serde_json::from_str(&text?).ok()?);
+        self.memory.insert(key.to_owned(), entry.clone());
+        Some(entry)
+    }
+
+    async fn put(&self, key: String, entry: Arc<Entry>, keep: Duration) {
+        if let Some(mut redis) = self.redis().await {
+            if let Ok(text) = serde_json::to_string(&*entry) {
+                let stored: Result<(), _> = redis::cmd("SET")
+                    .arg(redis_key(&key))
+                    .arg(text)
+                    .arg("PX")
+                    .arg(keep.as_millis().max(1) as u64)
+                    .query_async(&mut redis)
+                    .await;
+                if let Err(e) = stored {
+                    tracing::warn!(error = %e, "cannot store in the Redis cache");
+                }
+            }
+        }
+        self.memory.insert(key, entry);
+    }
+
+    /// Forgets the entries of `method` (every method when `None`), or the one `key`.
+    pub async fn purge(&self, method: Option<&str>, key: Option<&str>) -> Result<(), String> {
+        let prefix = method.map(|m| format!("{m}|"));
+        match (key, &prefix) {
+            (Some(key), _) => self.memory.invalidate(key),
+            (None, Some(prefix)) => {
+                let prefix = prefix.clone();
+                self.memory
+                    .invalidate_entries_if(move |k, _| k.starts_with(&prefix))
+                    .map_err(|e| e.to_string())?;
+            }
+            (None, None) => self.memory.invalidate_all(),
+        }
+        let Some(mut redis) = self.redis().await else {
+            return Ok(());
+        };
+        let pattern = match (key, &prefix) {
+            (Some(key), _) => redis_key(key),
+            (None, Some(prefix)) => format!("{}*", redis_key(prefix)),
+            (None, None) => format!("{}*", redis_key("")),
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(pattern)
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut redis)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// `POST /_rosetta/cache/purge[?method=<full name>][&key=<key>]` with `Authorization: Bearer
+/// <token>`: forgets entries, in memory and in Redis. 204, or an error in the REST shape.
+pub async fn purge_endpoint(
+    store: Arc<Store>,
+    token: [u8; 32],
+    request: http::Request<axum::body::Body>,
+) -> axum::response::Response {
+    use subtle::ConstantTimeEq;
+    let error = |status: Status| {
+        crate::frontend::rest::response::error(&status, &prost_reflect::DescriptorPool::global())
+    };
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| super::auth::digest(t.trim().as_bytes()));
+    if !presented.is_some_and(|p| bool::from(p.ct_eq(&token))) {
+        return error(
+            Status::unauthenticated("the purge token is required").with_header(
+                http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"rosetta\""),
+            ),
+        );
+    }
+    let query: HashMap<String, String> =
+        form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let purged = store
+        .purge(
+            query.get("method").map(String::as_str),
+            query.get("key").map(String::as_str),
+        )
+        .await;
+    match purged {
+        Ok(()) => http::StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error(Status::unavailable(format!("cannot purge: {e}"))),
+    }
+}
+
+fn redis_key(key: &str) -> String {
+    format!("rosetta:cache:{key}")
+}
+
+/// A mapping's cache settings.
+pub struct CacheStage {
+    pub store: Arc<Store>,
+    pub ttl: Duration,
+    /// Methods (full names) whose replies are cached.
+    pub methods: std::collections::HashSet<String>,
+    /// Entries shared by every consumer.
+    pub public: bool,
+    pub stale_while_revalidate: Duration,
+    pub stale_if_error: Duration,
+}
+
+/// Why a call is not looked up.
+fn bypass(headers: &HeaderMap) -> bool {
+    let directives = headers
+        .get_all(http::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|d| d.trim().to_ascii_lowercase())
+        .collect::<Vec<_>>();
+    directives
+        .iter()
+        .any(|d| d == "no-store" || d == "no-cache")
+}
+
+/// How long a reply may be kept, by its `Cache-Control` (`None`: not at all).
+fn freshness(metadata: &HeaderMap, ttl: Duration, public: bool) -> Option<Duration> {
+    if metadata.contains_key(http::header::SET_COOKIE) {
+        return None;
+    }
+    let mut fresh = ttl;
+    let mut shared_max_age = None;
+    for directive in metadata
+        .get_all(http::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let directive = directive.trim().to_ascii_lowercase();
+        match directive.split_once('=') {
+            None if directive == "no-store" || directive == "no-cache" => return None,
+            // Meant for one user: only a cache keyed by consumer may keep it.
+            None if directive == "private" && public => return None,
+            Some(("max-age", n)) => fresh = fresh.min(Duration::from_secs(n.parse().ok()?)),
+            Some(("s-maxage", n)) => shared_max_age = n.parse().ok().map(Duration::from_secs),
+            _ => {}
+        }
+    }
+    let fresh = shared_max_age.map_or(fresh, |s| s.min(ttl));
+    (!fresh.is_zero()).then_some(fresh)
+}
+
+impl CacheStage {
+    fn key(&self, call: &Call, input: &[u8]) -> String {
+        let digest = super::auth::digest(input);
+        let consumer = match (&call.consumer, self.public) {
+            (Some(consumer), false) => consumer.id.as_str(),
+            _ => "",
+        };
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}|{consumer}|{hex}", call.operation.method.full_name())
+    }
+
+    /// How long an entry stays after it is fresh (for stale answers).
+    fn keep(&self, fresh: Duration) -> Duration {
+        fresh + self.stale_while_revalidate.max(self.stale_if_error)
+    }
+}
+
+impl CacheStage {
+    async fn serve<S>(self: Arc<Self>, inner: S, mut call: Call) -> Result<Reply, Status>
+    where
+        S: tower::Service<Call, Response = Reply, Error = Status> + Clone + Send + 'static,
+        S::Future: Send,
+    {
+        let method = call.operation.method.clone();
+        if !self.methods.contains(method.full_name()) || bypass(&call.origin.headers) {
+            let mut reply = call_inner(inner, call).await?;
+            reply
+                .metadata
+                .insert(CACHE_STATUS, HeaderValue::from_static("BYPASS"));
+            return Ok(reply);
+        }
+        // The input, canonical: decoded and encoded again (fields in number order).
+        let Some(message) = call.input.next().await else {
+            return Err(Status::invalid_argument("no request message"));
+        };
+        let canonical = message.decoded()?.encode_to_vec();
+        let key = self.key(&call, &canonical);
+        call.input = futures::stream::once(async move { message }).boxed();
+        let output = method.output();
+        let cached = self
+            .store
+            .get(&key)
+            .await
+            .filter(|entry| !entry.varies_from(&call.origin.headers));
+        if let Some(entry) = &cached {
+            let age = entry.age();
+            if age < entry.fresh_for {
+                return Ok(entry.reply(&output, "HIT"));
+            }
+            if age < entry.fresh_for + self.stale_while_revalidate.as_secs_f64() {
+                let refresh = self.clone().load(inner, call, key);
+                tokio::spawn(async move {
+                    let _ = refresh.await;
+                });
+                return Ok(entry.reply(&output, "STALE"));
+            }
+        }
+        match self.clone().load(inner, call, key).await {
+            Ok((entry, first)) => Ok(entry.reply(&output, if first { "MISS" } else { "HIT" })),
+            Err(status) => match cached {
+                Some(entry)
+                    if entry.age() < entry.fresh_for + self.stale_if_error.as_secs_f64() =>
+                {
+                    Ok(entry.reply(&output, "STALE"))
+                }
+                _ => Err(status),
+            },
+        }
+    }
+
+    /// One backend call per key at a time: the entry, and whether this call made it.
+    async fn load<S>(
+        self: Arc<Self>,
+        inner: S,
+        call: Call,
+        key: String,
+    ) -> Result<(Arc<Entry>, bool), Status>
+    where
+        S: tower::Service<Call, Response = Reply, Error = Status> + Clone + Send + 'static,
+        S::Future: Send,
+    {
+        let (pending, first) = {
+            let mut inflight = self
+                .store
+                .inflight
+                .lock()
+                .map_err(|_| Status::internal("cache lock"))?;
+            match inflight.get(&key) {
+                Some(pending) => (pending.clone(), false),
+                None => {
+                    let stage = self.clone();
+                    let request = call.origin.headers.clone();
+                    let key_for_fill = key.clone();
+                    let pending = async move {
+                        let reply = call_inner(inner, call).await;
+                        let result = stage.entry(reply, &request).await;
+                        if let Ok((entry, Some(keep))) = &result {
+                            stage.store.put(key_for_fill, entry.clone(), *keep).await;
+                        }
+                        result.map(|(entry, _)| entry)
+                    }
+                    .boxed()
+                    .shared();
+                    inflight.insert(key.clone(), pending.clone());
+                    (pending, true)
+                }
+            }
+        };
+        let result = pending.await;
+        if first {
+            if let Ok(mut inflight) = self.store.inflight.lock() {
+                inflight.remove(&key);
+            }
+        }
+        result.map(|entry| (entry, first))
+    }
+
+    /// The entry of a reply, and how long to keep it (`None`: not to be stored).
+    async fn entry(
+        &self,
+        reply: Result<Reply, Status>,
+        request: &HeaderMap,
+    ) -> Result<(Arc<Entry>, Option<Duration>), Status> {
+        let mut reply = reply?;
+        let message = reply
+            .messages
+            .next()
+            .await
+            .ok_or_else(|| Status::internal("the backend sent no response message"))??;
+        let bytes = match message {
+            Message::Encoded(_, bytes) => bytes.to_vec(),
+            Message::Decoded(message) => message.encode_to_vec(),
+        };
+        let fresh = freshness(&reply.metadata, self.ttl, self.public);
+        let vary: Vec<(String, String)> = reply
+            .metadata
+            .get_all(http::header::VARY)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|name| name.trim().to_ascii_lowercase())
+            .filter(|name| !name.is_empty())
+            .map(|name| {
+                let value = request
+                    .get(name.as_str())
+                    .map_or("", |v| v.to_str().unwrap_or(""))
+                    .to_owned();
+                (name, value)
+            })
+            .collect();
+        // `Vary: *` can never match again.
+        let fresh = fresh.filter(|_| !vary.iter().any(|(name, _)| name == "*"));
+        let metadata = reply
+            .metadata
+            .iter()
+            .filter(|(name, _)| *name != http::header::SET_COOKIE)
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
+            .collect();
+        let entry = Entry {
+            metadata,
+            message: bytes,
+            stored_at: now(),
+            fresh_for: fresh.unwrap_or_default().as_secs_f64(),
+            vary,
+        };
+        Ok((Arc::new(entry), fresh.map(|f| self.keep(f))))
+    }
+}
+
+async fn call_inner<S>(mut inner: S, call: Call) -> Result<Reply, Status>
+where
+    S: tower::Service<Call, Response = Reply, Error = Status>,
+{
+    tower::ServiceExt::ready(&mut inner).await?.call(call).await
+}
+
+/// The stage as a tower layer over an invoker.
+#[derive(Clone)]
+pub struct CacheLayer(pub Arc<CacheStage>);
+
+impl<S> tower::Layer<S> for CacheLayer {
+    type Service = CacheService<S>;
+
+    fn layer(&self, inner: S) -> CacheService<S> {
+        CacheService {
+            stage: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct CacheService<S> {
+    stage: Arc<CacheStage>,
+    inner: S,
+}
+
+impl<S> tower::Service<Call> for CacheService<S>
+where
+    S: tower::Service<Call, Response = Reply, Error = Status> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Reply;
+    type Error = Status;
+    type Future = BoxFuture<'static, Result<Reply, Status>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        // The inner service is made ready when (and if) the backend is called.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, call: Call) -> Self::Future {
+        Box::pin(self.stage.clone().serve(self.inner.clone(), call))
+    }
+}
