@@ -485,9 +485,10 @@ pub(crate) fn http_error(status: http::StatusCode, body: &[u8]) -> Status {
     Status::new(code, message)
 }
 
-/// Response headers that may go back to the client as metadata.
+/// Response headers that may go back to the client as metadata (the caching ones are read by
+/// the cache stage too).
 fn response_metadata(headers: &HeaderMap) -> HeaderMap {
-    const PASSED: [&str; 3] = ["x-request-id", "etag", "cache-control"];
+    const PASSED: [&str; 5] = ["x-request-id", "etag", "cache-control", "vary", "set-cookie"];
     let mut out = HeaderMap::new();
     for name in PASSED {
         if let Some(value) = headers.get(name) {
