@@ -55,6 +55,10 @@ pub struct Gateway {
     pub soap: Vec<Arc<SoapEndpoint>>,
     /// The paths relayed to HTTP backends as they are (`proxy` mappings).
     pub proxies: Vec<Arc<ProxyRoute>>,
+    /// The most request headers, and their largest total size.
+    pub header_limits: (usize, usize),
+    /// CORS for browsers, answered before any route.
+    pub cors: Option<tower_http::cors::CorsLayer>,
     /// The cache, and the SHA-256 of the purge endpoint's token (when there is one).
     pub cache_purge: Option<(Arc<crate::stages::cache::Store>, [u8; 32])>,
     /// Warnings found while loading.
@@ -398,6 +402,15 @@ pub fn build(
         grpc,
         soap,
         proxies,
+        header_limits: (
+            header_count_limit(config, diags),
+            config.gateway.limits.max_header_bytes.0 as usize,
+        ),
+        cors: config
+            .gateway
+            .cors
+            .as_ref()
+            .and_then(|cors| cors_layer(config, cors, diags)),
         cache_purge: security
             .purge_token
             .map(|token| (security.cache.clone(), token)),
@@ -421,6 +434,95 @@ fn auth_options<'c>(
             .as_ref()
             .map(|o| (o, &config.gateway_file)),
     }
+}
+
+/// `limits.max_headers`, which cannot be above what hyper itself accepts.
+fn header_count_limit(config: &LoadedConfig, diags: &mut Diagnostics) -> usize {
+    let limit = &config.gateway.limits.max_headers;
+    if limit.value > config::MOST_HEADERS {
+        diags.push(Diagnostic::at(
+            &config.pos(limit),
+            format!(
+                "`max_headers` can be at most {}: the HTTP/1.1 server refuses more headers itself",
+                config::MOST_HEADERS
+            ),
+        ));
+    }
+    limit.value.min(config::MOST_HEADERS)
+}
+
+/// The CORS layer of gateway.yaml's `cors`; `*` with credentials is refused (browsers would
+/// refuse it too, and a list of origins is what was meant).
+fn cors_layer(
+    config: &LoadedConfig,
+    cors: &Located<config::CorsConfig>,
+    diags: &mut Diagnostics,
+) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+    let any = cors.allow_origins.iter().any(|o| o.value == "*");
+    if any && cors.allow_credentials {
+        diags.push(Diagnostic::at(
+            &config.pos(cors),
+            "`allow_origins: [\"*\"]` cannot go with `allow_credentials`: list the origins",
+        ));
+        return None;
+    }
+    let mut origins = Vec::new();
+    for origin in &cors.allow_origins {
+        match http::HeaderValue::from_str(&origin.value) {
+            Ok(value) if origin.value.contains("://") || origin.value == "*" => origins.push(value),
+            _ => diags.push(Diagnostic::at(
+                &config.pos(origin),
+                format!(
+                    "`{}` is not an origin such as https://app.example",
+                    origin.value
+                ),
+            )),
+        }
+    }
+    let names = |list: &[String], diags: &mut Diagnostics| -> Vec<http::HeaderName> {
+        list.iter()
+            .filter_map(|name| {
+                http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+                    .map_err(|_| {
+                        diags.push(Diagnostic::at(
+                            &config.pos(cors),
+                            format!("`{name}` is not a header name"),
+                        ))
+                    })
+                    .ok()
+            })
+            .collect()
+    };
+    let methods: Vec<http::Method> = if cors.allow_methods.is_empty() {
+        ["GET", "POST", "PUT", "PATCH", "DELETE"]
+            .iter()
+            .filter_map(|m| m.parse().ok())
+            .collect()
+    } else {
+        cors.allow_methods
+            .iter()
+            .filter_map(|m| m.to_ascii_uppercase().parse().ok())
+            .collect()
+    };
+    let mut layer = CorsLayer::new()
+        .allow_origin(if any {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::list(origins)
+        })
+        .allow_methods(methods)
+        .allow_headers(if cors.allow_headers.is_empty() {
+            AllowHeaders::mirror_request()
+        } else {
+            AllowHeaders::list(names(&cors.allow_headers, diags))
+        })
+        .expose_headers(names(&cors.expose_headers, diags))
+        .allow_credentials(cors.allow_credentials);
+    if let Some(max_age) = cors.max_age {
+        layer = layer.max_age(max_age.0);
+    }
+    Some(layer)
 }
 
 /// The rate limits of a mapping: its own, or gateway.yaml's; with the file they are written in.
@@ -2691,7 +2793,7 @@ impl Gateway {
             );
         }
         let grpc = self.grpc.clone();
-        app.fallback(move |request: http::Request<axum::body::Body>| {
+        let app = app.fallback(move |request: http::Request<axum::body::Body>| {
             let rest = rest.clone();
             let grpc = grpc.clone().filter(|_| GrpcFrontend::accepts(&request));
             async move {
@@ -2700,7 +2802,34 @@ impl Gateway {
                     None => rest.handle(request).await,
                 }
             }
-        })
+        });
+        let (max_headers, max_header_bytes) = self.header_limits;
+        let pool = self.pool.clone();
+        let app = app.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let pool = pool.clone();
+                async move {
+                let count = request.headers().len();
+                let bytes: usize = request
+                    .headers()
+                    .iter()
+                    .map(|(name, value)| name.as_str().len() + value.len())
+                    .sum();
+                if count > max_headers || bytes > max_header_bytes {
+                    let status = crate::status::Status::invalid_argument(format!(
+                        "the request's headers are too many or too large (at most {max_headers} headers, {max_header_bytes} bytes)"
+                    ))
+                    .with_http(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+                    return crate::frontend::rest::response::error(&status, &pool);
+                }
+                next.run(request).await
+                }
+            },
+        ));
+        match &self.cors {
+            Some(cors) => app.layer(cors.clone()),
+            None => app,
+        }
     }
 }
 

@@ -488,7 +488,13 @@ pub(crate) fn http_error(status: http::StatusCode, body: &[u8]) -> Status {
 /// Response headers that may go back to the client as metadata (the caching ones are read by
 /// the cache stage too).
 fn response_metadata(headers: &HeaderMap) -> HeaderMap {
-    const PASSED: [&str; 5] = ["x-request-id", "etag", "cache-control", "vary", "set-cookie"];
+    const PASSED: [&str; 5] = [
+        "x-request-id",
+        "etag",
+        "cache-control",
+        "vary",
+        "set-cookie",
+    ];
     let mut out = HeaderMap::new();
     for name in PASSED {
         if let Some(value) = headers.get(name) {

@@ -187,6 +187,12 @@ pub struct GatewayConfig {
     /// Where cached replies are kept (mappings choose what to cache with `cache`).
     #[serde(default)]
     pub caching: CachingConfig,
+    /// Client addresses allowed or denied, for every mapping without `ip_rules` of its own.
+    #[serde(default)]
+    pub ip_rules: Option<IpRules>,
+    /// CORS for browsers.
+    #[serde(default)]
+    pub cors: Option<Located<CorsConfig>>,
 }
 
 /// Where cached replies are kept.
@@ -492,14 +498,68 @@ pub struct LimitsConfig {
     /// Largest request body accepted; a larger one is refused with 413 before it is buffered.
     #[serde(default = "default_max_body")]
     pub max_body_size: ByteSize,
+    /// Most request headers accepted (default and most 100: hyper answers more on HTTP/1.1
+    /// with a 431 of its own); more is a 431.
+    #[serde(default = "default_max_headers")]
+    pub max_headers: Located<usize>,
+    /// Largest total size of the request headers, names and values (default 32KiB); more is a
+    /// 431.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: ByteSize,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_body_size: default_max_body(),
+            max_headers: default_max_headers(),
+            max_header_bytes: default_max_header_bytes(),
         }
     }
+}
+
+/// hyper's own bound on the headers of an HTTP/1.1 request.
+pub const MOST_HEADERS: usize = 100;
+
+fn default_max_headers() -> Located<usize> {
+    Located::unplaced(MOST_HEADERS)
+}
+
+fn default_max_header_bytes() -> ByteSize {
+    ByteSize(32 << 10)
+}
+
+/// Which client addresses may call (the address as rate limits see it: through
+/// `rate_limiting.trusted_proxies`). Deny wins; with `allow`, only those.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IpRules {
+    /// Addresses or CIDR blocks.
+    #[serde(default)]
+    pub allow: Vec<Located<String>>,
+    #[serde(default)]
+    pub deny: Vec<Located<String>>,
+}
+
+/// Cross-origin requests from browsers (answered for every route of the gateway).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins (`https://app.example`), or `*` for any (not with `allow_credentials`).
+    pub allow_origins: Vec<Located<String>>,
+    /// Default: GET, POST, PUT, PATCH, DELETE.
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    /// Default: the headers the preflight asks for.
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    #[serde(default)]
+    pub allow_credentials: bool,
+    /// How long a browser may remember a preflight's answer.
+    #[serde(default)]
+    pub max_age: Option<DurationText>,
 }
 
 fn default_max_body() -> ByteSize {
@@ -669,6 +729,9 @@ pub struct MappingConfig {
     /// Caching of this mapping's reads.
     #[serde(default)]
     pub cache: Option<Located<CacheOptions>>,
+    /// Client addresses allowed or denied (instead of gateway.yaml's `ip_rules`).
+    #[serde(default)]
+    pub ip_rules: Option<IpRules>,
     /// Schema files: `.proto` paths relative to an include directory, or `.pb` descriptor sets
     /// relative to this file. Not used with a SOAP backend (its WSDL is the schema).
     #[serde(default)]

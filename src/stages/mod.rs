@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod ip_rules;
 pub mod jwt;
 pub mod rate_limit;
 
@@ -40,6 +41,9 @@ pub struct Security {
     /// The limits of named backends.
     made_outbound: std::sync::Mutex<HashMap<String, Arc<rate_limit::OutboundLimit>>>,
     pub cache: Arc<cache::Store>,
+    /// gateway.yaml's `ip_rules`, for mappings without their own.
+    ip_rules: Option<config::IpRules>,
+    gateway_file: Arc<str>,
     /// The SHA-256 of the purge endpoint's token, if there is one.
     pub purge_token: Option<[u8; 32]>,
 }
@@ -153,10 +157,7 @@ impl Security {
         });
         let mut trusted_proxies = Vec::new();
         for text in &limiting.trusted_proxies {
-            let net = text
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
-            match net {
+            match parse_net(text) {
                 Ok(net) => trusted_proxies.push(net),
                 Err(_) => diags.push(Diagnostic::at(
                     &pos(text),
@@ -204,6 +205,8 @@ impl Security {
                 cache_redis,
             )),
             purge_token,
+            ip_rules: gateway.ip_rules.clone(),
+            gateway_file: config.gateway_file.clone(),
         }
     }
 
@@ -273,7 +276,42 @@ impl Security {
                 invoker,
             ))
         };
-        self.wrap(invoker, auth, methods, diags)
+        let invoker = self.wrap(invoker, auth, methods, diags);
+        // The client's address comes first of all (section 7).
+        let rules = mapping
+            .and_then(|m| Some((m.config.ip_rules.as_ref()?, &m.file)))
+            .or_else(|| Some((self.ip_rules.as_ref()?, &self.gateway_file)));
+        match rules {
+            Some((rules, file)) => {
+                let nets = |list: &[Located<String>], diags: &mut Diagnostics| {
+                    list.iter()
+                        .filter_map(|text| {
+                            parse_net(text)
+                                .map_err(|_| {
+                                    diags.push(Diagnostic::at(
+                                        &pos_in(file, text),
+                                        format!(
+                                            "`{}` is not an address or a CIDR block",
+                                            text.value
+                                        ),
+                                    ))
+                                })
+                                .ok()
+                        })
+                        .collect::<Vec<_>>()
+                };
+                let stage = ip_rules::IpStage {
+                    store: self.store.clone(),
+                    allow: nets(&rules.allow, diags),
+                    deny: nets(&rules.deny, diags),
+                };
+                Invoker::new(tower::Layer::layer(
+                    &ip_rules::IpLayer(Arc::new(stage)),
+                    invoker,
+                ))
+            }
+            None => invoker,
+        }
     }
 
     /// The query parameters that carry credentials for `options`' authenticators.
@@ -420,6 +458,13 @@ impl Security {
         };
         Invoker::new(tower::Layer::layer(&AuthLayer(Arc::new(stage)), invoker))
     }
+}
+
+/// An address or a CIDR block.
+fn parse_net(text: &str) -> Result<ipnet::IpNet, ()> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| ())
 }
 
 /// Limits from their configuration.
