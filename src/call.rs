@@ -179,6 +179,19 @@ pub async fn invoke(invoker: &Invoker, call: Call) -> Result<Reply, Status> {
     })
 }
 
+/// `messages`, ending after the first error.
+pub fn until_error(messages: ReplyStream) -> ReplyStream {
+    futures::stream::unfold((messages, false), |(mut messages, failed)| async move {
+        if failed {
+            return None;
+        }
+        let item = messages.next().await?;
+        let failed = item.is_err();
+        Some((item, (messages, failed)))
+    })
+    .boxed()
+}
+
 /// Ends `messages` with DEADLINE_EXCEEDED if the deadline passes before they end.
 fn bounded(messages: ReplyStream, deadline: Instant) -> ReplyStream {
     let sleep = Box::pin(tokio::time::sleep_until(deadline));

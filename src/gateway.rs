@@ -1363,6 +1363,7 @@ fn mapping_routes(
     settings.credential_query = credential_query;
     settings.api_version = api_version(mapping, diags);
     settings.response_headers = deprecation_headers(mapping, diags);
+    settings.plain_headers = crate::stages::transform::written_response_headers(mapping);
     let settings = Arc::new(settings);
 
     // Rules from the mapping file, by method.
@@ -1722,42 +1723,11 @@ fn proxy_route(
         ));
         fine = false;
     }
-    let changes = |changes: &config::HeaderChanges,
-                   diags: &mut Diagnostics|
-     -> Option<proxy::HeaderChanges> {
-        let mut out = proxy::HeaderChanges::default();
-        for name in &changes.remove {
-            match http::HeaderName::from_bytes(name.value.to_ascii_lowercase().as_bytes()) {
-                Ok(header) => out.remove.push(header),
-                Err(_) => {
-                    diags.push(Diagnostic::at(
-                        &mapping.pos(name),
-                        format!("`{}` is not a header name", name.value),
-                    ));
-                    return None;
-                }
-            }
-        }
-        for (name, value) in &changes.set {
-            let text = config::expand(value, mapping.pos(value), &config.vars, diags)?;
-            match (
-                http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
-                http::HeaderValue::from_str(&text),
-            ) {
-                (Ok(name), Ok(value)) => out.set.push((name, value)),
-                _ => {
-                    diags.push(Diagnostic::at(
-                        &mapping.pos(value),
-                        format!("`{name}: ...` is not a header"),
-                    ));
-                    return None;
-                }
-            }
-        }
-        Some(out)
+    let edits = |edits, diags: &mut Diagnostics| {
+        crate::stages::transform::header_edits(mapping, edits, &config.vars, diags)
     };
-    let request_headers = changes(&options.request_headers, diags)?;
-    let response_headers = changes(&options.response_headers, diags)?;
+    let request_headers = edits(&options.request_headers, diags);
+    let response_headers = edits(&options.response_headers, diags);
     let Some(base) = backend.and_then(|b| b.rest.as_ref()) else {
         if backend.is_some() {
             diags.push(Diagnostic::at(

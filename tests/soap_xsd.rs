@@ -33,7 +33,7 @@ const TYPES: &str = r#"<?xml version="1.0"?>
         </xs:sequence>
       </xs:group>
       <xs:simpleType name="Code">
-        <xs:restriction base="xs:string"><xs:maxLength value="4"/></xs:restriction>
+        <xs:restriction base="xs:string"><xs:maxLength value="4"/><xs:pattern value="[A-Z]{2}\d{2}"/></xs:restriction>
       </xs:simpleType>
       <xs:simpleType name="SizeOrAuto">
         <xs:union memberTypes="xs:int"><xs:simpleType><xs:restriction base="xs:string"><xs:enumeration value="auto"/></xs:restriction></xs:simpleType></xs:union>
@@ -194,6 +194,51 @@ fn xsd_constructs_round_trip_between_xml_and_json() {
         .envelope(built.service.version, &operation.input, &message, &[])
         .unwrap();
     insta::assert_snapshot!("kit_envelope", String::from_utf8(envelope).unwrap());
+}
+
+/// Facets are checked before a request leaves for a SOAP backend: enumeration, lengths,
+/// patterns and numeric ranges.
+#[test]
+fn xsd_facets_refuse_bad_values_before_they_are_sent() {
+    let (built, pool) = kit();
+    let operation = &built.service.operations["Echo"];
+    let desc = pool.get_message_by_name(&operation.input.message).unwrap();
+    let plan = Plan::new(&desc, JsonOptions::default());
+    let encoder = Encoder {
+        schema: &built.service.xml,
+        prefixes: &built.service.prefixes,
+    };
+    let encode = |json: serde_json::Value| {
+        let wire = json_to_wire(&plan, json.to_string().as_bytes()).unwrap();
+        let message = DynamicMessage::decode(desc.clone(), wire.as_slice()).unwrap();
+        encoder
+            .envelope(built.service.version, &operation.input, &message, &[])
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let kit = |code: &str, price: &str| {
+        serde_json::json!({
+            "code": code, "size": "auto", "price": {"$value": price},
+            "box": {"name": "b", "width": 1, "height": 1, "ribbon": false},
+            "ratio": 1.0, "checksum": "00", "count": "1", "flags": ["a"],
+        })
+    };
+    assert_eq!(encode(kit("AB12", "0")), Ok(()));
+    let refused = [
+        (
+            kit("ab12", "1"),
+            "`ab12` does not match the pattern `[A-Z]{2}\\d{2}`",
+        ),
+        (
+            kit("ABC12", "1"),
+            "has a length outside the schema's bounds",
+        ),
+        (kit("AB12", "-0.01"), "`-0.01` is below the minimum 0"),
+    ];
+    for (json, expected) in refused {
+        let error = encode(json).expect_err(expected);
+        assert!(error.contains(expected), "{error}");
+    }
 }
 
 #[test]

@@ -232,6 +232,96 @@ pub struct CacheOptions {
     pub stale_if_error: Option<DurationText>,
 }
 
+/// Checks of a mapping's input messages (validation.md).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationConfig {
+    /// Fields marked `(google.api.field_behavior) = REQUIRED` must be set (default true).
+    #[serde(default = "yes")]
+    pub required: bool,
+    /// Enum fields must hold a number the enum defines (default true).
+    #[serde(default = "yes")]
+    pub enums: bool,
+    /// Rules for fields, by full name (`shop.v1.Order.email`).
+    #[serde(default)]
+    pub rules: BTreeMap<String, Located<FieldRuleConfig>>,
+}
+
+/// What a field's values must be. Lengths count characters; for a repeated field, the
+/// value rules apply to each item.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldRuleConfig {
+    #[serde(default)]
+    pub min_length: Option<usize>,
+    #[serde(default)]
+    pub max_length: Option<usize>,
+    /// A regular expression the whole value must match (Rust `regex` syntax).
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// The smallest number allowed.
+    #[serde(default)]
+    pub minimum: Option<f64>,
+    /// The largest number allowed.
+    #[serde(default)]
+    pub maximum: Option<f64>,
+    /// For a repeated field or map: the fewest items.
+    #[serde(default)]
+    pub min_items: Option<usize>,
+    /// For a repeated field or map: the most items.
+    #[serde(default)]
+    pub max_items: Option<usize>,
+}
+
+/// Changes to a mapping's calls (transforms.md): requests on the way in, replies on the way
+/// out.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransformConfig {
+    /// Only these methods (default: every method of the mapping).
+    #[serde(default)]
+    pub methods: Vec<Located<String>>,
+    #[serde(default)]
+    pub request: Changes,
+    #[serde(default)]
+    pub response: Changes,
+}
+
+/// Changes to the headers and fields of one direction.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Changes {
+    #[serde(default)]
+    pub headers: Edits<String>,
+    /// Fields by dotted path from the message (`order.note`); values in proto3 JSON.
+    #[serde(default)]
+    pub fields: Edits<serde_json::Value>,
+}
+
+/// Entries to rename, remove and set (add or replace), applied in that order. In header
+/// values, `${ENV_VAR}` is expanded.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Edits<V> {
+    #[serde(default)]
+    pub set: BTreeMap<String, Located<V>>,
+    #[serde(default)]
+    pub remove: Vec<Located<String>>,
+    /// From the old name to the new one.
+    #[serde(default)]
+    pub rename: BTreeMap<String, Located<String>>,
+}
+
+impl<V> Default for Edits<V> {
+    fn default() -> Self {
+        Edits {
+            set: BTreeMap::new(),
+            remove: Vec::new(),
+            rename: BTreeMap::new(),
+        }
+    }
+}
+
 /// Where rate limits keep their state.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -732,6 +822,12 @@ pub struct MappingConfig {
     /// Client addresses allowed or denied (instead of gateway.yaml's `ip_rules`).
     #[serde(default)]
     pub ip_rules: Option<IpRules>,
+    /// Checks of the input messages before they reach the backend.
+    #[serde(default)]
+    pub validation: Option<ValidationConfig>,
+    /// Changes to headers and message fields on the way in and out.
+    #[serde(default)]
+    pub transforms: Vec<Located<TransformConfig>>,
     /// Schema files: `.proto` paths relative to an include directory, or `.pb` descriptor sets
     /// relative to this file. Not used with a SOAP backend (its WSDL is the schema).
     #[serde(default)]
@@ -1143,21 +1239,10 @@ pub struct ProxyOptions {
     pub path: Located<String>,
     /// Changes to the request's headers on the way to the backend.
     #[serde(default)]
-    pub request_headers: HeaderChanges,
+    pub request_headers: Edits<String>,
     /// Changes to the response's headers on the way back.
     #[serde(default)]
-    pub response_headers: HeaderChanges,
-}
-
-/// Headers to remove, then headers to set (replacing any of the same name).
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HeaderChanges {
-    #[serde(default)]
-    pub remove: Vec<Located<String>>,
-    /// `${ENV_VAR}` is expanded in values.
-    #[serde(default)]
-    pub set: BTreeMap<String, Located<String>>,
+    pub response_headers: Edits<String>,
 }
 
 /// How a rule in a mapping combines with the method's own annotation.

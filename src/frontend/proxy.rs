@@ -20,6 +20,7 @@ use prost_types::{
 use crate::call::{self, Call, Invoker, Message, Origin};
 use crate::frontend::rest;
 use crate::registry::Operation;
+use crate::stages::transform::HeaderEdits;
 use crate::status::Status;
 
 /// The full name of the proxy operation's method.
@@ -40,32 +41,14 @@ const HOP_BY_HOP: [&str; 10] = [
     "content-length",
 ];
 
-/// Header changes, checked.
-#[derive(Debug, Clone, Default)]
-pub struct HeaderChanges {
-    pub remove: Vec<HeaderName>,
-    pub set: Vec<(HeaderName, HeaderValue)>,
-}
-
-impl HeaderChanges {
-    fn apply(&self, headers: &mut HeaderMap) {
-        for name in &self.remove {
-            headers.remove(name);
-        }
-        for (name, value) in &self.set {
-            headers.insert(name.clone(), value.clone());
-        }
-    }
-}
-
 /// One proxied path prefix.
 pub struct ProxyRoute {
     pub prefix: String,
     pub operation: Arc<Operation>,
     pub invoker: Invoker,
     pub timeout: Option<Duration>,
-    pub request_headers: HeaderChanges,
-    pub response_headers: HeaderChanges,
+    pub request_headers: HeaderEdits,
+    pub response_headers: HeaderEdits,
     pub max_body: usize,
     pub pool: DescriptorPool,
 }

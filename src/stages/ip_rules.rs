@@ -3,13 +3,14 @@
 //! the right-most untrusted hop.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use ipnet::IpNet;
+use tower::ServiceExt;
 
 use super::rate_limit::Store;
-use crate::call::{Call, Reply};
+use super::Stage;
+use crate::call::{Call, Invoker, Reply};
 use crate::status::Status;
 
 pub struct IpStage {
@@ -32,44 +33,15 @@ impl IpStage {
     }
 }
 
-/// The stage as a tower layer over an invoker.
-#[derive(Clone)]
-pub struct IpLayer(pub Arc<IpStage>);
-
-impl<S> tower::Layer<S> for IpLayer {
-    type Service = IpService<S>;
-
-    fn layer(&self, inner: S) -> IpService<S> {
-        IpService {
-            stage: self.0.clone(),
-            inner,
+impl Stage for IpStage {
+    fn call(
+        self: Arc<Self>,
+        call: Call,
+        next: Invoker,
+    ) -> BoxFuture<'static, Result<Reply, Status>> {
+        match self.admit(&call) {
+            Ok(()) => Box::pin(next.oneshot(call)),
+            Err(status) => Box::pin(async move { Err(status) }),
         }
-    }
-}
-
-#[derive(Clone)]
-pub struct IpService<S> {
-    stage: Arc<IpStage>,
-    inner: S,
-}
-
-impl<S> tower::Service<Call> for IpService<S>
-where
-    S: tower::Service<Call, Response = Reply, Error = Status> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Reply;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Reply, Status>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, call: Call) -> Self::Future {
-        if let Err(status) = self.stage.admit(&call) {
-            return Box::pin(async move { Err(status) });
-        }
-        Box::pin(self.inner.call(call))
     }
 }

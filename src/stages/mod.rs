@@ -6,6 +6,8 @@ pub mod cache;
 pub mod ip_rules;
 pub mod jwt;
 pub mod rate_limit;
+pub mod transform;
+pub mod validate;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -15,13 +17,37 @@ use http::HeaderName;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use prost_reflect::MethodDescriptor;
 
-use crate::call::{Consumer, Invoker};
+use crate::call::{Call, Consumer, Invoker, Reply};
 use crate::config::{
     self, pos_in, AuthOptions, AuthenticatorConfig, Diagnostic, Diagnostics, LimitConfig, LimitKey,
     LoadedConfig, LoadedMapping, Located,
 };
+use crate::status::Status;
 use auth::{AuthLayer, AuthStage, Authenticator, Credentials, Method};
 use rate_limit::{Limit, RateLimitLayer, RateLimitStage, Store};
+
+/// A stage: what to do with a call, given the invoker after it.
+pub trait Stage: Send + Sync + 'static {
+    fn call(
+        self: Arc<Self>,
+        call: Call,
+        next: Invoker,
+    ) -> futures::future::BoxFuture<'static, Result<Reply, Status>>;
+}
+
+/// A stage as a tower layer over an invoker.
+pub struct StageLayer<T>(pub Arc<T>);
+
+impl<T: Stage> tower::Layer<Invoker> for StageLayer<T> {
+    type Service = Invoker;
+
+    fn layer(&self, next: Invoker) -> Invoker {
+        let stage = self.0.clone();
+        Invoker::new(tower::service_fn(move |call: Call| {
+            stage.clone().call(call, next.clone())
+        }))
+    }
+}
 
 /// Rate limits as written, with the file they are written in.
 pub type LimitsIn<'a> = (&'a [Located<LimitConfig>], &'a Arc<str>);
@@ -44,6 +70,8 @@ pub struct Security {
     /// gateway.yaml's `ip_rules`, for mappings without their own.
     ip_rules: Option<config::IpRules>,
     gateway_file: Arc<str>,
+    /// The variables `${...}` in mappings expand to.
+    vars: config::Vars,
     /// The SHA-256 of the purge endpoint's token, if there is one.
     pub purge_token: Option<[u8; 32]>,
 }
@@ -207,6 +235,7 @@ impl Security {
             purge_token,
             ip_rules: gateway.ip_rules.clone(),
             gateway_file: config.gateway_file.clone(),
+            vars: config.vars.clone(),
         }
     }
 
@@ -255,6 +284,12 @@ impl Security {
         methods: &[MethodDescriptor],
         diags: &mut Diagnostics,
     ) -> Invoker {
+        // Inside the cache: validation, then transforms (section 7), so a cached reply is
+        // a transformed one and an invalid call never fills the cache.
+        let invoker = match mapping {
+            Some(mapping) => self.checked(invoker, mapping, methods, diags),
+            None => invoker,
+        };
         let cache = mapping.and_then(|m| Some((m.config.cache.as_ref()?, m)));
         let invoker = match cache {
             Some((options, mapping)) => self.cached(invoker, options, mapping, methods, diags),
@@ -305,10 +340,7 @@ impl Security {
                     allow: nets(&rules.allow, diags),
                     deny: nets(&rules.deny, diags),
                 };
-                Invoker::new(tower::Layer::layer(
-                    &ip_rules::IpLayer(Arc::new(stage)),
-                    invoker,
-                ))
+                tower::Layer::layer(&StageLayer(Arc::new(stage)), invoker)
             }
             None => invoker,
         }
@@ -323,6 +355,30 @@ impl Security {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Wraps a mapping's invoker in its transforms and validation.
+    fn checked(
+        &self,
+        invoker: Invoker,
+        mapping: &LoadedMapping,
+        methods: &[MethodDescriptor],
+        diags: &mut Diagnostics,
+    ) -> Invoker {
+        let transforms = transform::build(mapping, methods, &self.vars, diags);
+        let invoker = if transforms.by_method.is_empty() {
+            invoker
+        } else {
+            tower::Layer::layer(&StageLayer(Arc::new(transforms)), invoker)
+        };
+        let validation = mapping.config.validation.as_ref();
+        let validator = validation.and_then(|v| validate::build(mapping, v, methods, diags));
+        match validator {
+            Some(validator) if validator.checks_any() => {
+                tower::Layer::layer(&StageLayer(Arc::new(validator)), invoker)
+            }
+            _ => invoker,
+        }
     }
 
     /// Wraps a mapping's invoker in its cache.
@@ -341,29 +397,18 @@ impl Security {
         };
         let mut cached = HashSet::new();
         for selector in &options.methods {
-            let tail = format!(".{}", selector.value);
-            let found: Vec<&MethodDescriptor> = methods
-                .iter()
-                .filter(|m| m.full_name() == selector.value || m.full_name().ends_with(&tail))
-                .collect();
-            match found.as_slice() {
-                [one] if is_read(one) && !one.is_server_streaming() => {
+            match named_method(selector, methods) {
+                Some(one) if is_read(one) && !one.is_server_streaming() => {
                     cached.insert(one.full_name().to_owned());
                 }
-                [one] => diags.push(Diagnostic::at(
+                Some(one) => diags.push(Diagnostic::at(
                     &mapping.pos(selector),
                     format!(
                         "{} is not a unary read; only those are cached",
                         one.full_name()
                     ),
                 )),
-                _ => diags.push(Diagnostic::at(
-                    &mapping.pos(selector),
-                    format!(
-                        "`{}` names no single method of this mapping",
-                        selector.value
-                    ),
-                )),
+                None => diags.push(no_method(mapping.pos(selector), selector)),
             }
         }
         if options.methods.is_empty() {
@@ -416,22 +461,11 @@ impl Security {
         }
         let mut public = HashSet::new();
         for selector in &options.public {
-            let tail = format!(".{}", selector.value);
-            let found: Vec<&MethodDescriptor> = methods
-                .iter()
-                .filter(|m| m.full_name() == selector.value || m.full_name().ends_with(&tail))
-                .collect();
-            match found.as_slice() {
-                [one] => {
+            match named_method(selector, methods) {
+                Some(one) => {
                     public.insert(one.full_name().to_owned());
                 }
-                _ => diags.push(Diagnostic::at(
-                    &pos(selector),
-                    format!(
-                        "`{}` names no single method of this mapping",
-                        selector.value
-                    ),
-                )),
+                None => diags.push(no_method(pos(selector), selector)),
             }
         }
         let header = |l: &Located<String>, diags: &mut Diagnostics| {
@@ -458,6 +492,30 @@ impl Security {
         };
         Invoker::new(tower::Layer::layer(&AuthLayer(Arc::new(stage)), invoker))
     }
+}
+
+/// The one method of `methods` that `selector` names: by full name, or by its end
+/// (`Users.GetUser`, `GetUser`).
+pub fn named_method<'m>(
+    selector: &str,
+    methods: &'m [MethodDescriptor],
+) -> Option<&'m MethodDescriptor> {
+    let tail = format!(".{selector}");
+    let mut found = methods
+        .iter()
+        .filter(|m| m.full_name() == selector || m.full_name().ends_with(&tail));
+    match (found.next(), found.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
+}
+
+/// The diagnostic for a selector that names no single method.
+pub fn no_method(at: config::Pos, selector: &str) -> Diagnostic {
+    Diagnostic::at(
+        &at,
+        format!("`{selector}` names no single method of this mapping"),
+    )
 }
 
 /// An address or a CIDR block.

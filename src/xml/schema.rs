@@ -128,6 +128,8 @@ pub struct SimpleInfo {
     pub builtin: Arc<str>,
     pub check: Check,
     pub facets: Facets,
+    /// The `pattern` facets, compiled (a value must match every one).
+    pub patterns: Vec<regex::Regex>,
     /// `xsd:list`: a space-separated list, a repeated field.
     pub list: bool,
 }

@@ -441,7 +441,49 @@ pub fn format_simple(
             "`{text}` has a length outside the schema's bounds"
         )));
     }
+    if let Some(pattern) = info.patterns.iter().find(|p| !p.is_match(&text)) {
+        let pattern = &pattern.as_str()[4..pattern.as_str().len() - 2];
+        return Err(bad(format!(
+            "`{text}` does not match the pattern `{pattern}`"
+        )));
+    }
+    if let Some(bound) = outside_range(&text, facets) {
+        return Err(bad(format!("`{text}` is {bound}")));
+    }
     Ok(text)
+}
+
+/// The range facet a number breaks, if any (numbers only: ranges of dates are not checked).
+fn outside_range(text: &str, facets: &crate::registry::wsdl::model::Facets) -> Option<String> {
+    let value: f64 = text.parse().ok()?;
+    let bound = |b: &Option<String>| {
+        let text = b.as_deref()?;
+        Some((text.to_owned(), text.parse::<f64>().ok()?))
+    };
+    let broken = [
+        (
+            bound(&facets.min_inclusive),
+            "below the minimum",
+            (|v, n| v < n) as fn(f64, f64) -> bool,
+        ),
+        (bound(&facets.max_inclusive), "above the maximum", |v, n| {
+            v > n
+        }),
+        (
+            bound(&facets.min_exclusive),
+            "not above the exclusive minimum",
+            |v, n| v <= n,
+        ),
+        (
+            bound(&facets.max_exclusive),
+            "not below the exclusive maximum",
+            |v, n| v >= n,
+        ),
+    ];
+    broken.into_iter().find_map(|(bound, what, breaks)| {
+        let (text, n) = bound?;
+        breaks(value, n).then(|| format!("{what} {text}"))
+    })
 }
 
 /// XSD writes infinities and NaN in words; other doubles in Rust's shortest round-trip form.

@@ -93,13 +93,22 @@ impl RestFrontend {
                     Ok(route) => route,
                     Err(status) => return response::error(&status, &self.pool),
                 };
-                let extra = route.mapping.response_headers.clone();
+                let mapping = route.mapping.clone();
                 let mut response = match self.serve(route, &segments, parts, body).await {
                     Ok(response) => response,
                     Err(status) => response::error(&status, &self.pool),
                 };
-                for (name, value) in extra {
-                    response.headers_mut().insert(name, value);
+                let headers = response.headers_mut();
+                for name in &mapping.plain_headers {
+                    let prefixed = format!("grpc-metadata-{name}");
+                    let values: Vec<_> = headers.get_all(&prefixed).iter().cloned().collect();
+                    headers.remove(&prefixed);
+                    for value in values {
+                        headers.append(name, value);
+                    }
+                }
+                for (name, value) in &mapping.response_headers {
+                    headers.insert(name, value.clone());
                 }
                 response
             }

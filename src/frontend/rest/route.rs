@@ -30,6 +30,9 @@ pub struct MappingSettings {
     pub api_version: Option<VersionMatch>,
     /// Headers every response of the mapping's routes carries (`deprecated`).
     pub response_headers: Vec<(HeaderName, http::HeaderValue)>,
+    /// Reply metadata the mapping's transforms write: sent as these headers, not as
+    /// `grpc-metadata-*`.
+    pub plain_headers: Vec<HeaderName>,
 }
 
 /// Where a request names its API version, and the version a mapping serves.
@@ -93,6 +96,7 @@ impl MappingSettings {
             credential_query: Vec::new(),
             api_version: None,
             response_headers: Vec::new(),
+            plain_headers: Vec::new(),
             forward_headers: options
                 .forward_headers
                 .iter()

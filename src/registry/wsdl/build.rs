@@ -859,6 +859,13 @@ impl<'l> Builder<'l> {
                         }
                         _ => self.content(&base_def, out, depth + 1)?,
                     }
+                    // A restriction of simple content narrows the inherited text's facets.
+                    let text = out.text.as_mut().map(|t| &mut t.value);
+                    if let (Content::Simple(facets), Some(XmlValue::Simple(info))) =
+                        (&ct.content, text)
+                    {
+                        merge_facets(Arc::make_mut(info), facets);
+                    }
                 }
                 for attribute in &ct.attributes {
                     if let AttributeUse::Prohibited(local) = attribute {
@@ -1139,8 +1146,11 @@ impl<'l> Builder<'l> {
         };
         match &*def {
             TypeDef::Complex(ct) => match (&ct.content, &ct.base) {
-                (Content::Simple, Some((base, _))) => {
-                    self.simple_info(&TypeRef::Named(base.clone()), at, depth + 1)
+                (Content::Simple(facets), Some((base, _))) => {
+                    let mut info =
+                        self.simple_info(&TypeRef::Named(base.clone()), at, depth + 1)?;
+                    merge_facets(&mut info, facets);
+                    Ok(info)
                 }
                 _ => Err((
                     at.clone(),
@@ -1335,6 +1345,15 @@ fn merge_facets(info: &mut SimpleInfo, facets: &Facets) {
     f.min_length = facets.min_length.or(f.min_length);
     f.max_length = facets.max_length.or(f.max_length);
     f.pattern.extend(facets.pattern.iter().cloned());
+    // XSD patterns are anchored; the few XSD-only escapes (`\i`, `\c`, class subtraction)
+    // do not compile and are left unchecked.
+    info.patterns.extend(
+        facets
+            .pattern
+            .iter()
+            .filter_map(|p| crate::stages::validate::whole_match(p).ok()),
+    );
+    let f = &mut info.facets;
     f.min_inclusive = facets.min_inclusive.clone().or(f.min_inclusive.take());
     f.max_inclusive = facets.max_inclusive.clone().or(f.max_inclusive.take());
     f.min_exclusive = facets.min_exclusive.clone().or(f.min_exclusive.take());

@@ -132,8 +132,8 @@ pub enum Derivation {
 pub enum Content {
     /// Elements (or nothing).
     Elements(Option<Particle>),
-    /// Text of a simple type, with attributes.
-    Simple,
+    /// Text of a simple type, with attributes; a restriction's facets.
+    Simple(Facets),
 }
 
 #[derive(Debug)]
@@ -765,7 +765,7 @@ impl SchemaContext {
                         .ok_or_else(|| (self.pos(derivation), "needs a `base` type".to_owned()))?;
                     ty.base = Some((self.qname(derivation, base)?, how));
                     ty.content = if simple {
-                        Content::Simple
+                        Content::Simple(self.facets(derivation))
                     } else {
                         Content::Elements(self.group_content_except_attributes(derivation)?)
                     };
