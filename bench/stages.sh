@@ -3,6 +3,7 @@
 #   passthrough  GET /v1/users/1, REST -> gRPC, no stages
 #   stages       the same route with JWT authentication (HS256), a local rate limit per
 #                consumer and a cache hit
+#   auth-limit   JWT and the local limit without a cache: every call reaches the backend
 # then, on a gateway whose limits live in Redis:
 #   passthrough  again, as the baseline of this gateway
 #   redis-limit  the same route with a per-client-address limit kept in Redis (one script
@@ -58,7 +59,7 @@ PY
 printf 'wrk.headers["authorization"] = "Bearer %s"\n' "$TOKEN" >"$OUT/token.lua"
 
 gateway_yaml() { # extra gateway.yaml text
-  printf 'version: 1\nschemas:\n  include: [%s/tests/peers/proto]\nbackends:\n  users:\n    protocol: grpc\n    address: http://127.0.0.1:%s\nauthenticators:\n  local:\n    jwt:\n      algorithms: [HS256]\n      keys: [{secret: "${JWT_SECRET}"}]\n%s' \
+  printf 'version: 1\nschemas:\n  include: [%s/tests/peers/proto]\nbackends:\n  users:\n    protocol: grpc\n    address: http://127.0.0.1:%s\nauthenticators:\n  local:\n    jwt:\n      algorithms: [HS256]\n      keys: [{secret: "${JWT_SECRET}"}]\n%b' \
     "$PWD" "$GO_PORT" "$1" >"$OUT/config/gateway.yaml"
 }
 USERS='version: 1\nfrontend: rest\nbackend:\n  use: users\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n'
@@ -81,16 +82,20 @@ measure() { # label path [lua]
 gateway_yaml ''
 printf "${USERS}options: {path_prefix: /staged}\nauth: {any_of: [local]}\nrate_limits:\n  - {key: consumer, requests: 100000000, per: 1s}\ncache: {ttl: 600s}\n" \
   >"$OUT/config/mappings/staged.yaml"
+printf "${USERS}options: {path_prefix: /authed}\nauth: {any_of: [local]}\nrate_limits:\n  - {key: consumer, requests: 100000000, per: 1s}\n" \
+  >"$OUT/config/mappings/authed.yaml"
 run_gateway
 curl -sf -H "authorization: Bearer $TOKEN" -D "$OUT/staged.headers" -o /dev/null http://127.0.0.1:$ROSETTA_PORT/staged/v1/users/1
 curl -sf -H "authorization: Bearer $TOKEN" -D "$OUT/staged.headers" -o /dev/null http://127.0.0.1:$ROSETTA_PORT/staged/v1/users/1
 grep -qi '^x-cache-status: HIT' "$OUT/staged.headers" || { echo "bench/stages.sh: the staged route does not hit the cache" >&2; exit 1; }
 measure passthrough /v1/users/1
 measure stages /staged/v1/users/1 "$OUT/token.lua"
+measure auth-limit /authed/v1/users/1 "$OUT/token.lua"
 echo "peak RSS of rosetta (local): $(peak_rss_mib "$rosetta_pid") MiB" >"$OUT/rss.txt"
 kill "$rosetta_pid"; wait "$rosetta_pid" 2>/dev/null || true
 
 # Redis: passthrough vs a per-address limit kept in Redis.
+rm "$OUT/config/mappings/authed.yaml"
 gateway_yaml "rate_limiting: {redis: \"redis://127.0.0.1:$REDIS_PORT\"}\n"
 printf "${USERS}options: {path_prefix: /limited}\nrate_limits:\n  - {key: ip, requests: 100000000, per: 1s}\n" \
   >"$OUT/config/mappings/staged.yaml"
@@ -114,5 +119,6 @@ for t in by:
     print(f"| {t} | {med(t, 'req_s'):.0f} | {med(t, 'p50_us')/1000:.2f} | {med(t, 'p99_us')/1000:.2f} | {sum(int(r['non2xx']) for r in by[t])} | {len(by[t])} |")
 print()
 print(f"stages / passthrough: {med('stages','req_s')/med('passthrough','req_s'):.2f}x (target >= 0.8x)")
+print(f"JWT + local limit, no cache / passthrough: {med('auth-limit','req_s')/med('passthrough','req_s'):.2f}x")
 print(f"Redis-mode limit / passthrough: {med('redis-limit','req_s')/med('passthrough-redis-gw','req_s'):.2f}x")
 PY

@@ -61,6 +61,8 @@ pub struct Gateway {
     pub cors: Option<tower_http::cors::CorsLayer>,
     /// The cache, and the SHA-256 of the purge endpoint's token (when there is one).
     pub cache_purge: Option<(Arc<crate::stages::cache::Store>, [u8; 32])>,
+    /// The rate limits' state, whose counters `GET /_rosetta/metrics` shows.
+    pub limits: Arc<crate::stages::rate_limit::Store>,
     /// Warnings found while loading.
     pub warnings: Vec<Diagnostic>,
     /// The same, rendered with their places and snippets (empty when there are none).
@@ -411,6 +413,7 @@ pub fn build(
             .cors
             .as_ref()
             .and_then(|cors| cors_layer(config, cors, diags)),
+        limits: security.store.clone(),
         cache_purge: security
             .purge_token
             .map(|token| (security.cache.clone(), token)),
@@ -2735,6 +2738,16 @@ impl Gateway {
                     axum::routing::get(move || async move { sdl.serve_sdl() }),
                 );
         }
+        let limits = self.limits.clone();
+        app = app.route(
+            "/_rosetta/metrics",
+            axum::routing::get(move || async move {
+                (
+                    [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    limits.metrics(),
+                )
+            }),
+        );
         if let Some((store, token)) = &self.cache_purge {
             let (store, token) = (store.clone(), *token);
             app = app.route(

@@ -188,9 +188,19 @@ async fn two_gateways_share_one_limit_in_redis() {
     }
     assert_eq!(allowed, 5, "one limit across both gateways");
 
-    // Redis goes away: fail open (the default) lets calls through.
+    // Redis goes away: fail open (the default) lets calls through, and says so.
     redis.stop();
     assert_eq!(echo(&one, &[]).await.status(), 200);
+    let metrics = reqwest::get(one.gateway.url("/_rosetta/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\nrosetta_rate_limit_redis_failures_total 1\n"),
+        "{metrics}"
+    );
 
     // Fail closed refuses them with 503.
     let closed = "rate_limiting:\n  redis: ${REDIS}\n  redis_failure: closed\nrate_limits:\n  - {key: global, requests: 5, per: 60s}\n";

@@ -36,6 +36,7 @@ async fn headers_and_fields_change_on_the_way_in_and_out() {
         &[
             ("rest.yaml", &mapping("rest")),
             ("grpc.yaml", &mapping("grpc")),
+            ("soap.yaml", &mapping("soap")),
         ],
     )
     .await;
@@ -89,6 +90,28 @@ async fn headers_and_fields_change_on_the_way_in_and_out() {
     assert_eq!(field("name").as_str(), Some(""));
     assert_eq!(field("count").as_i32(), Some(0));
     assert_eq!(field("on").as_bool(), Some(true));
+
+    // And SOAP clients.
+    let envelope = r#"<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="urn:rosetta:pins.v1.Things"><soap:Body><t:EchoThing><t:word>soapy</t:word><t:count>3</t:count></t:EchoThing></soap:Body></soap:Envelope>"#;
+    let answer = client
+        .post(pins.gateway.url("/soap/Things"))
+        .header("content-type", "text/xml")
+        .body(envelope)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        answer.contains(">soapy</") && answer.contains(">made</"),
+        "{answer}"
+    );
+    // SOAP writes every field: the removed count is its zero value.
+    assert!(
+        answer.contains("<tns:count>0</tns:count><tns:on>true"),
+        "{answer}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -24,6 +24,7 @@ async fn pins() -> Pins {
             ("rest.yaml", &mapping("rest")),
             ("grpc.yaml", &mapping("grpc")),
             ("graphql.yaml", &mapping("graphql")),
+            ("soap.yaml", &mapping("soap")),
         ],
     )
     .await

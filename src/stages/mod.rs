@@ -59,7 +59,7 @@ pub struct Security {
     broken: HashSet<String>,
     credentials: Arc<Credentials>,
     plans: Arc<HashMap<String, Vec<String>>>,
-    store: Arc<Store>,
+    pub store: Arc<Store>,
     plan_limits: Arc<HashMap<String, Vec<Arc<Limit>>>>,
     /// Every limit made, by where it is written: a limit of gateway.yaml counts once for all
     /// the mappings it applies to.

@@ -104,6 +104,22 @@ struct Count {
     reset: Duration,
 }
 
+impl Store {
+    /// The rate limits' counters in the Prometheus text format, for `GET /_rosetta/metrics`.
+    /// (Written by hand: two lines; a metrics stage with a registry is a stage of its own.)
+    pub fn metrics(&self) -> String {
+        let failures = self
+            .redis
+            .as_ref()
+            .map_or(0, |r| r.failures.load(Ordering::Relaxed));
+        format!(
+            "# HELP rosetta_rate_limit_redis_failures_total Rate limit decisions made without Redis because it could not be reached.\n\
+             # TYPE rosetta_rate_limit_redis_failures_total counter\n\
+             rosetta_rate_limit_redis_failures_total {failures}\n"
+        )
+    }
+}
+
 /// Where the limits keep their state: in this instance, or in Redis.
 pub struct Store {
     pub redis: Option<Redis>,
