@@ -49,6 +49,9 @@ pub struct RestSettings {
 pub struct RestBackend {
     settings: Arc<RestSettings>,
     client: reqwest::Client,
+    /// `settings.base`, parsed once: a call's URL is a copy with its own path and query, so
+    /// the host is not parsed (and IDNA-mapped) again for every call.
+    base_url: reqwest::Url,
 }
 
 /// What a path segment may hold unescaped (RFC 3986 unreserved); a `**` variable keeps `/`.
@@ -62,7 +65,27 @@ const SEGMENTS: &AsciiSet = &SEGMENT.remove(b'/');
 impl RestBackend {
     pub fn new(settings: Arc<RestSettings>) -> Result<Self, String> {
         let client = http_client(settings.connect_timeout, settings.tls.as_ref())?;
-        Ok(RestBackend { settings, client })
+        let base_url = reqwest::Url::parse(&settings.base).map_err(|e| e.to_string())?;
+        Ok(RestBackend {
+            settings,
+            client,
+            base_url,
+        })
+    }
+
+    /// The URL of `target` (a path, escaped, and maybe `?query`) below the backend's address.
+    fn url_of(&self, target: &str) -> reqwest::Url {
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (target, None),
+        };
+        let mut url = self.base_url.clone();
+        url.set_path(&format!(
+            "{}{path}",
+            self.base_url.path().trim_end_matches('/')
+        ));
+        url.set_query(query.filter(|q| !q.is_empty()));
+        url
     }
 
     async fn invoke(&self, mut call: Call) -> Result<Reply, Status> {
@@ -86,10 +109,10 @@ impl RestBackend {
             .next()
             .await
             .ok_or_else(|| Status::invalid_argument("no request message"))?;
-        let request = http_request(&self.settings.base, rest, &input)?;
+        let request = http_request(rest, &input)?;
         let mut builder = self
             .client
-            .request(rest.method.clone(), &request.url)
+            .request(rest.method.clone(), self.url_of(&request.target))
             .headers(call.metadata)
             .headers(request.headers)
             .header(http::header::ACCEPT, "application/json");
@@ -169,19 +192,14 @@ impl RestBackend {
         };
         let method = Method::from_bytes(text("method").as_bytes())
             .map_err(|_| Status::invalid_argument("not an HTTP method"))?;
-        let mut url = format!("{}{}", self.settings.base, text("path"));
-        let query = text("query");
-        if !query.is_empty() {
-            url.push('?');
-            url.push_str(&query);
-        }
+        let url = self.url_of(&format!("{}?{}", text("path"), text("query")));
         let body = match request.get_field_by_name("body").as_deref() {
             Some(Value::Bytes(b)) => b.clone(),
             _ => Bytes::new(),
         };
         let mut builder = self
             .client
-            .request(method, &url)
+            .request(method, url)
             .headers(crate::frontend::proxy::headers_of(&request))
             .body(body);
         if let Some(deadline) = call.deadline {
@@ -235,14 +253,15 @@ pub(crate) fn send_error(e: reqwest::Error) -> Status {
 
 /// The URL and body of the request for one input message.
 struct HttpRequest {
-    url: String,
+    /// The path (escaped) and query, below the backend's address.
+    target: String,
     headers: HeaderMap,
     body: Option<Vec<u8>>,
 }
 
-fn http_request(base: &str, rest: &RestCall, input: &Message) -> Result<HttpRequest, Status> {
+fn http_request(rest: &RestCall, input: &Message) -> Result<HttpRequest, Status> {
     let mut message = input.decoded()?.into_owned();
-    let mut url = String::from(base);
+    let mut url = String::new();
     let mut segment = 0;
     let segments = &rest.template.segments;
     while segment < segments.len() {
@@ -322,7 +341,11 @@ fn http_request(base: &str, rest: &RestCall, input: &Message) -> Result<HttpRequ
             url.push_str(&query);
         }
     }
-    Ok(HttpRequest { url, headers, body })
+    Ok(HttpRequest {
+        target: url,
+        headers,
+        body,
+    })
 }
 
 /// Removes a (possibly nested) field from the message and returns its value as path text.
