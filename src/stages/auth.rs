@@ -8,7 +8,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
@@ -384,48 +383,15 @@ impl AuthStage {
     }
 }
 
-/// The stage as a tower layer over an invoker.
-#[derive(Clone)]
-pub struct AuthLayer(pub Arc<AuthStage>);
-
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = AuthService<S>;
-
-    fn layer(&self, inner: S) -> AuthService<S> {
-        AuthService {
-            stage: self.0.clone(),
-            inner,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct AuthService<S> {
-    stage: Arc<AuthStage>,
-    inner: S,
-}
-
-impl<S> tower::Service<Call> for AuthService<S>
-where
-    S: tower::Service<Call, Response = Reply, Error = Status> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Reply;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Reply, Status>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut call: Call) -> Self::Future {
-        let stage = self.stage.clone();
-        // The clone that was polled ready makes the call.
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
+impl super::Stage for AuthStage {
+    fn call(
+        self: Arc<Self>,
+        mut call: Call,
+        next: crate::call::Invoker,
+    ) -> BoxFuture<'static, Result<Reply, Status>> {
         Box::pin(async move {
-            stage.admit(&mut call).await?;
-            inner.call(call).await
+            self.admit(&mut call).await?;
+            tower::ServiceExt::oneshot(next, call).await
         })
     }
 }

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -488,42 +487,12 @@ where
     tower::ServiceExt::ready(&mut inner).await?.call(call).await
 }
 
-/// The stage as a tower layer over an invoker.
-#[derive(Clone)]
-pub struct CacheLayer(pub Arc<CacheStage>);
-
-impl<S> tower::Layer<S> for CacheLayer {
-    type Service = CacheService<S>;
-
-    fn layer(&self, inner: S) -> CacheService<S> {
-        CacheService {
-            stage: self.0.clone(),
-            inner,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct CacheService<S> {
-    stage: Arc<CacheStage>,
-    inner: S,
-}
-
-impl<S> tower::Service<Call> for CacheService<S>
-where
-    S: tower::Service<Call, Response = Reply, Error = Status> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Reply;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Reply, Status>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        // The inner service is made ready when (and if) the backend is called.
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, call: Call) -> Self::Future {
-        Box::pin(self.stage.clone().serve(self.inner.clone(), call))
+impl super::Stage for CacheStage {
+    fn call(
+        self: Arc<Self>,
+        call: Call,
+        next: crate::call::Invoker,
+    ) -> BoxFuture<'static, Result<Reply, Status>> {
+        Box::pin(self.serve(next, call))
     }
 }

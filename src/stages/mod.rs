@@ -23,8 +23,8 @@ use crate::config::{
     LoadedConfig, LoadedMapping, Located,
 };
 use crate::status::Status;
-use auth::{AuthLayer, AuthStage, Authenticator, Credentials, Method};
-use rate_limit::{Limit, RateLimitLayer, RateLimitStage, Store};
+use auth::{AuthStage, Authenticator, Credentials, Method};
+use rate_limit::{Limit, RateLimitStage, Store};
 
 /// A stage: what to do with a call, given the invoker after it.
 pub trait Stage: Send + Sync + 'static {
@@ -265,10 +265,7 @@ impl Security {
             Some(limit)
         });
         match made {
-            Some(limit) => Invoker::new(tower::Layer::layer(
-                &rate_limit::OutboundLayer(limit),
-                invoker,
-            )),
+            Some(limit) => tower::Layer::layer(&StageLayer(limit), invoker),
             None => invoker,
         }
     }
@@ -306,10 +303,7 @@ impl Security {
                 limits: own,
                 plans: self.plan_limits.clone(),
             };
-            Invoker::new(tower::Layer::layer(
-                &RateLimitLayer(Arc::new(stage)),
-                invoker,
-            ))
+            tower::Layer::layer(&StageLayer(Arc::new(stage)), invoker)
         };
         let invoker = self.wrap(invoker, auth, methods, diags);
         // The client's address comes first of all (section 7).
@@ -429,10 +423,7 @@ impl Security {
                 .map_or(Duration::ZERO, |d| d.0),
             stale_if_error: options.stale_if_error.map_or(Duration::ZERO, |d| d.0),
         };
-        Invoker::new(tower::Layer::layer(
-            &cache::CacheLayer(Arc::new(stage)),
-            invoker,
-        ))
+        tower::Layer::layer(&StageLayer(Arc::new(stage)), invoker)
     }
 
     /// Wraps a mapping's invoker in its authentication (`options`, written in `file`), if it
@@ -490,7 +481,7 @@ impl Security {
             forward_consumer,
             forward_claims,
         };
-        Invoker::new(tower::Layer::layer(&AuthLayer(Arc::new(stage)), invoker))
+        tower::Layer::layer(&StageLayer(Arc::new(stage)), invoker)
     }
 }
 

@@ -8,7 +8,6 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -365,52 +364,20 @@ impl RateLimitStage {
     }
 }
 
-/// The stage as a tower layer over an invoker.
-#[derive(Clone)]
-pub struct RateLimitLayer(pub Arc<RateLimitStage>);
-
-impl<S> tower::Layer<S> for RateLimitLayer {
-    type Service = RateLimitService<S>;
-
-    fn layer(&self, inner: S) -> RateLimitService<S> {
-        RateLimitService {
-            stage: self.0.clone(),
-            inner,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct RateLimitService<S> {
-    stage: Arc<RateLimitStage>,
-    inner: S,
-}
-
-impl<S> tower::Service<Call> for RateLimitService<S>
-where
-    S: tower::Service<Call, Response = Reply, Error = Status> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Reply;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Reply, Status>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, call: Call) -> Self::Future {
-        let stage = self.stage.clone();
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
+impl super::Stage for RateLimitStage {
+    fn call(
+        self: Arc<Self>,
+        call: Call,
+        next: crate::call::Invoker,
+    ) -> BoxFuture<'static, Result<Reply, Status>> {
         Box::pin(async move {
             let counted = Counted {
                 origin: call.origin.clone(),
                 consumer: call.consumer.clone(),
                 method: call.operation.method.full_name().to_owned(),
             };
-            let headers = stage.admit(counted).await?;
-            let mut reply = inner.call(call).await?;
+            let headers = self.admit(counted).await?;
+            let mut reply = tower::ServiceExt::oneshot(next, call).await?;
             reply.metadata.extend(headers);
             Ok(reply)
         })
@@ -470,47 +437,15 @@ impl OutboundLimit {
     }
 }
 
-/// The backend's limit as a tower layer over its invoker.
-#[derive(Clone)]
-pub struct OutboundLayer(pub Arc<OutboundLimit>);
-
-impl<S> tower::Layer<S> for OutboundLayer {
-    type Service = OutboundService<S>;
-
-    fn layer(&self, inner: S) -> OutboundService<S> {
-        OutboundService {
-            limit: self.0.clone(),
-            inner,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct OutboundService<S> {
-    limit: Arc<OutboundLimit>,
-    inner: S,
-}
-
-impl<S> tower::Service<Call> for OutboundService<S>
-where
-    S: tower::Service<Call, Response = Reply, Error = Status> + Clone + Send + 'static,
-    S::Future: Send,
-{
-    type Response = Reply;
-    type Error = Status;
-    type Future = BoxFuture<'static, Result<Reply, Status>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, call: Call) -> Self::Future {
-        let limit = self.limit.clone();
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
+impl super::Stage for OutboundLimit {
+    fn call(
+        self: Arc<Self>,
+        call: Call,
+        next: crate::call::Invoker,
+    ) -> BoxFuture<'static, Result<Reply, Status>> {
         Box::pin(async move {
-            limit.wait(call.deadline).await?;
-            inner.call(call).await
+            self.wait(call.deadline).await?;
+            tower::ServiceExt::oneshot(next, call).await
         })
     }
 }
