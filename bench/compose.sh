@@ -16,28 +16,11 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 
 DURATION=${DURATION:-10} REPS=${REPS:-3} CONNS=${CONNS:-32}
-PEERS_DIR=${PEERS_DIR:-../shared/peers}
-export PEERS_HOME=${PEERS_HOME:-${TMPDIR:-/tmp}/rosetta-peers}
 ROSETTA_PORT=18500 GO_PORT=50053
-OUT=target/bench/compose-$(date -u +%Y%m%d-%H%M%S)
-mkdir -p "$OUT/config/mappings"
-[ -d "$PEERS_DIR" ] || { echo "bench/compose.sh: no peer harness at $PEERS_DIR (set PEERS_DIR)" >&2; exit 1; }
-
-ensure_load_tools
-bash "$PEERS_DIR/setup.sh" >"$OUT/setup.log" 2>&1 || { echo "bench/compose.sh: peer setup failed, see $OUT/setup.log" >&2; exit 1; }
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/rosetta
-
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  bash "$PEERS_DIR/start-grpc-go.sh" stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-trap "exit 130" INT TERM
+start_with_peers bench/compose.sh "target/bench/compose-$(date -u +%Y%m%d-%H%M%S)"
 
 PORT=$GO_PORT bash "$PEERS_DIR/start-grpc-go.sh" start >/dev/null
-for p in $(pgrep -g "$(cat "$PEERS_HOME/run/grpc-go.pid")"); do taskset -a -p -c 1 "$p" >/dev/null 2>&1 || true; done
+pin_group grpc-go 1
 
 printf 'version: 1\nschemas:\n  include: [%s/tests/peers/proto]\nbackends:\n  users:\n    protocol: grpc\n    address: http://127.0.0.1:%s\n' \
   "$PWD" "$GO_PORT" >"$OUT/config/gateway.yaml"
@@ -58,6 +41,7 @@ compose:
 YAML
 "${core0[@]}" env RUST_LOG=warn "$BIN" serve -c "$OUT/config/gateway.yaml" --listen 127.0.0.1:$ROSETTA_PORT & pids+=($!)
 rosetta_pid=$!
+CPU_PIDS=$rosetta_pid
 wait_for http://127.0.0.1:$ROSETTA_PORT/v1/users/1
 answer=$(curl -sf http://127.0.0.1:$ROSETTA_PORT/bff/pair/1/2)
 grep -q '"second":{"id":"2"' <<<"$answer" || { echo "bench/compose.sh: bad answer: $answer" >&2; exit 1; }
@@ -72,7 +56,7 @@ request = function()
 end
 LUA
 
-printf 'rep\ttarget\treq_s\tp50_us\tp99_us\tnon2xx\n' >"$OUT/summary.tsv"
+printf 'rep\ttarget\treq_s\tp50_us\tp99_us\tnon2xx\tcpu_us_per_req\n' >"$OUT/summary.tsv"
 for rep in $(seq "$REPS"); do
   printf '%s\tdirect\t%s\n' "$rep" "$(wrk_measure 3 http://127.0.0.1:$ROSETTA_PORT/v1/users/1 "$OUT/direct.lua")" >>"$OUT/summary.tsv"
   printf '%s\tcomposed\t%s\n' "$rep" "$(wrk_measure 3 http://127.0.0.1:$ROSETTA_PORT/bff/pair/1/2)" >>"$OUT/summary.tsv"

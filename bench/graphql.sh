@@ -17,29 +17,8 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 
 DURATION=${DURATION:-10} REPS=${REPS:-3} CONNS=${CONNS:-32}
-PEERS_DIR=${PEERS_DIR:-../shared/peers}
-export PEERS_HOME=${PEERS_HOME:-${TMPDIR:-/tmp}/rosetta-peers}
 ROSETTA_PORT=18500 GO_PORT=50053 MESH_PORT=4000
-OUT=target/bench/graphql-$(date -u +%Y%m%d-%H%M%S)
-mkdir -p "$OUT/config/mappings"
-[ -d "$PEERS_DIR" ] || { echo "bench/graphql.sh: no peer harness at $PEERS_DIR (set PEERS_DIR)" >&2; exit 1; }
-
-ensure_load_tools
-bash "$PEERS_DIR/setup.sh" >"$OUT/setup.log" 2>&1 || { echo "bench/graphql.sh: peer setup failed, see $OUT/setup.log" >&2; exit 1; }
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/rosetta
-
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  bash "$PEERS_DIR/start-all.sh" stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-trap "exit 130" INT TERM
-
-pin_group() { # peer-name core
-  for p in $(pgrep -g "$(cat "$PEERS_HOME/run/$1.pid")"); do taskset -a -p -c "$2" "$p" >/dev/null 2>&1 || true; done
-}
+start_with_peers bench/graphql.sh "target/bench/graphql-$(date -u +%Y%m%d-%H%M%S)"
 PORT=$GO_PORT bash "$PEERS_DIR/start-grpc-go.sh" start >/dev/null
 pin_group grpc-go 1
 GRPC_BACKEND=127.0.0.1:$GO_PORT MESH_FORKS=1 bash "$PEERS_DIR/start-mesh.sh" start >/dev/null
@@ -80,7 +59,7 @@ check() { # url lua-file
 check http://127.0.0.1:$ROSETTA_PORT/graphql "$OUT/rosetta.lua"
 check http://127.0.0.1:$MESH_PORT/graphql "$OUT/mesh.lua"
 
-printf 'rep\ttarget\treq_s\tp50_us\tp99_us\tnon2xx\n' >"$OUT/summary.tsv"
+printf 'rep\ttarget\treq_s\tp50_us\tp99_us\tnon2xx\tcpu_us_per_req\n' >"$OUT/summary.tsv"
 for rep in $(seq "$REPS"); do
   printf '%s\tmesh-graphql\t%s\n' "$rep" "$(wrk_measure 20 http://127.0.0.1:$MESH_PORT/graphql "$OUT/mesh.lua")" >>"$OUT/summary.tsv"
   printf '%s\trosetta-graphql\t%s\n' "$rep" "$(wrk_measure 3 http://127.0.0.1:$ROSETTA_PORT/graphql "$OUT/rosetta.lua")" >>"$OUT/summary.tsv"

@@ -21,41 +21,16 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 
 DURATION=${DURATION:-10} REPS=${REPS:-3} CONNS=${CONNS:-32}
-PEERS_DIR=${PEERS_DIR:-../shared/peers}
-export PEERS_HOME=${PEERS_HOME:-${TMPDIR:-/tmp}/rosetta-peers}
 ROSETTA_PORT=18510 GO_PORT=50054 REDIS_PORT=16390
-OUT=target/bench/stages-$(date -u +%Y%m%d-%H%M%S)
-mkdir -p "$OUT/config/mappings"
-[ -d "$PEERS_DIR" ] || { echo "bench/stages.sh: no peer harness at $PEERS_DIR (set PEERS_DIR)" >&2; exit 1; }
-
-ensure_load_tools
+start_with_peers bench/stages.sh "target/bench/stages-$(date -u +%Y%m%d-%H%M%S)"
 command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
-bash "$PEERS_DIR/setup.sh" >"$OUT/setup.log" 2>&1 || { echo "bench/stages.sh: peer setup failed, see $OUT/setup.log" >&2; exit 1; }
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/rosetta
-
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  bash "$PEERS_DIR/start-grpc-go.sh" stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-trap "exit 130" INT TERM
 
 PORT=$GO_PORT bash "$PEERS_DIR/start-grpc-go.sh" start >/dev/null
-for p in $(pgrep -g "$(cat "$PEERS_HOME/run/grpc-go.pid")"); do taskset -a -p -c 1 "$p" >/dev/null 2>&1 || true; done
+pin_group grpc-go 1
 "${core1[@]}" redis-server --port $REDIS_PORT --bind 127.0.0.1 --save '' --appendonly no >"$OUT/redis.log" 2>&1 & pids+=($!)
 
 export JWT_SECRET=bench-secret-of-at-least-32-bytes-long
-TOKEN=$(python3 - <<'PY'
-import base64, hashlib, hmac, json, os, time
-b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=").decode()
-head = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-body = b(json.dumps({"sub": "bench", "exp": int(time.time()) + 7200}).encode())
-sig = b(hmac.new(os.environ["JWT_SECRET"].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
-print(f"{head}.{body}.{sig}")
-PY
-)
+TOKEN=$(bench_jwt)
 printf 'wrk.headers["authorization"] = "Bearer %s"\n' "$TOKEN" >"$OUT/token.lua"
 
 gateway_yaml() { # extra gateway.yaml text
@@ -68,10 +43,11 @@ printf "$USERS" >"$OUT/config/mappings/users.yaml"
 run_gateway() {
   "${core0[@]}" env RUST_LOG=warn "$BIN" serve -c "$OUT/config/gateway.yaml" --listen 127.0.0.1:$ROSETTA_PORT & pids+=($!)
   rosetta_pid=$!
+  CPU_PIDS=$rosetta_pid
   wait_for http://127.0.0.1:$ROSETTA_PORT/v1/users/1
 }
 
-printf 'rep\ttarget\treq_s\tp50_us\tp99_us\tnon2xx\n' >"$OUT/summary.tsv"
+printf 'rep\ttarget\treq_s\tp50_us\tp99_us\tnon2xx\tcpu_us_per_req\n' >"$OUT/summary.tsv"
 measure() { # label path [lua]
   for rep in $(seq "$REPS"); do
     printf '%s\t%s\t%s\n' "$rep" "$1" "$(wrk_measure 3 "http://127.0.0.1:$ROSETTA_PORT$2" "${3:-}")" >>"$OUT/summary.tsv"
