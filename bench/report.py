@@ -15,6 +15,10 @@ rows = list(csv.DictReader(open(f"{out}/summary.tsv"), delimiter="\t"))
 groups = defaultdict(list)
 for r in rows:
     groups[(r["scenario"], r["target"], int(r["conns"]))].append(r)
+# The stages' baseline is rosetta's own REST -> gRPC GET: the same route without stages.
+for (scenario, target, conns), rs in list(groups.items()):
+    if (scenario, target) == ("get", "rosetta") and ("stages", "rosetta", conns) in groups:
+        groups[("stages", "rosetta-no-stages", conns)] = rs
 
 
 def med(scenario, target, conns, key):
@@ -30,7 +34,7 @@ SCENARIOS = [
     ("graphql", ["rosetta", "mesh"]),
     ("rest-soap", ["rosetta", "soap-direct"]),
     ("passthrough", ["rosetta", "nginx", "http-direct"]),
-    ("stages", ["rosetta"]),
+    ("stages", ["rosetta", "rosetta-no-stages"]),
 ]
 conns_list = sorted({c for (_, _, c) in groups})
 
@@ -89,7 +93,8 @@ except ImportError:
     print("\n(no plot: matplotlib is not installed)")
     sys.exit(0)
 fig, axes = plt.subplots(2, len(SCENARIOS), figsize=(2.3 * len(SCENARIOS), 6))
-colours = {"rosetta": "#1f77b4", "grpc-gateway": "#ff7f0e", "mesh": "#d62728", "nginx": "#2ca02c"}
+colours = {"rosetta": "#1f77b4", "grpc-gateway": "#ff7f0e", "mesh": "#d62728", "nginx": "#2ca02c",
+           "rosetta-no-stages": "#aec7e8"}
 for i, (scenario, targets) in enumerate(SCENARIOS):
     present = [t for t in targets if groups.get((scenario, t, C))]
     colour = [colours.get(t, "#999999") for t in present]
