@@ -641,14 +641,7 @@ consumers:
 "#
     );
     let mapping = "version: 1\nfrontend: rest\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\nauth:\n  any_of: [sso, nobody]\n  public: [Things.Nope]\n";
-    let dir = common::pins::things_config_with(&extra, &[("m.yaml", mapping)]);
-    let text = common::load(
-        dir.path(),
-        common::vars(&[("THINGS", "127.0.0.1:9".to_owned())]),
-    )
-    .err()
-    .unwrap()
-    .render();
+    let text = common::pins::load_errors(&extra, &[("m.yaml", mapping)]);
     for expected in [
         "`XX999` is not a JWT algorithm",
         "the leeway is at most 60s",

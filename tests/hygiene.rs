@@ -67,14 +67,7 @@ async fn cors_answers_browsers() {
 
     // `*` with credentials is a load error.
     let extra = "cors:\n  allow_origins: [\"*\"]\n  allow_credentials: true\n";
-    let dir = common::pins::things_config_with(extra, &[("rest.yaml", THINGS)]);
-    let text = common::load(
-        dir.path(),
-        common::vars(&[("THINGS", "127.0.0.1:9".to_owned())]),
-    )
-    .err()
-    .unwrap()
-    .render();
+    let text = common::pins::load_errors(extra, &[("rest.yaml", THINGS)]);
     assert!(
         text.contains("cannot go with `allow_credentials`") && text.contains("gateway.yaml:10:"),
         "{text}"
@@ -163,14 +156,6 @@ async fn header_and_body_limits() {
     assert_eq!(pins.calls.load(std::sync::atomic::Ordering::SeqCst), 0);
 
     // More headers than the HTTP/1.1 server itself takes is a load error, not a silent cap.
-    let dir =
-        common::pins::things_config_with("limits:\n  max_headers: 500\n", &[("rest.yaml", THINGS)]);
-    let text = common::load(
-        dir.path(),
-        common::vars(&[("THINGS", "127.0.0.1:9".to_owned())]),
-    )
-    .err()
-    .unwrap()
-    .render();
+    let text = common::pins::load_errors("limits:\n  max_headers: 500\n", &[("rest.yaml", THINGS)]);
     assert!(text.contains("can be at most 100"), "{text}");
 }

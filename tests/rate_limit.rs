@@ -244,14 +244,7 @@ async fn a_backend_with_its_own_limit_queues_then_refuses() {
 #[tokio::test]
 async fn rate_limit_mistakes_are_located() {
     let extra = "rate_limiting:\n  trusted_proxies: [10.0.0.0/33]\nrate_limits:\n  - {key: header, requests: 5, per: 1s}\n  - {key: ip, requests: 0, per: 1s}\n";
-    let dir = common::pins::things_config_with(extra, &[("rest.yaml", THINGS)]);
-    let text = common::load(
-        dir.path(),
-        common::vars(&[("THINGS", "127.0.0.1:9".to_owned())]),
-    )
-    .err()
-    .unwrap()
-    .render();
+    let text = common::pins::load_errors(extra, &[("rest.yaml", THINGS)]);
     for expected in [
         "`10.0.0.0/33` is not an address or a CIDR block",
         "a limit with `key: header` names its `header`",

@@ -127,14 +127,7 @@ async fn transforms_that_do_not_fit_the_schema_are_load_errors() {
         set: {count: "many"}
 "#;
     let text = format!("version: 1\nfrontend: rest\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\n{transforms}");
-    let dir = common::pins::things_config_with("", &[("rest.yaml", &text)]);
-    let rendered = common::load(
-        dir.path(),
-        common::vars(&[("THINGS", "127.0.0.1:9".to_owned())]),
-    )
-    .err()
-    .unwrap()
-    .render();
+    let rendered = common::pins::load_errors("", &[("rest.yaml", &text)]);
     for (place, message) in [
         ("rest.yaml:8:15", "`NoSuchMethod` names no single method"),
         ("rest.yaml:11:37", "`bad header` is not a header name"),

@@ -101,14 +101,7 @@ async fn every_violation_is_named_and_the_backend_is_not_called() {
 async fn rules_that_do_not_fit_the_schema_are_load_errors() {
     let rules = "validation:\n  rules:\n    pins.v1.Thing.nope: {max_length: 3}\n    pins.v1.Thing.count: {pattern: \"[0-9]+\"}\n    pins.v1.Thing.name: {pattern: \"(\"}\n    pins.v1.Thing.on: {max_items: 2}\n";
     let text = format!("version: 1\nfrontend: rest\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\n{rules}");
-    let dir = common::pins::things_config_with("", &[("rest.yaml", &text)]);
-    let rendered = common::load(
-        dir.path(),
-        common::vars(&[("THINGS", "127.0.0.1:9".to_owned())]),
-    )
-    .err()
-    .unwrap()
-    .render();
+    let rendered = common::pins::load_errors("", &[("rest.yaml", &text)]);
     for (place, message) in [
         ("rest.yaml:9:25", "`pins.v1.Thing.nope` names no field"),
         (

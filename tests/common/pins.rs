@@ -158,6 +158,19 @@ pub fn things_config_with(extra: &str, mappings: &[(&str, &str)]) -> tempfile::T
     super::write_files(&files)
 }
 
+/// The rendered load errors of the pins configuration with `extra` and `mappings` (the
+/// backend's address is never called). Panics when it loads.
+pub fn load_errors(extra: &str, mappings: &[(&str, &str)]) -> String {
+    let dir = things_config_with(extra, mappings);
+    match super::load(
+        dir.path(),
+        super::vars(&[("THINGS", "127.0.0.1:9".to_owned())]),
+    ) {
+        Ok(_) => panic!("the configuration loads"),
+        Err(diagnostics) => diagnostics.render(),
+    }
+}
+
 impl Pins {
     /// The pins backend on a free port, and a gateway with `mappings` in front of it.
     pub async fn start(mappings: &[(&str, &str)]) -> Pins {
