@@ -15,6 +15,12 @@ async fn upstream() -> std::net::SocketAddr {
         body: Bytes,
     ) -> (StatusCode, HeaderMap, Vec<u8>) {
         let mut out = HeaderMap::new();
+        if uri.path().ends_with("/slow") {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+        if uri.path().ends_with("/big") {
+            return (StatusCode::OK, out, vec![b'x'; 2 << 20]);
+        }
         out.insert("x-upstream", "1".parse().unwrap());
         out.insert("content-type", "application/json".parse().unwrap());
         let seen = json!({
@@ -43,11 +49,14 @@ async fn upstream() -> std::net::SocketAddr {
 async fn requests_are_relayed_with_header_changes() {
     let addr = upstream().await;
     let demo = common::demo().await;
-    let shop = format!("version: 1\nfrontend: rest\nbackend:\n  protocol: rest\n  address: http://{addr}/api\nproxy:\n  path: /shop\n  request_headers:\n    remove: [cookie]\n    set:\n      x-gateway: rosetta\n  response_headers:\n    remove: [x-upstream]\n");
+    let shop = format!("version: 1\nfrontend: rest\nbackend:\n  protocol: rest\n  address: http://{addr}/api\noptions:\n  timeout: 300ms\nproxy:\n  path: /shop\n  request_headers:\n    remove: [cookie]\n    set:\n      x-gateway: rosetta\n  response_headers:\n    remove: [x-upstream]\n");
     let graphql = format!("version: 1\nfrontend: rest\nbackend:\n  protocol: graphql\n  address: {}\nproxy:\n  path: /upstream-graphql\n", demo.gateway.url("/graphql"));
     let down = "version: 1\nfrontend: rest\nbackend:\n  protocol: rest\n  address: http://127.0.0.1:9\nproxy:\n  path: /down\n";
     let dir = common::write_files(&[
-        ("gateway.yaml", "version: 1\n"),
+        (
+            "gateway.yaml",
+            "version: 1\nlimits:\n  max_body_size: 1MiB\n",
+        ),
         ("mappings/shop.yaml", &shop),
         ("mappings/graphql.yaml", &graphql),
         ("mappings/down.yaml", down),
@@ -83,6 +92,18 @@ async fn requests_are_relayed_with_header_changes() {
     let seen: Value = response.json().await.unwrap();
     assert_eq!(seen["uri"], "/api");
     assert_eq!(seen["body"], body.iter().map(|b| *b as u64).sum::<u64>());
+
+    // A backend slower than the mapping's timeout: 504; one answering more than the body
+    // limit: 502, without the gateway keeping more than the limit.
+    let slow = client.get(gateway.url("/shop/slow")).send().await.unwrap();
+    assert_eq!(slow.status(), 504);
+    let big = client.get(gateway.url("/shop/big")).send().await.unwrap();
+    assert_eq!(big.status(), 502);
+    let error: Value = big.json().await.unwrap();
+    assert_eq!(
+        error["message"],
+        "the backend's response is larger than the limit of 1048576 bytes"
+    );
 
     // GraphQL to a GraphQL endpoint, relayed.
     let answer: Value = client
