@@ -119,6 +119,18 @@ pub struct Consumer {
 }
 
 impl Call {
+    /// A call of one input message for a client's request (see [`Call::for_request`]).
+    pub fn unary(
+        operation: Arc<Operation>,
+        input: Message,
+        origin: Arc<Origin>,
+        forward: &[http::HeaderName],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Call, Status> {
+        let input = futures::stream::once(async move { input }).boxed();
+        Call::for_request(operation, input, origin, forward, timeout)
+    }
+
     /// A call for a client's request: the metadata the allow-list `forward` lets through,
     /// the deadline of `grpc-timeout` and `timeout`, no consumer yet.
     pub fn for_request(
@@ -143,6 +155,16 @@ pub struct Reply {
     /// Response metadata (headers, and trailers for single-message responses).
     pub metadata: HeaderMap,
     pub messages: ReplyStream,
+}
+
+impl Reply {
+    /// The first message: a unary call's answer.
+    pub async fn into_message(mut self) -> Result<Message, Status> {
+        self.messages
+            .next()
+            .await
+            .ok_or_else(|| Status::internal("the backend sent no response message"))?
+    }
 }
 
 /// A backend, or a backend wrapped in stages: a tower service from calls to replies.

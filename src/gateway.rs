@@ -1184,13 +1184,12 @@ fn rest_backend(
         max_response: max_body,
         calls,
     };
-    match connect(&BackendSettings::Rest(Arc::new(settings))) {
-        Ok(invoker) => Some(invoker),
-        Err(why) => {
-            diags.push(Diagnostic::at(&mapping.pos(&mapping.config.frontend), why));
-            None
-        }
-    }
+    connect_mapping(
+        connect,
+        &BackendSettings::Rest(Arc::new(settings)),
+        mapping,
+        diags,
+    )
 }
 
 /// The GraphQL backend of one mapping: the document each method sends.
@@ -1266,13 +1265,24 @@ fn graphql_backend(
         max_response: max_body,
         calls,
     };
-    match connect(&BackendSettings::Graphql(Arc::new(settings))) {
-        Ok(invoker) => Some(invoker),
-        Err(why) => {
-            diags.push(Diagnostic::at(&mapping.pos(&mapping.config.frontend), why));
-            None
-        }
-    }
+    connect_mapping(
+        connect,
+        &BackendSettings::Graphql(Arc::new(settings)),
+        mapping,
+        diags,
+    )
+}
+
+/// Connects a mapping's own backend; a failure is reported at the mapping's `frontend`.
+fn connect_mapping(
+    connect: Connect<'_>,
+    settings: &BackendSettings,
+    mapping: &LoadedMapping,
+    diags: &mut Diagnostics,
+) -> Option<Invoker> {
+    connect(settings)
+        .map_err(|why| diags.push(Diagnostic::at(&mapping.pos(&mapping.config.frontend), why)))
+        .ok()
 }
 
 fn connect_timeout(backend: &BackendConfig) -> Duration {
@@ -1366,7 +1376,8 @@ fn mapping_routes(
     settings.credential_query = credential_query;
     settings.api_version = api_version(mapping, diags);
     settings.response_headers = deprecation_headers(mapping, diags);
-    settings.plain_headers = crate::stages::transform::written_response_headers(mapping);
+    settings.plain_headers =
+        route::plain_headers(crate::stages::transform::written_response_headers(mapping));
     let settings = Arc::new(settings);
 
     // Rules from the mapping file, by method.

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod frontend;
 pub mod gateway;
 pub mod grpc;
+pub mod pattern;
 pub mod protojson;
 pub mod registry;
 pub mod stages;

@@ -350,12 +350,10 @@ impl Step {
             origin: caller.origin.clone(),
             consumer: caller.consumer.clone(),
         };
-        let mut reply = call::invoke(&callable.invoker, call).await?;
-        let reply: Variable = reply
-            .messages
-            .next()
-            .await
-            .ok_or_else(|| Status::internal("the backend sent no response message"))??
+        let reply: Variable = call::invoke(&callable.invoker, call)
+            .await?
+            .into_message()
+            .await?
             .to_json(&callable.response_plan)?;
         Ok(Rcvar::new(reply))
     }

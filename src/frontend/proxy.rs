@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
-use futures::StreamExt;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use prost_reflect::{DescriptorPool, DynamicMessage, Value};
 use prost_types::field_descriptor_proto::{Label, Type};
@@ -207,19 +206,17 @@ impl ProxyRoute {
         message.set_field_by_name("body", Value::Bytes(body));
         let input = Message::Decoded(message);
         // Nothing is forwarded as metadata: the headers travel in the message.
-        let call = Call::for_request(
+        let call = Call::unary(
             self.operation.clone(),
-            futures::stream::once(async move { input }).boxed(),
+            input,
             Origin::new(&parts, None),
             &[],
             self.timeout,
         )?;
-        let mut reply = call::invoke(&self.invoker, call).await?;
-        let answer = reply
-            .messages
-            .next()
-            .await
-            .ok_or_else(|| Status::internal("the backend sent no response"))??;
+        let answer = call::invoke(&self.invoker, call)
+            .await?
+            .into_message()
+            .await?;
         let answer = answer.decoded()?;
         let status = match answer.get_field_by_name("status").as_deref() {
             Some(Value::I32(code)) => {

@@ -17,7 +17,7 @@ use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
 
 use crate::registry::wkt;
 
-pub use read::json_to_wire;
+pub use read::{error_text, json_to_wire};
 pub use write::wire_to_json;
 
 /// How JSON is written (reading accepts every form).

@@ -9,6 +9,16 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use super::{FieldKind, FieldPlan, Plan};
 
+/// A JSON error's text without serde_json's ` at line L column C` (the caller places it, or
+/// the place means nothing to its client).
+pub fn error_text(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
 /// Encodes the JSON `json` as a message of the plan's root type.
 pub fn json_to_wire(plan: &Plan, json: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = Vec::with_capacity(json.len() / 2 + 16);

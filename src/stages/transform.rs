@@ -124,15 +124,20 @@ pub struct Transforms {
     pub by_method: HashMap<String, Vec<Arc<Transform>>>,
 }
 
+/// Picks one direction's field edits of a transform.
+type Direction = fn(&Transform) -> &FieldEdits;
+
+/// Whether any of `transforms` edits fields in that direction.
+fn edits_fields(transforms: &[Arc<Transform>], pick: Direction) -> bool {
+    transforms.iter().any(|t| !pick(t).is_empty())
+}
+
 /// Applies the field edits `pick` chooses from `transforms` to a message.
 fn edit(
-    message: Message,
+    message: &Message,
     transforms: &[Arc<Transform>],
-    pick: fn(&Transform) -> &FieldEdits,
+    pick: Direction,
 ) -> Result<Message, Status> {
-    if transforms.iter().all(|t| pick(t).is_empty()) {
-        return Ok(message);
-    }
     let mut decoded = message.decoded()?.into_owned();
     for transform in transforms {
         pick(transform).apply(&mut decoded);
@@ -152,24 +157,29 @@ impl Stage for Transforms {
         for transform in &transforms {
             transform.request_headers.apply(&mut call.metadata);
         }
-        let requests = transforms.clone();
-        call.input = call
-            .input
-            .map(move |message| {
-                // A message the frontend made always decodes; keep it as it is if not.
-                let fallback = message.clone();
-                edit(message, &requests, |t| &t.request_fields).unwrap_or(fallback)
-            })
-            .boxed();
+        let request_fields: Direction = |t| &t.request_fields;
+        if edits_fields(&transforms, request_fields) {
+            let requests = transforms.clone();
+            call.input = call
+                .input
+                .map(move |message| {
+                    // A message the frontend made always decodes; keep it as it is if not.
+                    edit(&message, &requests, request_fields).unwrap_or(message)
+                })
+                .boxed();
+        }
         Box::pin(async move {
             let mut reply = next.oneshot(call).await?;
             for transform in &transforms {
                 transform.response_headers.apply(&mut reply.metadata);
             }
-            reply.messages = reply
-                .messages
-                .map(move |item| edit(item?, &transforms, |t| &t.response_fields))
-                .boxed();
+            let response_fields: Direction = |t| &t.response_fields;
+            if edits_fields(&transforms, response_fields) {
+                reply.messages = reply
+                    .messages
+                    .map(move |item| edit(&item?, &transforms, response_fields))
+                    .boxed();
+            }
             Ok(reply)
         })
     }

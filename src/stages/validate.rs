@@ -20,6 +20,7 @@ use tower::ServiceExt;
 use super::Stage;
 use crate::call::{Call, Invoker, Message, Reply};
 use crate::config::{Diagnostic, Diagnostics, LoadedMapping, ValidationConfig};
+use crate::pattern::Pattern;
 use crate::registry::CallKind;
 use crate::status::Status;
 
@@ -31,24 +32,11 @@ const REQUIRED: i32 = 2;
 pub struct FieldRule {
     pub min_length: Option<usize>,
     pub max_length: Option<usize>,
-    pub pattern: Option<regex::Regex>,
+    pub pattern: Option<Pattern>,
     pub minimum: Option<f64>,
     pub maximum: Option<f64>,
     pub min_items: Option<usize>,
     pub max_items: Option<usize>,
-}
-
-/// A pattern that a whole value must match (as XSD patterns and JSON Schema's are read).
-pub fn whole_match(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    regex::Regex::new(&format!("^(?:{pattern})$"))
-}
-
-/// The pattern as written, for messages.
-pub fn written(regex: &regex::Regex) -> &str {
-    let anchored = regex.as_str();
-    anchored
-        .get(4..anchored.len().saturating_sub(2))
-        .unwrap_or(anchored)
 }
 
 /// One field that is not as it must be: its path (proto names, `order.items[2].sku`) and why.
@@ -96,8 +84,8 @@ impl FieldRule {
             if let Some(max) = self.max_length.filter(|&m| length > m) {
                 bad(format!("must have a length of at most {max}"));
             }
-            if let Some(pattern) = self.pattern.as_ref().filter(|p| !p.is_match(text)) {
-                bad(format!("must match `{}`", written(pattern)));
+            if let Some(pattern) = self.pattern.as_ref().filter(|p| !p.matches(text)) {
+                bad(format!("must match `{pattern}`"));
             }
         }
         let number = match *value {
@@ -440,7 +428,7 @@ pub fn build(
             diags.push(Diagnostic::at(&at, format!("`{name}`: {why}")));
         }
         let pattern = match &rule.pattern {
-            Some(pattern) => match whole_match(pattern) {
+            Some(pattern) => match Pattern::new(pattern) {
                 Ok(regex) => Some(regex),
                 Err(e) => {
                     diags.push(Diagnostic::at(

@@ -129,7 +129,7 @@ pub struct SimpleInfo {
     pub check: Check,
     pub facets: Facets,
     /// The `pattern` facets, compiled (a value must match every one).
-    pub patterns: Vec<regex::Regex>,
+    pub patterns: Vec<crate::pattern::Pattern>,
     /// `xsd:list`: a space-separated list, a repeated field.
     pub list: bool,
 }

@@ -441,8 +441,7 @@ pub fn format_simple(
             "`{text}` has a length outside the schema's bounds"
         )));
     }
-    if let Some(pattern) = info.patterns.iter().find(|p| !p.is_match(&text)) {
-        let pattern = &pattern.as_str()[4..pattern.as_str().len() - 2];
+    if let Some(pattern) = info.patterns.iter().find(|p| !p.matches(&text)) {
         return Err(bad(format!(
             "`{text}` does not match the pattern `{pattern}`"
         )));

@@ -28,7 +28,7 @@ use crate::call::Invoker;
 use crate::call::{self, Call, Message, Origin};
 use crate::config::Pos;
 use crate::frontend::rest::response::message_json;
-use crate::protojson::{json_to_wire, wire_to_json, Plan};
+use crate::protojson::{error_text, json_to_wire, wire_to_json, Plan};
 use crate::registry::{comments, Operation};
 use crate::status::{Status, CODE_NAMES};
 use crate::xml::schema::XmlSchema;
@@ -340,13 +340,10 @@ async fn root_value(
     shared: &Shared,
     target: &Target,
 ) -> Result<Option<Value>, Error> {
-    let mut reply = invoke(ctx, shared, target).await?;
+    let reply = invoke(ctx, shared, target).await?;
     let message = reply
-        .messages
-        .next()
+        .into_message()
         .await
-        .ok_or_else(|| Status::internal("the backend sent no response message"))
-        .and_then(|item| item)
         .map_err(|status| status_error(&status, &shared.pool))?;
     let mut value = output_value(target, &message)?;
     let mut errors = Vec::new();
@@ -485,16 +482,11 @@ fn canonical_call(
         }
     }
     let bytes = serde_json::to_vec(&json).map_err(|e| Status::internal(e.to_string()))?;
-    let wire = json_to_wire(&target.request_plan, &bytes).map_err(|e| {
-        let text = e.to_string();
-        let what = text
-            .rfind(" at line ")
-            .map_or(text.as_str(), |i| &text[..i]);
-        Status::invalid_argument(format!("invalid argument: {what}"))
-    })?;
-    Call::for_request(
+    let wire = json_to_wire(&target.request_plan, &bytes)
+        .map_err(|e| Status::invalid_argument(format!("invalid argument: {}", error_text(&e))))?;
+    Call::unary(
         target.operation.clone(),
-        futures::stream::once(async move { Message::Encoded(input, wire.into()) }).boxed(),
+        Message::Encoded(input, wire.into()),
         request_origin(ctx),
         &target.forward_headers,
         target.timeout,
@@ -759,19 +751,17 @@ async fn call_with_json(
     let wire = json_to_wire(&target.request_plan, &bytes)
         .map_err(|e| Status::invalid_argument(format!("invalid join argument: {e}")))?;
     let message = Message::Encoded(target.operation.method.input(), wire.into());
-    let call = Call::for_request(
+    let call = Call::unary(
         target.operation.clone(),
-        futures::stream::once(async move { message }).boxed(),
+        message,
         origin.clone(),
         &target.forward_headers,
         target.timeout,
     )?;
-    let mut reply = call::invoke(&target.invoker, call).await?;
-    let message = reply
-        .messages
-        .next()
-        .await
-        .ok_or_else(|| Status::internal("the backend sent no response message"))??;
+    let message = call::invoke(&target.invoker, call)
+        .await?
+        .into_message()
+        .await?;
     output_value(target, &message).map_err(|e| Status::internal(e.message))
 }
 

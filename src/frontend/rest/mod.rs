@@ -99,10 +99,9 @@ impl RestFrontend {
                     Err(status) => response::error(&status, &self.pool),
                 };
                 let headers = response.headers_mut();
-                for name in &mapping.plain_headers {
-                    let prefixed = format!("grpc-metadata-{name}");
-                    let values: Vec<_> = headers.get_all(&prefixed).iter().cloned().collect();
-                    headers.remove(&prefixed);
+                for (prefixed, name) in &mapping.plain_headers {
+                    let values: Vec<_> = headers.get_all(prefixed).iter().cloned().collect();
+                    headers.remove(prefixed);
                     for value in values {
                         headers.append(name, value);
                     }

@@ -326,10 +326,7 @@ pub fn decode_json(
 /// A JSON error as a 400, its position shifted back by `prefix` bytes added before the body on
 /// its first line.
 fn json_error(e: &serde_json::Error, prefix: usize) -> Status {
-    let text = e.to_string();
-    let what = text
-        .rfind(" at line ")
-        .map_or(text.as_str(), |i| &text[..i]);
+    let what = crate::protojson::error_text(e);
     let column = if e.line() == 1 {
         e.column().saturating_sub(prefix)
     } else {

@@ -31,8 +31,19 @@ pub struct MappingSettings {
     /// Headers every response of the mapping's routes carries (`deprecated`).
     pub response_headers: Vec<(HeaderName, http::HeaderValue)>,
     /// Reply metadata the mapping's transforms write: sent as these headers, not as
-    /// `grpc-metadata-*`.
-    pub plain_headers: Vec<HeaderName>,
+    /// `grpc-metadata-*` (the prefixed name, then the header).
+    pub plain_headers: Vec<(HeaderName, HeaderName)>,
+}
+
+/// `plain_headers` for reply metadata sent as these headers.
+pub fn plain_headers(names: Vec<HeaderName>) -> Vec<(HeaderName, HeaderName)> {
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let prefixed = HeaderName::from_bytes(format!("grpc-metadata-{name}").as_bytes());
+            Some((prefixed.ok()?, name))
+        })
+        .collect()
 }
 
 /// Where a request names its API version, and the version a mapping serves.

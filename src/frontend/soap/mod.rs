@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use http::header::CONTENT_TYPE;
 use http::{HeaderName, Method, StatusCode};
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
@@ -21,7 +20,7 @@ use quick_xml::Writer;
 
 use crate::call::{self, Call, Invoker, Message, Origin};
 use crate::frontend::rest;
-use crate::protojson::{json_to_wire, Plan};
+use crate::protojson::{error_text, json_to_wire, Plan};
 use crate::registry::wsdl::model::SoapVersion;
 use crate::registry::Operation;
 use crate::status::{Code, Status};
@@ -208,26 +207,20 @@ impl SoapEndpoint {
         let target = &self.targets[name];
         let method = &target.operation.method;
         let wire = json_to_wire(&target.request_plan, &json).map_err(|e| {
-            let text = e.to_string();
-            let what = text
-                .rfind(" at line ")
-                .map_or(text.as_str(), |i| &text[..i]);
-            Status::invalid_argument(format!("invalid request: {what}"))
+            Status::invalid_argument(format!("invalid request: {}", error_text(&e)))
         })?;
         let input = Message::Encoded(method.input(), wire.into());
-        let call = Call::for_request(
+        let call = Call::unary(
             target.operation.clone(),
-            futures::stream::once(async move { input }).boxed(),
+            input,
             origin.clone(),
             &target.forward_headers,
             target.timeout,
         )?;
-        let mut reply = call::invoke(&target.invoker, call).await?;
-        let message = reply
-            .messages
-            .next()
-            .await
-            .ok_or_else(|| Status::internal("the backend sent no response message"))??;
+        let message = call::invoke(&target.invoker, call)
+            .await?
+            .into_message()
+            .await?;
         let object = message.to_json(&target.response_plan)?;
         Ok((method.clone(), object))
     }

@@ -1351,7 +1351,7 @@ fn merge_facets(info: &mut SimpleInfo, facets: &Facets) {
         facets
             .pattern
             .iter()
-            .filter_map(|p| crate::stages::validate::whole_match(p).ok()),
+            .filter_map(|p| crate::pattern::Pattern::new(p).ok()),
     );
     let f = &mut info.facets;
     f.min_inclusive = facets.min_inclusive.clone().or(f.min_inclusive.take());
