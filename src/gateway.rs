@@ -1273,6 +1273,20 @@ fn graphql_backend(
     )
 }
 
+/// Reports a mapping's `schemas` or `services` where its schema comes from elsewhere (`why`);
+/// whether there were any.
+fn refuse_schema_lists(mapping: &LoadedMapping, why: &str, diags: &mut Diagnostics) -> bool {
+    let config = &mapping.config;
+    let Some(first) = config.schemas.first().or(config.services.first()) else {
+        return false;
+    };
+    diags.push(Diagnostic::at(
+        &mapping.pos(first),
+        format!("{why}: leave out `schemas` and `services`"),
+    ));
+    true
+}
+
 /// Connects a mapping's own backend; a failure is reported at the mapping's `frontend`.
 fn connect_mapping(
     connect: Connect<'_>,
@@ -1534,17 +1548,7 @@ fn mapping_methods(
         None
     };
     if let Some(why) = schema_source {
-        if let Some(first) = mapping
-            .config
-            .schemas
-            .first()
-            .or(mapping.config.services.first())
-        {
-            diags.push(Diagnostic::at(
-                &mapping.pos(first),
-                format!("{why}: leave out `schemas` and `services`"),
-            ));
-        }
+        refuse_schema_lists(mapping, why, diags);
     }
     if let Some(name) = openapi {
         methods.extend(
@@ -1703,16 +1707,7 @@ fn proxy_route(
         ));
         fine = false;
     }
-    if let Some(first) = mapping
-        .config
-        .schemas
-        .first()
-        .or(mapping.config.services.first())
-    {
-        diags.push(Diagnostic::at(
-            &mapping.pos(first),
-            "a proxy relays requests as they are: leave out `schemas` and `services`",
-        ));
+    if refuse_schema_lists(mapping, "a proxy relays requests as they are", diags) {
         fine = false;
     }
     if let Some(rule) = mapping.config.rules.first() {
