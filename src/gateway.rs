@@ -39,7 +39,8 @@ use crate::registry::proto::{self, Compiled, SchemaRequest};
 use crate::registry::wsdl::build::{Choice, SoapService};
 use crate::registry::wsdl::{self, Location};
 use crate::registry::{declared_at, Operation};
-use crate::stages::Security;
+use crate::stages::cors::{CorsByPath, CorsPolicies, CorsPolicy, MappingCors};
+use crate::stages::{self, Outer, Security};
 use crate::xml::schema::XmlSchema;
 
 /// A gateway ready to serve.
@@ -57,8 +58,8 @@ pub struct Gateway {
     pub proxies: Vec<Arc<ProxyRoute>>,
     /// The most request headers, and their largest total size.
     pub header_limits: (usize, usize),
-    /// CORS for browsers, answered before any route.
-    pub cors: Option<tower_http::cors::CorsLayer>,
+    /// What each path tells browsers (REST routes carry their own).
+    pub cors: CorsByPath,
     /// The cache, and the SHA-256 of the purge endpoint's token (when there is one).
     pub cache_purge: Option<(Arc<crate::stages::cache::Store>, [u8; 32])>,
     /// The rate limits' state, whose counters `GET /_rosetta/metrics` shows.
@@ -228,6 +229,8 @@ pub fn build(
 
     let mut served = Served::default();
     let security = Security::new(config, diags);
+    let cors = CorsPolicies::new(config, diags);
+    served.cors.gateway = cors.gateway();
     let made_backends: Vec<Option<MadeBackend>> = config
         .mappings
         .iter()
@@ -264,16 +267,13 @@ pub fn build(
             );
             proxies.extend(route.map(|mut route| {
                 let methods = [route.operation.method.clone()];
-                let options = auth_options(config, mapping);
-                let limits = rate_limits(config, mapping);
-                route.invoker = security.stages(
-                    route.invoker,
-                    Some(mapping),
-                    options,
-                    limits,
-                    &methods,
-                    diags,
-                );
+                let outer = Outer::of(config, mapping);
+                let routes = stages::routes(mapping, &methods, diags);
+                route.invoker =
+                    security.stages(route.invoker, mapping, outer, &routes, &methods, diags);
+                let policy = cors.of_mapping(mapping, &routes, diags).mapping;
+                let at = mapping.pos(&mapping.config.frontend);
+                served.cors.insert(route.prefix.clone(), policy, at, diags);
                 Arc::new(route)
             }));
             continue;
@@ -344,9 +344,9 @@ pub fn build(
                 });
         }
         // Compose steps (above) call the backend itself; clients go through the stages.
-        let auth = auth_options(config, mapping);
-        let limits = rate_limits(config, mapping);
-        let invoker = security.stages(invoker, Some(mapping), auth, limits, &methods, diags);
+        let outer = Outer::of(config, mapping);
+        let routes = stages::routes(mapping, &methods, diags);
+        let invoker = security.stages(invoker, mapping, outer, &routes, &methods, diags);
         let target = MappingTarget {
             invoker,
             backend_timeout,
@@ -354,7 +354,8 @@ pub fn build(
             is_soap,
             methods,
             backend_rules: Vec::new(),
-            credential_query: security.credential_query(auth),
+            credential_query: security.credential_query(outer, &routes),
+            cors: cors.of_mapping(mapping, &routes, diags),
         };
         served.add(config, mapping, &compiled, target, diags);
     }
@@ -365,21 +366,23 @@ pub fn build(
         if let Some(mut target) =
             compose_target(mapping, options, &callables, &mut compiled.pool, diags)
         {
-            let options = auth_options(config, mapping);
-            let limits = rate_limits(config, mapping);
+            let outer = Outer::of(config, mapping);
+            let routes = stages::routes(mapping, &target.methods, diags);
             target.invoker = security.stages(
                 target.invoker,
-                Some(mapping),
-                options,
-                limits,
+                mapping,
+                outer,
+                &routes,
                 &target.methods,
                 diags,
             );
-            target.credential_query = security.credential_query(options);
+            target.credential_query = security.credential_query(outer, &routes);
+            target.cors = cors.of_mapping(mapping, &routes, diags);
             served.add(config, mapping, &compiled, target, diags);
         }
     }
     let Served {
+        cors: served_cors,
         routes,
         matcher,
         graphql,
@@ -408,11 +411,7 @@ pub fn build(
             header_count_limit(config, diags),
             config.gateway.limits.max_header_bytes.0 as usize,
         ),
-        cors: config
-            .gateway
-            .cors
-            .as_ref()
-            .and_then(|cors| cors_layer(config, cors, diags)),
+        cors: served_cors,
         limits: security.store.clone(),
         cache_purge: security
             .purge_token
@@ -422,21 +421,6 @@ pub fn build(
         warnings: Vec::new(),
         warnings_text: String::new(),
     })
-}
-
-/// The authentication of a mapping: its own, or gateway.yaml's; with the file it is written in.
-fn auth_options<'c>(
-    config: &'c LoadedConfig,
-    mapping: &'c LoadedMapping,
-) -> Option<(&'c config::AuthOptions, &'c Arc<str>)> {
-    match &mapping.config.auth {
-        Some(options) => Some((options, &mapping.file)),
-        None => config
-            .gateway
-            .auth
-            .as_ref()
-            .map(|o| (o, &config.gateway_file)),
-    }
 }
 
 /// `limits.max_headers`, which cannot be above what hyper itself accepts.
@@ -454,94 +438,11 @@ fn header_count_limit(config: &LoadedConfig, diags: &mut Diagnostics) -> usize {
     limit.value.min(config::MOST_HEADERS)
 }
 
-/// The CORS layer of gateway.yaml's `cors`; `*` with credentials is refused (browsers would
-/// refuse it too, and a list of origins is what was meant).
-fn cors_layer(
-    config: &LoadedConfig,
-    cors: &Located<config::CorsConfig>,
-    diags: &mut Diagnostics,
-) -> Option<tower_http::cors::CorsLayer> {
-    use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
-    let any = cors.allow_origins.iter().any(|o| o.value == "*");
-    if any && cors.allow_credentials {
-        diags.push(Diagnostic::at(
-            &config.pos(cors),
-            "`allow_origins: [\"*\"]` cannot go with `allow_credentials`: list the origins",
-        ));
-        return None;
-    }
-    let mut origins = Vec::new();
-    for origin in &cors.allow_origins {
-        match http::HeaderValue::from_str(&origin.value) {
-            Ok(value) if origin.value.contains("://") || origin.value == "*" => origins.push(value),
-            _ => diags.push(Diagnostic::at(
-                &config.pos(origin),
-                format!(
-                    "`{}` is not an origin such as https://app.example",
-                    origin.value
-                ),
-            )),
-        }
-    }
-    let names = |list: &[String], diags: &mut Diagnostics| -> Vec<http::HeaderName> {
-        list.iter()
-            .filter_map(|name| {
-                http::HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-                    .map_err(|_| {
-                        diags.push(Diagnostic::at(
-                            &config.pos(cors),
-                            format!("`{name}` is not a header name"),
-                        ))
-                    })
-                    .ok()
-            })
-            .collect()
-    };
-    let methods: Vec<http::Method> = if cors.allow_methods.is_empty() {
-        ["GET", "POST", "PUT", "PATCH", "DELETE"]
-            .iter()
-            .filter_map(|m| m.parse().ok())
-            .collect()
-    } else {
-        cors.allow_methods
-            .iter()
-            .filter_map(|m| m.to_ascii_uppercase().parse().ok())
-            .collect()
-    };
-    let mut layer = CorsLayer::new()
-        .allow_origin(if any {
-            AllowOrigin::any()
-        } else {
-            AllowOrigin::list(origins)
-        })
-        .allow_methods(methods)
-        .allow_headers(if cors.allow_headers.is_empty() {
-            AllowHeaders::mirror_request()
-        } else {
-            AllowHeaders::list(names(&cors.allow_headers, diags))
-        })
-        .expose_headers(names(&cors.expose_headers, diags))
-        .allow_credentials(cors.allow_credentials);
-    if let Some(max_age) = cors.max_age {
-        layer = layer.max_age(max_age.0);
-    }
-    Some(layer)
-}
-
-/// The rate limits of a mapping: its own, or gateway.yaml's; with the file they are written in.
-fn rate_limits<'c>(
-    config: &'c LoadedConfig,
-    mapping: &'c LoadedMapping,
-) -> Option<crate::stages::LimitsIn<'c>> {
-    match &mapping.config.rate_limits {
-        Some(limits) => Some((limits, &mapping.file)),
-        None => Some((&config.gateway.rate_limits, &config.gateway_file)),
-    }
-}
-
 /// What the mappings' frontends serve, gathered mapping by mapping.
 #[derive(Default)]
 struct Served {
+    /// What the paths of GraphQL, SOAP, gRPC and proxies tell browsers.
+    cors: CorsByPath,
     routes: Vec<Arc<Route>>,
     matcher: Matcher,
     graphql: GraphqlEndpoints,
@@ -567,16 +468,37 @@ impl Served {
                 ));
             }
         }
+        let at = mapping.pos(&mapping.config.frontend);
         match mapping.config.frontend.value {
             FrontendProtocol::Graphql => {
+                let path = match &mapping.config.graphql {
+                    Some(options) => options.path.value.clone(),
+                    None => GraphqlOptions::default().path.value,
+                };
+                let policy = target.cors.mapping.clone();
+                let schema_path = format!("{}/schema.graphql", path.trim_end_matches('/'));
+                self.cors
+                    .insert(schema_path, policy.clone(), at.clone(), diags);
+                self.cors.insert(path, policy, at, diags);
                 self.graphql.add(config, mapping, compiled, target, diags);
                 return;
             }
             FrontendProtocol::Grpc => {
+                for method in &target.methods {
+                    let path =
+                        format!("/{}/{}", method.parent_service().full_name(), method.name());
+                    let policy = target.cors.of(method.full_name());
+                    self.cors.insert(path, policy, at.clone(), diags);
+                }
                 grpc_methods(mapping, target, &mut self.grpc, diags);
                 return;
             }
             FrontendProtocol::Soap => {
+                for method in &target.methods {
+                    let path = crate::frontend::soap::path_of(method.parent_service());
+                    let policy = target.cors.mapping.clone();
+                    self.cors.insert(path, policy, at.clone(), diags);
+                }
                 soap_methods(mapping, target, &mut self.soap, diags);
                 return;
             }
@@ -1365,6 +1287,8 @@ struct MappingTarget {
     backend_rules: Vec<(String, RuleSpec)>,
     /// Query parameters that carry credentials, not input fields.
     credential_query: Vec<String>,
+    /// What the methods tell browsers.
+    cors: MappingCors,
 }
 
 /// The routes of one mapping: for each method of its services, the mapping's rules, the
@@ -1383,6 +1307,7 @@ fn mapping_routes(
         methods,
         backend_rules,
         credential_query,
+        cors,
     } = target;
     // SOAP and composed responses show their zero values (a null or empty part is news).
     let emit_defaults = is_soap || mapping.config.compose.is_some();
@@ -1517,6 +1442,7 @@ fn mapping_routes(
                     invoker: invoker.clone(),
                     versions: Vec::new(),
                     origin: spec.origin.clone(),
+                    cors: cors.of(method.full_name()),
                 }),
                 Err(message) => diags.push(Diagnostic::at(
                     &spec.origin,
@@ -2346,6 +2272,7 @@ fn compose_target(
         backend_rules: vec![(method.full_name().to_owned(), rule)],
         methods: vec![method],
         credential_query: Vec::new(),
+        cors: MappingCors::default(),
     })
 }
 
@@ -2725,42 +2652,42 @@ fn suggest(pool: &DescriptorPool, name: &str) -> String {
 
 impl Gateway {
     /// Every frontend in one router: the GraphQL endpoints at their paths, REST for the rest.
+    /// Each path answers browsers with its own CORS policy.
     pub fn app(&self) -> axum::Router {
-        let rest = self.rest.clone();
         let mut app = axum::Router::new();
+        let at = |path: &str| self.cors.at(path).unwrap_or(self.cors.gateway.as_ref());
         for endpoint in &self.graphql {
             let path = endpoint.options.path.clone();
+            let schema_path = format!("{}/schema.graphql", path.trim_end_matches('/'));
             let sdl = endpoint.clone();
             let served = endpoint.clone();
+            let handler = axum::routing::any(move |request: http::Request<axum::body::Body>| {
+                served.clone().handle(request)
+            });
+            let schema = axum::routing::get(move || async move { sdl.serve_sdl() });
             app = app
-                .route(
-                    &path,
-                    axum::routing::any(move |request: http::Request<axum::body::Body>| {
-                        served.clone().handle(request)
-                    }),
-                )
-                .route(
-                    &format!("{}/schema.graphql", path.trim_end_matches('/')),
-                    axum::routing::get(move || async move { sdl.serve_sdl() }),
-                );
+                .route(&path, with_cors(handler, at(&path)))
+                .route(&schema_path, with_cors(schema, at(&schema_path)));
         }
         let limits = self.limits.clone();
+        let metrics = axum::routing::get(move || async move {
+            (
+                [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                limits.metrics(),
+            )
+        });
         app = app.route(
             "/_rosetta/metrics",
-            axum::routing::get(move || async move {
-                (
-                    [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    limits.metrics(),
-                )
-            }),
+            with_cors(metrics, self.cors.gateway.as_ref()),
         );
         if let Some((store, token)) = &self.cache_purge {
             let (store, token) = (store.clone(), *token);
+            let purge = axum::routing::post(move |request: http::Request<axum::body::Body>| {
+                crate::stages::cache::purge_endpoint(store.clone(), token, request)
+            });
             app = app.route(
                 "/_rosetta/cache/purge",
-                axum::routing::post(move |request: http::Request<axum::body::Body>| {
-                    crate::stages::cache::purge_endpoint(store.clone(), token, request)
-                }),
+                with_cors(purge, self.cors.gateway.as_ref()),
             );
         }
         for proxy in &self.proxies {
@@ -2768,33 +2695,44 @@ impl Gateway {
             let handler = axum::routing::any(move |request: http::Request<axum::body::Body>| {
                 served.clone().handle(request)
             });
+            let handler = with_cors(handler, at(&proxy.prefix));
             app = app
                 .route(&proxy.prefix, handler.clone())
                 .route(&format!("{}/{{*rest}}", proxy.prefix), handler);
         }
         for endpoint in &self.soap {
             let served = endpoint.clone();
-            app = app.route(
-                &endpoint.path,
-                axum::routing::any(move |request: http::Request<axum::body::Body>| {
-                    served.clone().handle(request)
-                }),
-            );
+            let handler = axum::routing::any(move |request: http::Request<axum::body::Body>| {
+                served.clone().handle(request)
+            });
+            app = app.route(&endpoint.path, with_cors(handler, at(&endpoint.path)));
         }
-        let grpc = self.grpc.clone();
+        let (rest, grpc, cors) = (self.rest.clone(), self.grpc.clone(), self.cors.clone());
         let app = app.fallback(move |request: http::Request<axum::body::Body>| {
-            let rest = rest.clone();
-            let grpc = grpc.clone().filter(|_| GrpcFrontend::accepts(&request));
-            async move {
-                match grpc {
-                    Some(grpc) => grpc.handle(request).await,
-                    None => rest.handle(request).await,
+            let (rest, grpc) = (rest.clone(), grpc.clone());
+            let policy = fallback_cors(&request, &rest, grpc.as_ref(), &cors);
+            let handle = tower::service_fn(move |request: http::Request<axum::body::Body>| {
+                let rest = rest.clone();
+                let grpc = grpc.clone().filter(|_| GrpcFrontend::accepts(&request));
+                async move {
+                    Ok::<_, std::convert::Infallible>(match grpc {
+                        Some(grpc) => grpc.handle(request).await,
+                        None => rest.handle(request).await,
+                    })
                 }
+            });
+            async move {
+                use tower::{Layer, ServiceExt};
+                let answer = match policy {
+                    Some(policy) => policy.layer.layer(handle).oneshot(request).await,
+                    None => handle.oneshot(request).await,
+                };
+                answer
             }
         });
         let (max_headers, max_header_bytes) = self.header_limits;
         let pool = self.pool.clone();
-        let app = app.layer(axum::middleware::from_fn(
+        app.layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
                 let pool = pool.clone();
                 async move {
@@ -2814,11 +2752,42 @@ impl Gateway {
                 next.run(request).await
                 }
             },
-        ));
-        match &self.cors {
-            Some(cors) => app.layer(cors.clone()),
-            None => app,
-        }
+        ))
+    }
+}
+
+/// A handler that answers browsers with `policy`.
+fn with_cors(
+    handler: axum::routing::MethodRouter,
+    policy: Option<&CorsPolicy>,
+) -> axum::routing::MethodRouter {
+    match policy {
+        Some(policy) => handler.layer(policy.layer.clone()),
+        None => handler,
+    }
+}
+
+/// The CORS policy of a request that no fixed path serves: its gRPC method's, its REST
+/// route's, or gateway.yaml's. A preflight is matched by the method it asks for.
+fn fallback_cors(
+    request: &http::Request<axum::body::Body>,
+    rest: &RestFrontend,
+    grpc: Option<&GrpcFrontend>,
+    cors: &CorsByPath,
+) -> Option<CorsPolicy> {
+    let path = request.uri().path();
+    let asked = request
+        .headers()
+        .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+        .filter(|_| request.method() == http::Method::OPTIONS)
+        .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok());
+    let grpc_call = grpc.is_some() && (asked.is_some() || GrpcFrontend::accepts(request));
+    if let Some(policy) = cors.at(path).filter(|_| grpc_call) {
+        return policy.cloned();
+    }
+    match rest.route_for(asked.as_ref().unwrap_or(request.method()), path) {
+        Some(route) => route.cors.clone(),
+        None => cors.gateway.clone(),
     }
 }
 

@@ -141,21 +141,182 @@ async fn header_and_body_limits() {
     assert_eq!(big.status(), 431);
 
     // A chunked body (no Content-Length) larger than the limit: 413 once the limit is passed,
-    // without waiting for (or keeping) the rest.
-    let chunks = futures::stream::iter(
-        (0..64).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 64 << 10]))),
-    );
-    let response = client
-        .post(pins.gateway.url(ECHO))
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(chunks))
-        .send()
+    // without waiting for (or keeping) the rest. Written on a raw socket: the gateway answers
+    // and closes while the client still writes, and an HTTP client library reports the broken
+    // pipe of its write instead of the answer.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(pins.gateway.addr)
         .await
         .unwrap();
-    assert_eq!(response.status(), 413);
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST {ECHO} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    let upload = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = format!("{:x}\r\n{}\r\n", 64 << 10, " ".repeat(64 << 10));
+        for _ in 0..64 {
+            writer.write_all(chunk.as_bytes()).await?;
+        }
+        writer.write_all(b"0\r\n\r\n").await
+    });
+    let mut answer = Vec::new();
+    let read = reader.read_to_end(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("the gateway answers")
+        .ok();
+    upload.abort();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert_eq!(pins.calls.load(std::sync::atomic::Ordering::SeqCst), 0);
 
     // More headers than the HTTP/1.1 server itself takes is a load error, not a silent cap.
     let text = common::pins::load_errors("limits:\n  max_headers: 500\n", &[("rest.yaml", THINGS)]);
     assert!(text.contains("can be at most 100"), "{text}");
+}
+
+/// A preflight from `origin` for `method` at `path`; the origin it allows, if any.
+async fn preflight(base: &common::RunningGateway, path: &str, origin: &str) -> Option<String> {
+    let response = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, base.url(path))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    let allowed = response.headers().get("access-control-allow-origin")?;
+    Some(allowed.to_str().unwrap().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cors_per_mapping_and_route() {
+    let extra = "cors:\n  allow_origins: [https://app.example]\n";
+    let rest = format!(
+        "{THINGS}cors:\n  allow_origins: [https://admin.example]\nroutes:\n  EchoThing:\n    cors:\n      allow_origins: [https://echo.example]\n"
+    );
+    let graphql = "version: 1\nfrontend: graphql\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\n";
+    let pins = Pins::start_with(
+        extra,
+        &[],
+        &[("rest.yaml", &rest), ("graphql.yaml", graphql)],
+    )
+    .await;
+    let gateway = &pins.gateway;
+    let echo = "https://echo.example";
+    let admin = "https://admin.example";
+    let app = "https://app.example";
+    // The route's own policy, then the mapping's for its other routes.
+    assert_eq!(preflight(gateway, ECHO, echo).await.as_deref(), Some(echo));
+    assert_eq!(preflight(gateway, ECHO, admin).await, None);
+    let list = "/pins.v1.Things/ListThings";
+    assert_eq!(
+        preflight(gateway, list, admin).await.as_deref(),
+        Some(admin)
+    );
+    assert_eq!(preflight(gateway, list, app).await, None);
+    // gateway.yaml's for the GraphQL mapping, which has none, and for paths nobody serves.
+    assert_eq!(
+        preflight(gateway, "/graphql", app).await.as_deref(),
+        Some(app)
+    );
+    assert_eq!(preflight(gateway, "/graphql", admin).await, None);
+    assert_eq!(
+        preflight(gateway, "/nowhere", app).await.as_deref(),
+        Some(app)
+    );
+    // An actual call carries its route's policy too.
+    let call = reqwest::Client::new()
+        .post(gateway.url(list))
+        .header("origin", admin)
+        .json(&json!({"count": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 200);
+    assert_eq!(call.headers()["access-control-allow-origin"], admin);
+    assert_eq!(pins.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // gRPC-Web: the path names the method, so a route of a gRPC mapping has its own policy.
+    let grpc = "version: 1\nfrontend: grpc\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\nroutes:\n  GetThing:\n    cors:\n      allow_origins: [https://web.example]\n      allow_headers: [content-type, x-grpc-web]\n";
+    let pins = Pins::start_with("", &[], &[("grpc.yaml", grpc)]).await;
+    let web = "https://web.example";
+    let get = "/pins.v1.Things/GetThing";
+    assert_eq!(
+        preflight(&pins.gateway, get, web).await.as_deref(),
+        Some(web)
+    );
+    assert_eq!(preflight(&pins.gateway, ECHO, web).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cors_that_cannot_apply_is_a_load_error() {
+    let cors = "    cors:\n      allow_origins: [https://a.example]\n";
+    let graphql = format!("version: 1\nfrontend: graphql\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\nroutes:\n  GetThing:\n{cors}");
+    let text = common::pins::load_errors("", &[("graphql.yaml", &graphql)]);
+    assert!(
+        text.contains("a browser's preflight names no method") && text.contains("graphql.yaml:10:"),
+        "{text}"
+    );
+    // Two GraphQL mappings at one endpoint with different policies.
+    let one = "version: 1\nfrontend: graphql\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\ngraphql:\n  exclude: [EchoThing]\ncors:\n  allow_origins: [https://a.example]\n";
+    let two = "version: 1\nfrontend: graphql\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\ngraphql:\n  prefix: other\n";
+    let text = common::pins::load_errors("", &[("one.yaml", one), ("two.yaml", two)]);
+    assert!(
+        text.contains("mappings served at /graphql have different `cors`"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stages_per_route() {
+    let extra = "authenticators:\n  keys:\n    api_key: {header: x-api-key}\nconsumers:\n  app:\n    api_keys: [\"${KEY}\"]\n";
+    // The mapping refuses loopback; its routes say otherwise, each for itself.
+    let mapping = format!(
+        "{THINGS}ip_rules:\n  deny: [127.0.0.0/8]\nroutes:\n  EchoThing:\n    ip_rules: {{}}\n    auth: {{any_of: [keys]}}\n  ListThings:\n    ip_rules: {{allow: [127.0.0.1]}}\n    rate_limits: [{{key: ip, requests: 1, per: 60s}}]\n  GetThing:\n    ip_rules: {{}}\n    cache: {{ttl: 60s}}\n"
+    );
+    let vars = [("KEY", "secret-key".to_owned())];
+    let pins = Pins::start_with(extra, &vars, &[("rest.yaml", &mapping)]).await;
+    let client = reqwest::Client::new();
+    let call = |path: &str, key: Option<&str>| {
+        let mut request = client
+            .post(pins.gateway.url(path))
+            .json(&json!({"name": "x", "count": 1}));
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        request.send()
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+    // The mapping's IP rules for a method without a route of its own.
+    let batch = "/pins.v1.Things/BatchGetThings";
+    assert_eq!(status(call(batch, None).await.unwrap()), 403);
+    // EchoThing: open to any address, with an API key.
+    assert_eq!(status(call(ECHO, None).await.unwrap()), 401);
+    assert_eq!(status(call(ECHO, Some("secret-key")).await.unwrap()), 200);
+    assert_eq!(status(call(ECHO, Some("secret-key")).await.unwrap()), 200);
+    // ListThings: one call a minute.
+    let list = "/pins.v1.Things/ListThings";
+    assert_eq!(status(call(list, None).await.unwrap()), 200);
+    assert_eq!(status(call(list, None).await.unwrap()), 429);
+    // GetThing: cached, with no key and no limit.
+    let get = "/pins.v1.Things/GetThing";
+    let first = call(get, None).await.unwrap();
+    assert_eq!(first.headers()["x-cache-status"], "MISS");
+    let second = call(get, None).await.unwrap();
+    assert_eq!(second.headers()["x-cache-status"], "HIT");
+    // Backend calls: two echoes, one list, one get.
+    assert_eq!(pins.calls.load(std::sync::atomic::Ordering::SeqCst), 4);
+
+    // A route names one method of the mapping, and a route's cache is that method's.
+    let wrong = format!(
+        "{THINGS}routes:\n  NoSuchThing:\n    ip_rules: {{}}\n  GetThing:\n    cache: {{ttl: 60s, methods: [ListThings]}}\n  EchoThing:\n    cache: {{ttl: 60s}}\n"
+    );
+    let text = common::pins::load_errors("", &[("rest.yaml", &wrong)]);
+    assert!(
+        text.contains("`NoSuchThing` names no single method")
+            && text.contains("leave out `methods`")
+            && text.contains("EchoThing is not a unary read"),
+        "{text}"
+    );
 }

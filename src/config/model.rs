@@ -631,7 +631,7 @@ pub struct IpRules {
     pub deny: Vec<Located<String>>,
 }
 
-/// Cross-origin requests from browsers (answered for every route of the gateway).
+/// Cross-origin requests from browsers: the policy of every route without one of its own.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorsConfig {
@@ -828,6 +828,12 @@ pub struct MappingConfig {
     /// Changes to headers and message fields on the way in and out.
     #[serde(default)]
     pub transforms: Vec<Located<TransformConfig>>,
+    /// Cross-origin requests from browsers (instead of gateway.yaml's `cors`).
+    #[serde(default)]
+    pub cors: Option<Located<CorsConfig>>,
+    /// Stages of single methods (full names or unique tails), in place of the mapping's.
+    #[serde(default)]
+    pub routes: BTreeMap<String, Located<RouteConfig>>,
     /// Schema files: `.proto` paths relative to an include directory, or `.pb` descriptor sets
     /// relative to this file. Not used with a SOAP backend (its WSDL is the schema).
     #[serde(default)]
@@ -863,6 +869,25 @@ pub struct MappingConfig {
     /// HTTP rules that override or add to the `google.api.http` annotations, per method.
     #[serde(default)]
     pub rules: Vec<HttpRuleConfig>,
+}
+
+/// The stages of one method: each setting given here replaces the mapping's (or
+/// gateway.yaml's) for this method; what is left out stays as the mapping says.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    #[serde(default)]
+    pub auth: Option<AuthOptions>,
+    #[serde(default)]
+    pub rate_limits: Option<Vec<Located<LimitConfig>>>,
+    /// The method's cache (`methods` has no place here).
+    #[serde(default)]
+    pub cache: Option<Located<CacheOptions>>,
+    #[serde(default)]
+    pub ip_rules: Option<IpRules>,
+    /// Only for REST and gRPC(-Web) frontends, where a request's path names its method.
+    #[serde(default)]
+    pub cors: Option<Located<CorsConfig>>,
 }
 
 /// The backend of a mapping: a backend named in `gateway.yaml`, or one written here.

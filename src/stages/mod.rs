@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod cors;
 pub mod ip_rules;
 pub mod jwt;
 pub mod rate_limit;
@@ -52,6 +53,86 @@ impl<T: Stage> tower::Layer<Invoker> for StageLayer<T> {
 /// Rate limits as written, with the file they are written in.
 pub type LimitsIn<'a> = (&'a [Located<LimitConfig>], &'a Arc<str>);
 
+/// What a mapping asks of the stages outside validation, each with the file it is written in:
+/// its own settings, or gateway.yaml's where it has none.
+#[derive(Clone, Copy)]
+pub struct Outer<'a> {
+    pub auth: Option<(&'a AuthOptions, &'a Arc<str>)>,
+    pub rate_limits: Option<LimitsIn<'a>>,
+    pub cache: Option<&'a Located<config::CacheOptions>>,
+    pub ip_rules: Option<(&'a config::IpRules, &'a Arc<str>)>,
+}
+
+impl<'a> Outer<'a> {
+    pub fn of(config: &'a LoadedConfig, mapping: &'a LoadedMapping) -> Outer<'a> {
+        let gateway = &config.gateway;
+        Outer {
+            auth: match &mapping.config.auth {
+                Some(options) => Some((options, &mapping.file)),
+                None => gateway.auth.as_ref().map(|o| (o, &config.gateway_file)),
+            },
+            rate_limits: Some(match &mapping.config.rate_limits {
+                Some(list) => (list, &mapping.file),
+                None => (&gateway.rate_limits, &config.gateway_file),
+            }),
+            cache: mapping.config.cache.as_ref(),
+            ip_rules: match &mapping.config.ip_rules {
+                Some(rules) => Some((rules, &mapping.file)),
+                None => gateway.ip_rules.as_ref().map(|r| (r, &config.gateway_file)),
+            },
+        }
+    }
+}
+
+/// A mapping's `routes`: each method with its settings.
+pub type Routes<'m> = Vec<(MethodDescriptor, &'m Located<config::RouteConfig>)>;
+
+/// The methods a mapping's `routes` name (among its `methods`).
+pub fn routes<'m>(
+    mapping: &'m LoadedMapping,
+    methods: &[MethodDescriptor],
+    diags: &mut Diagnostics,
+) -> Routes<'m> {
+    let mut found: Routes<'m> = Vec::new();
+    for (selector, route) in &mapping.config.routes {
+        let at = mapping.pos(route);
+        match named_method(selector, methods) {
+            Some(method) if found.iter().any(|(m, _)| m == method) => diags.push(Diagnostic::at(
+                &at,
+                format!("{} has two `routes` entries", method.full_name()),
+            )),
+            Some(method) => found.push((method.clone(), route)),
+            None => diags.push(no_method(at, selector)),
+        }
+    }
+    found
+}
+
+/// The stages outside validation, built once and put over the invokers of every method they
+/// apply to (a limit or a cache is the same one for all of them).
+#[derive(Clone)]
+struct OuterStages {
+    cache: Option<Arc<cache::CacheStage>>,
+    limits: Option<Arc<RateLimitStage>>,
+    auth: Option<Arc<AuthStage>>,
+    ip_rules: Option<Arc<ip_rules::IpStage>>,
+}
+
+impl OuterStages {
+    fn over(&self, invoker: Invoker) -> Invoker {
+        fn layer<T: Stage>(stage: &Option<Arc<T>>, invoker: Invoker) -> Invoker {
+            match stage {
+                Some(stage) => tower::Layer::layer(&StageLayer(stage.clone()), invoker),
+                None => invoker,
+            }
+        }
+        let invoker = layer(&self.cache, invoker);
+        let invoker = layer(&self.limits, invoker);
+        let invoker = layer(&self.auth, invoker);
+        layer(&self.ip_rules, invoker)
+    }
+}
+
 /// The gateway's authenticators, consumers and plans, checked once for every mapping.
 pub struct Security {
     authenticators: HashMap<String, Arc<Authenticator>>,
@@ -67,9 +148,6 @@ pub struct Security {
     /// The limits of named backends.
     made_outbound: std::sync::Mutex<HashMap<String, Arc<rate_limit::OutboundLimit>>>,
     pub cache: Arc<cache::Store>,
-    /// gateway.yaml's `ip_rules`, for mappings without their own.
-    ip_rules: Option<config::IpRules>,
-    gateway_file: Arc<str>,
     /// The variables `${...}` in mappings expand to.
     vars: config::Vars,
     /// The SHA-256 of the purge endpoint's token, if there is one.
@@ -233,8 +311,6 @@ impl Security {
                 cache_redis,
             )),
             purge_token,
-            ip_rules: gateway.ip_rules.clone(),
-            gateway_file: config.gateway_file.clone(),
             vars: config.vars.clone(),
         }
     }
@@ -270,85 +346,161 @@ impl Security {
         }
     }
 
-    /// Wraps a mapping's invoker in its stages: rate limits inside authentication (which names
-    /// the consumer that limits may count by).
+    /// Wraps a mapping's invoker in its stages, from the inside out: transforms, validation,
+    /// cache, rate limits, authentication (which names the consumer that limits may count
+    /// by), IP rules (section 7). Methods with `routes` settings get their own outer stages;
+    /// transforms and validation are the mapping's for every method.
     pub fn stages(
         &self,
         invoker: Invoker,
-        mapping: Option<&LoadedMapping>,
-        auth: Option<(&AuthOptions, &Arc<str>)>,
-        rate_limits: Option<LimitsIn<'_>>,
+        mapping: &LoadedMapping,
+        outer: Outer<'_>,
+        routes: &Routes<'_>,
         methods: &[MethodDescriptor],
         diags: &mut Diagnostics,
     ) -> Invoker {
-        // Inside the cache: validation, then transforms (section 7), so a cached reply is
-        // a transformed one and an invalid call never fills the cache.
-        let invoker = match mapping {
-            Some(mapping) => self.checked(invoker, mapping, methods, diags),
-            None => invoker,
-        };
-        let cache = mapping.and_then(|m| Some((m.config.cache.as_ref()?, m)));
-        let invoker = match cache {
-            Some((options, mapping)) => self.cached(invoker, options, mapping, methods, diags),
-            None => invoker,
-        };
-        let own = rate_limits
-            .map(|l| limits(l, &self.made_limits, diags))
-            .unwrap_or_default();
-        let invoker = if own.is_empty() && self.plan_limits.values().all(Vec::is_empty) {
-            invoker
-        } else {
-            let stage = RateLimitStage {
-                store: self.store.clone(),
-                limits: own,
-                plans: self.plan_limits.clone(),
+        // Inside the cache, so a cached reply is a transformed one and an invalid call never
+        // fills the cache.
+        let invoker = self.checked(invoker, mapping, methods, diags);
+        let own = self.outer_stages(outer, mapping, methods, diags);
+        if routes.is_empty() {
+            return own.over(invoker);
+        }
+        let mut by_method = HashMap::new();
+        for (method, route) in routes {
+            let file = &mapping.file;
+            let stages = OuterStages {
+                cache: match &route.cache {
+                    Some(options) => self.route_cache(options, method, mapping, diags),
+                    None => own.cache.clone(),
+                },
+                limits: match &route.rate_limits {
+                    Some(list) => self.limit_stage(Some((list, file)), diags),
+                    None => own.limits.clone(),
+                },
+                auth: match &route.auth {
+                    Some(options) => self.auth_stage(Some((options, file)), methods, diags),
+                    None => own.auth.clone(),
+                },
+                ip_rules: match &route.ip_rules {
+                    Some(rules) => self.ip_stage(Some((rules, file)), diags),
+                    None => own.ip_rules.clone(),
+                },
             };
-            tower::Layer::layer(&StageLayer(Arc::new(stage)), invoker)
-        };
-        let invoker = self.wrap(invoker, auth, methods, diags);
-        // The client's address comes first of all (section 7).
-        let rules = mapping
-            .and_then(|m| Some((m.config.ip_rules.as_ref()?, &m.file)))
-            .or_else(|| Some((self.ip_rules.as_ref()?, &self.gateway_file)));
-        match rules {
-            Some((rules, file)) => {
-                let nets = |list: &[Located<String>], diags: &mut Diagnostics| {
-                    list.iter()
-                        .filter_map(|text| {
-                            parse_net(text)
-                                .map_err(|_| {
-                                    diags.push(Diagnostic::at(
-                                        &pos_in(file, text),
-                                        format!(
-                                            "`{}` is not an address or a CIDR block",
-                                            text.value
-                                        ),
-                                    ))
-                                })
-                                .ok()
-                        })
-                        .collect::<Vec<_>>()
-                };
-                let stage = ip_rules::IpStage {
-                    store: self.store.clone(),
-                    allow: nets(&rules.allow, diags),
-                    deny: nets(&rules.deny, diags),
-                };
-                tower::Layer::layer(&StageLayer(Arc::new(stage)), invoker)
-            }
-            None => invoker,
+            by_method.insert(method.full_name().to_owned(), stages.over(invoker.clone()));
+        }
+        let others = own.over(invoker);
+        let by_method = Arc::new(by_method);
+        Invoker::new(tower::service_fn(move |call: Call| {
+            let method = call.operation.method.full_name();
+            let next = by_method.get(method).unwrap_or(&others).clone();
+            tower::ServiceExt::oneshot(next, call)
+        }))
+    }
+
+    /// The cache of one method (a `routes` entry's), which has no `methods` to choose.
+    fn route_cache(
+        &self,
+        options: &Located<config::CacheOptions>,
+        method: &MethodDescriptor,
+        mapping: &LoadedMapping,
+        diags: &mut Diagnostics,
+    ) -> Option<Arc<cache::CacheStage>> {
+        if let Some(first) = options.methods.first() {
+            let why = "a route's cache is its own method's: leave out `methods`";
+            diags.push(Diagnostic::at(&mapping.pos(first), why));
+            return None;
+        }
+        if !cacheable(method) {
+            let name = method.full_name();
+            let why = format!("{name} is not a unary read; only those are cached");
+            diags.push(Diagnostic::at(&mapping.pos(options), why));
+            return None;
+        }
+        let one = std::slice::from_ref(method);
+        Some(self.cache_stage(options, mapping, one, diags))
+    }
+
+    /// The cache, rate limits, authentication and IP rules that `outer` asks for.
+    fn outer_stages(
+        &self,
+        outer: Outer<'_>,
+        mapping: &LoadedMapping,
+        methods: &[MethodDescriptor],
+        diags: &mut Diagnostics,
+    ) -> OuterStages {
+        OuterStages {
+            cache: outer
+                .cache
+                .map(|options| self.cache_stage(options, mapping, methods, diags)),
+            limits: self.limit_stage(outer.rate_limits, diags),
+            auth: self.auth_stage(outer.auth, methods, diags),
+            ip_rules: self.ip_stage(outer.ip_rules, diags),
         }
     }
 
-    /// The query parameters that carry credentials for `options`' authenticators.
-    pub fn credential_query(&self, options: Option<(&AuthOptions, &Arc<str>)>) -> Vec<String> {
-        let names = options.into_iter().flat_map(|(o, _)| &o.any_of);
-        names
+    /// Local or Redis limits: `list`, and the plans' limits of authenticated consumers.
+    fn limit_stage(
+        &self,
+        list: Option<LimitsIn<'_>>,
+        diags: &mut Diagnostics,
+    ) -> Option<Arc<RateLimitStage>> {
+        let own = list
+            .map(|l| limits(l, &self.made_limits, diags))
+            .unwrap_or_default();
+        if own.is_empty() && self.plan_limits.values().all(Vec::is_empty) {
+            return None;
+        }
+        Some(Arc::new(RateLimitStage {
+            store: self.store.clone(),
+            limits: own,
+            plans: self.plan_limits.clone(),
+        }))
+    }
+
+    /// IP allow and deny lists, written in `file`.
+    fn ip_stage(
+        &self,
+        rules: Option<(&config::IpRules, &Arc<str>)>,
+        diags: &mut Diagnostics,
+    ) -> Option<Arc<ip_rules::IpStage>> {
+        let (rules, file) = rules?;
+        let nets = |list: &[Located<String>], diags: &mut Diagnostics| {
+            list.iter()
+                .filter_map(|text| {
+                    parse_net(text)
+                        .map_err(|_| {
+                            diags.push(Diagnostic::at(
+                                &pos_in(file, text),
+                                format!("`{}` is not an address or a CIDR block", text.value),
+                            ))
+                        })
+                        .ok()
+                })
+                .collect::<Vec<_>>()
+        };
+        Some(Arc::new(ip_rules::IpStage {
+            store: self.store.clone(),
+            allow: nets(&rules.allow, diags),
+            deny: nets(&rules.deny, diags),
+        }))
+    }
+
+    /// The query parameters that carry credentials for the authenticators of `outer` and
+    /// of `routes`.
+    pub fn credential_query(&self, outer: Outer<'_>, routes: &Routes<'_>) -> Vec<String> {
+        let own = outer.auth.into_iter().map(|(o, _)| o);
+        let of_routes = routes.iter().filter_map(|(_, route)| route.auth.as_ref());
+        let names = own.chain(of_routes).flat_map(|o| &o.any_of);
+        let mut query: Vec<String> = names
             .filter_map(|name| match &self.authenticators.get(&name.value)?.method {
                 Method::ApiKey { query, .. } => query.clone(),
                 _ => None,
             })
-            .collect()
+            .collect();
+        query.sort();
+        query.dedup();
+        query
     }
 
     /// Wraps a mapping's invoker in its transforms and validation.
@@ -375,24 +527,18 @@ impl Security {
         }
     }
 
-    /// Wraps a mapping's invoker in its cache.
-    fn cached(
+    /// The cache of `methods` (the reads among them, or those `options` names).
+    fn cache_stage(
         &self,
-        invoker: Invoker,
         options: &Located<config::CacheOptions>,
         mapping: &LoadedMapping,
         methods: &[MethodDescriptor],
         diags: &mut Diagnostics,
-    ) -> Invoker {
-        let is_read = |m: &MethodDescriptor| {
-            !m.is_client_streaming()
-                && crate::frontend::graphql::default_root(m)
-                    == crate::frontend::graphql::Root::Query
-        };
+    ) -> Arc<cache::CacheStage> {
         let mut cached = HashSet::new();
         for selector in &options.methods {
             match named_method(selector, methods) {
-                Some(one) if is_read(one) && !one.is_server_streaming() => {
+                Some(one) if cacheable(one) => {
                     cached.insert(one.full_name().to_owned());
                 }
                 Some(one) => diags.push(Diagnostic::at(
@@ -409,11 +555,11 @@ impl Security {
             cached.extend(
                 methods
                     .iter()
-                    .filter(|m| is_read(m) && !m.is_server_streaming())
+                    .filter(|m| cacheable(m))
                     .map(|m| m.full_name().to_owned()),
             );
         }
-        let stage = cache::CacheStage {
+        Arc::new(cache::CacheStage {
             store: self.cache.clone(),
             ttl: options.ttl.0,
             methods: cached,
@@ -422,22 +568,18 @@ impl Security {
                 .stale_while_revalidate
                 .map_or(Duration::ZERO, |d| d.0),
             stale_if_error: options.stale_if_error.map_or(Duration::ZERO, |d| d.0),
-        };
-        tower::Layer::layer(&StageLayer(Arc::new(stage)), invoker)
+        })
     }
 
-    /// Wraps a mapping's invoker in its authentication (`options`, written in `file`), if it
-    /// has any.
-    fn wrap(
+    /// Authentication by `options` (written in `file`), if there are any; `methods` are the
+    /// mapping's, which `public` names.
+    fn auth_stage(
         &self,
-        invoker: Invoker,
         options: Option<(&AuthOptions, &Arc<str>)>,
         methods: &[MethodDescriptor],
         diags: &mut Diagnostics,
-    ) -> Invoker {
-        let Some((options, file)) = options else {
-            return invoker;
-        };
+    ) -> Option<Arc<AuthStage>> {
+        let (options, file) = options?;
         let pos = |l: &Located<String>| pos_in(file, l);
         let mut authenticators = Vec::new();
         for name in &options.any_of {
@@ -473,16 +615,23 @@ impl Security {
             .iter()
             .filter_map(|(claim, l)| Some((claim.clone(), header(l, diags)?)))
             .collect();
-        let stage = AuthStage {
+        Some(Arc::new(AuthStage {
             authenticators,
             credentials: self.credentials.clone(),
             public,
             plans: self.plans.clone(),
             forward_consumer,
             forward_claims,
-        };
-        tower::Layer::layer(&StageLayer(Arc::new(stage)), invoker)
+        }))
     }
+}
+
+/// Whether the cache may keep a method's replies: a unary read (one GraphQL would make a
+/// query of, section 4).
+fn cacheable(method: &MethodDescriptor) -> bool {
+    !method.is_client_streaming()
+        && !method.is_server_streaming()
+        && crate::frontend::graphql::default_root(method) == crate::frontend::graphql::Root::Query
 }
 
 /// The one method of `methods` that `selector` names: by full name, or by its end

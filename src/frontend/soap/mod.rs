@@ -53,6 +53,11 @@ pub struct SoapEndpoint {
     max_body: usize,
 }
 
+/// Where the SOAP endpoint of `service` is served.
+pub fn path_of(service: &ServiceDescriptor) -> String {
+    format!("/soap/{}", service.name())
+}
+
 impl SoapEndpoint {
     pub fn new(
         service: ServiceDescriptor,
@@ -60,7 +65,7 @@ impl SoapEndpoint {
         max_body: usize,
     ) -> Self {
         SoapEndpoint {
-            path: format!("/soap/{}", service.name()),
+            path: path_of(&service),
             namespace: format!("urn:rosetta:{}", service.full_name()),
             service,
             targets,
