@@ -40,7 +40,7 @@ use crate::registry::wsdl::build::{Choice, SoapService};
 use crate::registry::wsdl::{self, Location};
 use crate::registry::{declared_at, Operation};
 use crate::stages::cors::{CorsByPath, CorsPolicies, CorsPolicy, MappingCors};
-use crate::stages::{self, Outer, Security};
+use crate::stages::{self, Security, StageSettings};
 use crate::xml::schema::XmlSchema;
 
 /// A gateway ready to serve.
@@ -267,10 +267,10 @@ pub fn build(
             );
             proxies.extend(route.map(|mut route| {
                 let methods = [route.operation.method.clone()];
-                let outer = Outer::of(config, mapping);
+                let settings = StageSettings::of(config, mapping);
                 let routes = stages::routes(mapping, &methods, diags);
                 route.invoker =
-                    security.stages(route.invoker, mapping, outer, &routes, &methods, diags);
+                    security.stages(route.invoker, mapping, settings, &routes, &methods, diags);
                 let policy = cors.of_mapping(mapping, &routes, diags).mapping;
                 let at = mapping.pos(&mapping.config.frontend);
                 served.cors.insert(route.prefix.clone(), policy, at, diags);
@@ -344,9 +344,9 @@ pub fn build(
                 });
         }
         // Compose steps (above) call the backend itself; clients go through the stages.
-        let outer = Outer::of(config, mapping);
+        let settings = StageSettings::of(config, mapping);
         let routes = stages::routes(mapping, &methods, diags);
-        let invoker = security.stages(invoker, mapping, outer, &routes, &methods, diags);
+        let invoker = security.stages(invoker, mapping, settings, &routes, &methods, diags);
         let target = MappingTarget {
             invoker,
             backend_timeout,
@@ -354,7 +354,7 @@ pub fn build(
             is_soap,
             methods,
             backend_rules: Vec::new(),
-            credential_query: security.credential_query(outer, &routes),
+            credential_query: security.credential_query(settings, &routes),
             cors: cors.of_mapping(mapping, &routes, diags),
         };
         served.add(config, mapping, &compiled, target, diags);
@@ -366,17 +366,17 @@ pub fn build(
         if let Some(mut target) =
             compose_target(mapping, options, &callables, &mut compiled.pool, diags)
         {
-            let outer = Outer::of(config, mapping);
+            let settings = StageSettings::of(config, mapping);
             let routes = stages::routes(mapping, &target.methods, diags);
             target.invoker = security.stages(
                 target.invoker,
                 mapping,
-                outer,
+                settings,
                 &routes,
                 &target.methods,
                 diags,
             );
-            target.credential_query = security.credential_query(outer, &routes);
+            target.credential_query = security.credential_query(settings, &routes);
             target.cors = cors.of_mapping(mapping, &routes, diags);
             served.add(config, mapping, &compiled, target, diags);
         }
@@ -504,7 +504,7 @@ impl Served {
             }
             FrontendProtocol::Rest => {}
         }
-        for spec in mapping_routes(mapping, compiled, target, diags) {
+        for spec in mapping_routes(config, mapping, compiled, target, diags) {
             let index = self.routes.len();
             if let Err(existing) = self
                 .matcher
@@ -1294,6 +1294,7 @@ struct MappingTarget {
 /// The routes of one mapping: for each method of its services, the mapping's rules, the
 /// method's annotation (unless a rule replaces it), or the automatic route.
 fn mapping_routes(
+    config: &LoadedConfig,
     mapping: &LoadedMapping,
     compiled: &Compiled,
     target: MappingTarget,
@@ -1316,7 +1317,9 @@ fn mapping_routes(
     settings.api_version = api_version(mapping, diags);
     settings.response_headers = deprecation_headers(mapping, diags);
     settings.plain_headers =
-        route::plain_headers(crate::stages::transform::written_response_headers(mapping));
+        route::plain_headers(crate::stages::transform::written_response_headers(
+            &StageSettings::of(config, mapping).transforms,
+        ));
     let settings = Arc::new(settings);
 
     // Rules from the mapping file, by method.
@@ -1659,7 +1662,7 @@ fn proxy_route(
         fine = false;
     }
     let edits = |edits, diags: &mut Diagnostics| {
-        crate::stages::transform::header_edits(mapping, edits, &config.vars, diags)
+        crate::stages::transform::header_edits(&mapping.file, edits, &config.vars, diags)
     };
     let request_headers = edits(&options.request_headers, diags);
     let response_headers = edits(&options.response_headers, diags);

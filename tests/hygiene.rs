@@ -320,3 +320,56 @@ async fn stages_per_route() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stages_from_gateway_yaml() {
+    // Cache, validation and header transforms for every mapping without its own.
+    let extra = "cache: {ttl: 60s}\nvalidation:\n  rules:\n    pins.v1.Thing.name: {max_length: 5}\ntransforms:\n  - response:\n      headers: {set: {x-served-by: rosetta}}\n";
+    let own = "version: 1\nfrontend: grpc\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\nvalidation: {required: false}\n";
+    let pins = Pins::start_with(extra, &[], &[("rest.yaml", THINGS), ("grpc.yaml", own)]).await;
+    let client = reqwest::Client::new();
+    let post = |path: &str, name: &str| {
+        client
+            .post(pins.gateway.url(path))
+            .json(&json!({"name": name}))
+            .send()
+    };
+    let get = "/pins.v1.Things/GetThing";
+    let first = post(get, "abc").await.unwrap();
+    assert_eq!(first.headers()["x-cache-status"], "MISS");
+    assert_eq!(first.headers()["x-served-by"], "rosetta");
+    let second = post(get, "abc").await.unwrap();
+    assert_eq!(second.headers()["x-cache-status"], "HIT");
+    let long = post(ECHO, "toolong").await.unwrap();
+    assert_eq!(long.status(), 400);
+    let body: Value = long.json().await.unwrap();
+    let violation = &body["details"][0]["fieldViolations"][0];
+    assert_eq!(violation["field"], "name", "{body}");
+    assert_eq!(pins.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // The gRPC mapping has its own validation (no rules), and gateway.yaml's cache.
+    let echo = pins
+        .gateway
+        .gateway
+        .pool
+        .get_service_by_name("pins.v1.Things")
+        .and_then(|s| s.methods().find(|m| m.name() == "EchoThing"))
+        .unwrap();
+    let reply = common::grpc_unary(&pins.gateway.base, &echo, json!({"name": "toolong"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.get_field_by_name("name").unwrap().as_str(),
+        Some("toolong")
+    );
+    assert_eq!(pins.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // What gateway.yaml sets for every mapping cannot choose methods or edit fields.
+    let extra = "cache: {ttl: 60s, methods: [GetThing]}\ntransforms:\n  - methods: [GetThing]\n    request:\n      fields: {remove: [name]}\n";
+    let text = common::pins::load_errors(extra, &[("rest.yaml", THINGS)]);
+    assert!(
+        text.contains("gateway.yaml's cache is for every read")
+            && text.contains("gateway.yaml's transforms apply to every method")
+            && text.contains("gateway.yaml's transforms edit headers"),
+        "{text}"
+    );
+}

@@ -187,12 +187,22 @@ pub struct GatewayConfig {
     /// Where cached replies are kept (mappings choose what to cache with `cache`).
     #[serde(default)]
     pub caching: CachingConfig,
+    /// The cache of every mapping without `cache` of its own: all their reads (no `methods`).
+    #[serde(default)]
+    pub cache: Option<Located<CacheOptions>>,
     /// Client addresses allowed or denied, for every mapping without `ip_rules` of its own.
     #[serde(default)]
     pub ip_rules: Option<IpRules>,
-    /// CORS for browsers.
+    /// CORS for browsers, for every mapping without `cors` of its own.
     #[serde(default)]
     pub cors: Option<Located<CorsConfig>>,
+    /// The validation of every mapping without `validation` of its own.
+    #[serde(default)]
+    pub validation: Option<ValidationConfig>,
+    /// Header changes for every method of every mapping, before the mapping's own transforms
+    /// (no `methods`, no `fields`: those belong to a mapping's schema).
+    #[serde(default)]
+    pub transforms: Vec<Located<TransformConfig>>,
 }
 
 /// Where cached replies are kept.

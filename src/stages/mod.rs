@@ -53,32 +53,44 @@ impl<T: Stage> tower::Layer<Invoker> for StageLayer<T> {
 /// Rate limits as written, with the file they are written in.
 pub type LimitsIn<'a> = (&'a [Located<LimitConfig>], &'a Arc<str>);
 
-/// What a mapping asks of the stages outside validation, each with the file it is written in:
-/// its own settings, or gateway.yaml's where it has none.
+/// What a mapping asks of its stages, each setting with the file it is written in: its own
+/// settings, or gateway.yaml's where it has none (transforms: gateway.yaml's, then its own).
 #[derive(Clone, Copy)]
-pub struct Outer<'a> {
-    pub auth: Option<(&'a AuthOptions, &'a Arc<str>)>,
+pub struct StageSettings<'a> {
+    pub transforms: [transform::TransformsIn<'a>; 2],
+    pub validation: Option<(&'a config::ValidationConfig, &'a Arc<str>)>,
+    pub cache: Option<(&'a Located<config::CacheOptions>, &'a Arc<str>)>,
     pub rate_limits: Option<LimitsIn<'a>>,
-    pub cache: Option<&'a Located<config::CacheOptions>>,
+    pub auth: Option<(&'a AuthOptions, &'a Arc<str>)>,
     pub ip_rules: Option<(&'a config::IpRules, &'a Arc<str>)>,
 }
 
-impl<'a> Outer<'a> {
-    pub fn of(config: &'a LoadedConfig, mapping: &'a LoadedMapping) -> Outer<'a> {
+impl<'a> StageSettings<'a> {
+    pub fn of(config: &'a LoadedConfig, mapping: &'a LoadedMapping) -> StageSettings<'a> {
         let gateway = &config.gateway;
-        Outer {
-            auth: match &mapping.config.auth {
-                Some(options) => Some((options, &mapping.file)),
-                None => gateway.auth.as_ref().map(|o| (o, &config.gateway_file)),
+        let own = &mapping.config;
+        let (mine, theirs) = (&mapping.file, &config.gateway_file);
+        StageSettings {
+            transforms: [(&gateway.transforms, theirs), (&own.transforms, mine)],
+            validation: match &own.validation {
+                Some(validation) => Some((validation, mine)),
+                None => gateway.validation.as_ref().map(|v| (v, theirs)),
             },
-            rate_limits: Some(match &mapping.config.rate_limits {
-                Some(list) => (list, &mapping.file),
-                None => (&gateway.rate_limits, &config.gateway_file),
+            cache: match &own.cache {
+                Some(cache) => Some((cache, mine)),
+                None => gateway.cache.as_ref().map(|c| (c, theirs)),
+            },
+            rate_limits: Some(match &own.rate_limits {
+                Some(list) => (list, mine),
+                None => (&gateway.rate_limits, theirs),
             }),
-            cache: mapping.config.cache.as_ref(),
-            ip_rules: match &mapping.config.ip_rules {
-                Some(rules) => Some((rules, &mapping.file)),
-                None => gateway.ip_rules.as_ref().map(|r| (r, &config.gateway_file)),
+            auth: match &own.auth {
+                Some(options) => Some((options, mine)),
+                None => gateway.auth.as_ref().map(|o| (o, theirs)),
+            },
+            ip_rules: match &own.ip_rules {
+                Some(rules) => Some((rules, mine)),
+                None => gateway.ip_rules.as_ref().map(|r| (r, theirs)),
             },
         }
     }
@@ -288,6 +300,14 @@ impl Security {
             .as_ref()
             .and_then(|t| secret(t, diags))
             .map(|t| auth::digest(t.as_bytes()));
+        // What gateway.yaml sets for every mapping cannot name a mapping's methods or fields.
+        transform::check_gateway(&gateway.transforms, &config.gateway_file, diags);
+        if let Some(first) = gateway.cache.iter().flat_map(|c| &c.methods).next() {
+            diags.push(Diagnostic::at(
+                &pos(first),
+                "gateway.yaml's cache is for every read of mappings without their own: choose methods in a mapping",
+            ));
+        }
         let made_limits = std::sync::Mutex::new(HashMap::new());
         let plan_limits = gateway
             .plans
@@ -354,15 +374,15 @@ impl Security {
         &self,
         invoker: Invoker,
         mapping: &LoadedMapping,
-        outer: Outer<'_>,
+        settings: StageSettings<'_>,
         routes: &Routes<'_>,
         methods: &[MethodDescriptor],
         diags: &mut Diagnostics,
     ) -> Invoker {
         // Inside the cache, so a cached reply is a transformed one and an invalid call never
         // fills the cache.
-        let invoker = self.checked(invoker, mapping, methods, diags);
-        let own = self.outer_stages(outer, mapping, methods, diags);
+        let invoker = self.checked(invoker, settings, methods, diags);
+        let own = self.outer_stages(settings, methods, diags);
         if routes.is_empty() {
             return own.over(invoker);
         }
@@ -371,7 +391,7 @@ impl Security {
             let file = &mapping.file;
             let stages = OuterStages {
                 cache: match &route.cache {
-                    Some(options) => self.route_cache(options, method, mapping, diags),
+                    Some(options) => self.route_cache(options, method, file, diags),
                     None => own.cache.clone(),
                 },
                 limits: match &route.rate_limits {
@@ -403,39 +423,36 @@ impl Security {
         &self,
         options: &Located<config::CacheOptions>,
         method: &MethodDescriptor,
-        mapping: &LoadedMapping,
+        file: &Arc<str>,
         diags: &mut Diagnostics,
     ) -> Option<Arc<cache::CacheStage>> {
         if let Some(first) = options.methods.first() {
             let why = "a route's cache is its own method's: leave out `methods`";
-            diags.push(Diagnostic::at(&mapping.pos(first), why));
+            diags.push(Diagnostic::at(&pos_in(file, first), why));
             return None;
         }
         if !cacheable(method) {
             let name = method.full_name();
             let why = format!("{name} is not a unary read; only those are cached");
-            diags.push(Diagnostic::at(&mapping.pos(options), why));
+            diags.push(Diagnostic::at(&pos_in(file, options), why));
             return None;
         }
         let one = std::slice::from_ref(method);
-        Some(self.cache_stage(options, mapping, one, diags))
+        Some(self.cache_stage((options, file), one, diags))
     }
 
-    /// The cache, rate limits, authentication and IP rules that `outer` asks for.
+    /// The cache, rate limits, authentication and IP rules that `settings` ask for.
     fn outer_stages(
         &self,
-        outer: Outer<'_>,
-        mapping: &LoadedMapping,
+        settings: StageSettings<'_>,
         methods: &[MethodDescriptor],
         diags: &mut Diagnostics,
     ) -> OuterStages {
         OuterStages {
-            cache: outer
-                .cache
-                .map(|options| self.cache_stage(options, mapping, methods, diags)),
-            limits: self.limit_stage(outer.rate_limits, diags),
-            auth: self.auth_stage(outer.auth, methods, diags),
-            ip_rules: self.ip_stage(outer.ip_rules, diags),
+            cache: (settings.cache).map(|cache| self.cache_stage(cache, methods, diags)),
+            limits: self.limit_stage(settings.rate_limits, diags),
+            auth: self.auth_stage(settings.auth, methods, diags),
+            ip_rules: self.ip_stage(settings.ip_rules, diags),
         }
     }
 
@@ -486,10 +503,14 @@ impl Security {
         }))
     }
 
-    /// The query parameters that carry credentials for the authenticators of `outer` and
+    /// The query parameters that carry credentials for the authenticators of `settings` and
     /// of `routes`.
-    pub fn credential_query(&self, outer: Outer<'_>, routes: &Routes<'_>) -> Vec<String> {
-        let own = outer.auth.into_iter().map(|(o, _)| o);
+    pub fn credential_query(
+        &self,
+        settings: StageSettings<'_>,
+        routes: &Routes<'_>,
+    ) -> Vec<String> {
+        let own = settings.auth.into_iter().map(|(o, _)| o);
         let of_routes = routes.iter().filter_map(|(_, route)| route.auth.as_ref());
         let names = own.chain(of_routes).flat_map(|o| &o.any_of);
         let mut query: Vec<String> = names
@@ -507,18 +528,19 @@ impl Security {
     fn checked(
         &self,
         invoker: Invoker,
-        mapping: &LoadedMapping,
+        settings: StageSettings<'_>,
         methods: &[MethodDescriptor],
         diags: &mut Diagnostics,
     ) -> Invoker {
-        let transforms = transform::build(mapping, methods, &self.vars, diags);
+        let transforms = transform::build(&settings.transforms, methods, &self.vars, diags);
         let invoker = if transforms.by_method.is_empty() {
             invoker
         } else {
             tower::Layer::layer(&StageLayer(Arc::new(transforms)), invoker)
         };
-        let validation = mapping.config.validation.as_ref();
-        let validator = validation.and_then(|v| validate::build(mapping, v, methods, diags));
+        let validator = settings
+            .validation
+            .and_then(|(v, file)| validate::build(file, v, methods, diags));
         match validator {
             Some(validator) if validator.checks_any() => {
                 tower::Layer::layer(&StageLayer(Arc::new(validator)), invoker)
@@ -530,8 +552,7 @@ impl Security {
     /// The cache of `methods` (the reads among them, or those `options` names).
     fn cache_stage(
         &self,
-        options: &Located<config::CacheOptions>,
-        mapping: &LoadedMapping,
+        (options, file): (&Located<config::CacheOptions>, &Arc<str>),
         methods: &[MethodDescriptor],
         diags: &mut Diagnostics,
     ) -> Arc<cache::CacheStage> {
@@ -542,13 +563,13 @@ impl Security {
                     cached.insert(one.full_name().to_owned());
                 }
                 Some(one) => diags.push(Diagnostic::at(
-                    &mapping.pos(selector),
+                    &pos_in(file, selector),
                     format!(
                         "{} is not a unary read; only those are cached",
                         one.full_name()
                     ),
                 )),
-                None => diags.push(no_method(mapping.pos(selector), selector)),
+                None => diags.push(no_method(pos_in(file, selector), selector)),
             }
         }
         if options.methods.is_empty() {

@@ -14,7 +14,9 @@ use tower::ServiceExt;
 
 use super::Stage;
 use crate::call::{Call, Invoker, Message, Reply};
-use crate::config::{expand, Diagnostic, Diagnostics, Edits, LoadedMapping, Pos, Vars};
+use crate::config::{
+    expand, pos_in, Diagnostic, Diagnostics, Edits, Located, Pos, TransformConfig, Vars,
+};
 use crate::status::Status;
 
 /// Header edits of one direction, applied in this order: rename, remove, set.
@@ -214,61 +216,102 @@ pub fn resolve(message: &MessageDescriptor, path: &str) -> Result<FieldPath, Str
     Ok(fields)
 }
 
-/// The transforms of a mapping, resolved against its methods' messages.
+/// Transforms as written, with the file they are written in.
+pub type TransformsIn<'a> = (&'a [Located<TransformConfig>], &'a Arc<str>);
+
+/// The transforms of a mapping (gateway.yaml's, then its own), resolved against its
+/// methods' messages.
 pub fn build(
-    mapping: &LoadedMapping,
+    sources: &[TransformsIn<'_>],
     methods: &[MethodDescriptor],
     vars: &Vars,
     diags: &mut Diagnostics,
 ) -> Transforms {
     let mut transforms = Transforms::default();
-    for entry in &mapping.config.transforms {
-        let chosen: Vec<&MethodDescriptor> = if entry.methods.is_empty() {
-            methods.iter().collect()
-        } else {
-            entry
-                .methods
-                .iter()
-                .filter_map(|selector| {
-                    let found = super::named_method(selector, methods);
-                    if found.is_none() {
-                        diags.push(super::no_method(mapping.pos(selector), selector));
-                    }
-                    found
-                })
-                .collect()
-        };
-        let request_headers = header_edits(mapping, &entry.request.headers, vars, diags);
-        let response_headers = header_edits(mapping, &entry.response.headers, vars, diags);
-        for method in chosen {
-            let transform = Transform {
-                request_headers: request_headers.clone(),
-                request_fields: field_edits(mapping, &method.input(), &entry.request.fields, diags),
-                response_headers: response_headers.clone(),
-                response_fields: field_edits(
-                    mapping,
-                    &method.output(),
-                    &entry.response.fields,
-                    diags,
-                ),
-            };
-            transforms
-                .by_method
-                .entry(method.full_name().to_owned())
-                .or_default()
-                .push(Arc::new(transform));
+    for (entries, file) in sources {
+        for entry in entries.iter() {
+            add(&mut transforms, entry, file, methods, vars, diags);
         }
     }
     transforms
 }
 
-/// The response headers a mapping's transforms write: sent to REST clients as they are,
-/// not as `grpc-metadata-*`.
-pub fn written_response_headers(mapping: &LoadedMapping) -> Vec<HeaderName> {
-    let edits = mapping
-        .config
-        .transforms
+/// One `transforms` entry, for the methods it names.
+fn add(
+    transforms: &mut Transforms,
+    entry: &TransformConfig,
+    file: &Arc<str>,
+    methods: &[MethodDescriptor],
+    vars: &Vars,
+    diags: &mut Diagnostics,
+) {
+    let chosen: Vec<&MethodDescriptor> = if entry.methods.is_empty() {
+        methods.iter().collect()
+    } else {
+        entry
+            .methods
+            .iter()
+            .filter_map(|selector| {
+                let found = super::named_method(selector, methods);
+                if found.is_none() {
+                    diags.push(super::no_method(pos_in(file, selector), selector));
+                }
+                found
+            })
+            .collect()
+    };
+    let request_headers = header_edits(file, &entry.request.headers, vars, diags);
+    let response_headers = header_edits(file, &entry.response.headers, vars, diags);
+    for method in chosen {
+        let transform = Transform {
+            request_headers: request_headers.clone(),
+            request_fields: field_edits(file, &method.input(), &entry.request.fields, diags),
+            response_headers: response_headers.clone(),
+            response_fields: field_edits(file, &method.output(), &entry.response.fields, diags),
+        };
+        transforms
+            .by_method
+            .entry(method.full_name().to_owned())
+            .or_default()
+            .push(Arc::new(transform));
+    }
+}
+
+/// gateway.yaml's transforms apply to every method of every mapping, so they edit headers
+/// only: methods and fields belong to a mapping's schema.
+pub fn check_gateway(
+    entries: &[Located<TransformConfig>],
+    file: &Arc<str>,
+    diags: &mut Diagnostics,
+) {
+    for entry in entries {
+        if let Some(first) = entry.methods.first() {
+            diags.push(Diagnostic::at(
+                &pos_in(file, first),
+                "gateway.yaml's transforms apply to every method: choose methods in a mapping",
+            ));
+        }
+        for changes in [&entry.request, &entry.response] {
+            let fields = &changes.fields;
+            let at = (fields.set.values().next().map(|v| pos_in(file, v)))
+                .or_else(|| fields.remove.first().map(|l| pos_in(file, l)))
+                .or_else(|| fields.rename.values().next().map(|l| pos_in(file, l)));
+            if let Some(at) = at {
+                diags.push(Diagnostic::at(
+                    &at,
+                    "gateway.yaml's transforms edit headers: fields belong to a mapping's messages",
+                ));
+            }
+        }
+    }
+}
+
+/// The response headers that transforms write: sent to REST clients as they are, not as
+/// `grpc-metadata-*`.
+pub fn written_response_headers(sources: &[TransformsIn<'_>]) -> Vec<HeaderName> {
+    let edits = sources
         .iter()
+        .flat_map(|(entries, _)| entries.iter())
         .map(|t| &t.response.headers);
     edits
         .flat_map(|e| e.set.keys().chain(e.rename.values().map(|l| &l.value)))
@@ -276,9 +319,9 @@ pub fn written_response_headers(mapping: &LoadedMapping) -> Vec<HeaderName> {
         .collect()
 }
 
-/// Header edits as written in a mapping, checked, `${ENV_VAR}` expanded in values.
+/// Header edits as written in `file`, checked, `${ENV_VAR}` expanded in values.
 pub fn header_edits(
-    mapping: &LoadedMapping,
+    file: &Arc<str>,
     edits: &Edits<String>,
     vars: &Vars,
     diags: &mut Diagnostics,
@@ -295,17 +338,17 @@ pub fn header_edits(
     };
     let mut out = HeaderEdits::default();
     for (from, to) in &edits.rename {
-        let at = mapping.pos(to);
+        let at = pos_in(file, to);
         if let (Some(from), Some(to)) = (name(from, at.clone(), diags), name(to, at, diags)) {
             out.rename.push((from, to));
         }
     }
     for removed in &edits.remove {
         out.remove
-            .extend(name(removed, mapping.pos(removed), diags));
+            .extend(name(removed, pos_in(file, removed), diags));
     }
     for (header, value) in &edits.set {
-        let at = mapping.pos(value);
+        let at = pos_in(file, value);
         let Some(text) = expand(value, at.clone(), vars, diags) else {
             continue;
         };
@@ -323,7 +366,7 @@ pub fn header_edits(
 }
 
 fn field_edits(
-    mapping: &LoadedMapping,
+    file: &Arc<str>,
     message: &MessageDescriptor,
     edits: &Edits<serde_json::Value>,
     diags: &mut Diagnostics,
@@ -335,7 +378,7 @@ fn field_edits(
     };
     let mut out = FieldEdits::default();
     for (from, to) in &edits.rename {
-        let at = mapping.pos(to);
+        let at = pos_in(file, to);
         let (Some(from_path), Some(to_path)) = (path(from, &at, diags), path(to, &at, diags))
         else {
             continue;
@@ -355,10 +398,10 @@ fn field_edits(
     }
     for removed in &edits.remove {
         out.remove
-            .extend(path(removed, &mapping.pos(removed), diags));
+            .extend(path(removed, &pos_in(file, removed), diags));
     }
     for (field, value) in &edits.set {
-        let at = mapping.pos(value);
+        let at = pos_in(file, value);
         let Some(field_path) = path(field, &at, diags) else {
             continue;
         };

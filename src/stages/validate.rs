@@ -19,7 +19,7 @@ use tower::ServiceExt;
 
 use super::Stage;
 use crate::call::{Call, Invoker, Message, Reply};
-use crate::config::{Diagnostic, Diagnostics, LoadedMapping, ValidationConfig};
+use crate::config::{pos_in, Diagnostic, Diagnostics, ValidationConfig};
 use crate::pattern::Pattern;
 use crate::registry::CallKind;
 use crate::status::Status;
@@ -369,9 +369,9 @@ impl Stage for Validator {
     }
 }
 
-/// The validator of a mapping's `validation`, its rules checked against the schema.
+/// The validator of a `validation` written in `file`, its rules checked against the schema.
 pub fn build(
-    mapping: &LoadedMapping,
+    file: &Arc<str>,
     config: &ValidationConfig,
     methods: &[MethodDescriptor],
     diags: &mut Diagnostics,
@@ -379,7 +379,7 @@ pub fn build(
     let pool = methods.first()?.parent_pool();
     let mut rules = HashMap::new();
     for (name, rule) in &config.rules {
-        let at = mapping.pos(rule);
+        let at = pos_in(file, rule);
         let field = name.rsplit_once('.').and_then(|(message, field)| {
             pool.get_message_by_name(message)?.get_field_by_name(field)
         });
