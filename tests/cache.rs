@@ -70,14 +70,8 @@ async fn reads_are_cached_once_for_every_frontend() {
         .await
         .unwrap();
     assert_eq!(answer["data"]["getThing"]["count"], 1, "{answer}");
-    let method = pins
-        .gateway
-        .gateway
-        .pool
-        .get_service_by_name("pins.v1.Things")
-        .and_then(|s| s.methods().find(|m| m.name() == "GetThing"))
-        .unwrap();
-    let reply = common::grpc_unary(&pins.gateway.base, &method, json!({"name": "cache-a"}))
+    let reply = pins
+        .grpc("GetThing", json!({"name": "cache-a"}))
         .await
         .unwrap();
     assert_eq!(reply.get_field_by_name("count").unwrap().as_i32(), Some(1));

@@ -347,14 +347,8 @@ async fn stages_from_gateway_yaml() {
     assert_eq!(violation["field"], "name", "{body}");
     assert_eq!(pins.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     // The gRPC mapping has its own validation (no rules), and gateway.yaml's cache.
-    let echo = pins
-        .gateway
-        .gateway
-        .pool
-        .get_service_by_name("pins.v1.Things")
-        .and_then(|s| s.methods().find(|m| m.name() == "EchoThing"))
-        .unwrap();
-    let reply = common::grpc_unary(&pins.gateway.base, &echo, json!({"name": "toolong"}))
+    let reply = pins
+        .grpc("EchoThing", json!({"name": "toolong"}))
         .await
         .unwrap();
     assert_eq!(

@@ -78,17 +78,9 @@ async fn a_limit_per_client_address_and_its_headers() {
     );
 
     // gRPC: RESOURCE_EXHAUSTED, with the headers as metadata.
-    let method = pins
-        .gateway
-        .gateway
-        .pool
-        .get_service_by_name("pins.v1.Things")
-        .and_then(|s| s.methods().find(|m| m.name() == "EchoThing"))
-        .unwrap();
-    common::grpc_unary(&pins.gateway.base, &method, json!({"name": "x"}))
-        .await
-        .unwrap();
-    let refused = common::grpc_unary(&pins.gateway.base, &method, json!({"name": "x"}))
+    pins.grpc("EchoThing", json!({"name": "x"})).await.unwrap();
+    let refused = pins
+        .grpc("EchoThing", json!({"name": "x"}))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::ResourceExhausted);

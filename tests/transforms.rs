@@ -71,20 +71,10 @@ async fn headers_and_fields_change_on_the_way_in_and_out() {
     assert_eq!(body["name"], "beta");
 
     // gRPC clients get the same messages.
-    let method = pins
-        .gateway
-        .gateway
-        .pool
-        .get_service_by_name("pins.v1.Things")
-        .and_then(|s| s.methods().find(|m| m.name() == "EchoThing"))
+    let reply = pins
+        .grpc("EchoThing", json!({"word": "hi", "count": 3}))
+        .await
         .unwrap();
-    let reply = common::grpc_unary(
-        &pins.gateway.base,
-        &method,
-        json!({"word": "hi", "count": 3}),
-    )
-    .await
-    .unwrap();
     let field = |name: &str| reply.get_field_by_name(name).unwrap().into_owned();
     assert_eq!(field("word").as_str(), Some("hi"));
     assert_eq!(field("name").as_str(), Some(""));

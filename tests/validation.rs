@@ -68,16 +68,7 @@ async fn every_violation_is_named_and_the_backend_is_not_called() {
     assert_eq!(pins.calls.load(Ordering::SeqCst), 2);
 
     // The same checks on gRPC and GraphQL.
-    let method = pins
-        .gateway
-        .gateway
-        .pool
-        .get_service_by_name("pins.v1.Things")
-        .and_then(|s| s.methods().find(|m| m.name() == "EchoThing"))
-        .unwrap();
-    let refused = common::grpc_unary(&pins.gateway.base, &method, bad)
-        .await
-        .unwrap_err();
+    let refused = pins.grpc("EchoThing", bad).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
     assert!(
         refused.message().contains("count must be at most 100"),

@@ -172,6 +172,23 @@ pub fn load_errors(extra: &str, mappings: &[(&str, &str)]) -> String {
 }
 
 impl Pins {
+    /// A unary gRPC call of `pins.v1.Things.{method}` through the gateway.
+    #[allow(dead_code)] // not every test binary calls over gRPC
+    pub async fn grpc(
+        &self,
+        method: &str,
+        request: serde_json::Value,
+    ) -> Result<DynamicMessage, tonic::Status> {
+        let method = self
+            .gateway
+            .gateway
+            .pool
+            .get_service_by_name("pins.v1.Things")
+            .and_then(|s| s.methods().find(|m| m.name() == method))
+            .expect("a method of pins.v1.Things");
+        super::grpc_unary(&self.gateway.base, &method, request).await
+    }
+
     /// The pins backend on a free port, and a gateway with `mappings` in front of it.
     pub async fn start(mappings: &[(&str, &str)]) -> Pins {
         Pins::start_with("", &[], mappings).await
