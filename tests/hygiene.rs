@@ -367,3 +367,66 @@ async fn stages_from_gateway_yaml() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routes_on_every_frontend() {
+    // Loopback may call GetThing but not ListThings, on gRPC, GraphQL and SOAP alike.
+    let routes = "routes:\n  ListThings:\n    ip_rules: {deny: [127.0.0.0/8]}\n";
+    let mapping = |frontend: &str| {
+        format!("version: 1\nfrontend: {frontend}\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\n{routes}")
+    };
+    let (grpc, graphql, soap) = (mapping("grpc"), mapping("graphql"), mapping("soap"));
+    let mappings = [
+        ("grpc.yaml", &grpc[..]),
+        ("graphql.yaml", &graphql[..]),
+        ("soap.yaml", &soap[..]),
+    ];
+    let pins = Pins::start_with("", &[], &mappings).await;
+    let reply = pins.grpc("GetThing", json!({"name": "a"})).await.unwrap();
+    assert_eq!(reply.get_field_by_name("name").unwrap().as_str(), Some("a"));
+    let refused = pins
+        .grpc("ListThings", json!({"count": 1}))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+
+    // GraphQL: one query, one root field let through and one refused.
+    let answer: Value = reqwest::Client::new()
+        .post(pins.gateway.url("/graphql"))
+        .json(&json!({"query": "{ getThing(name: \"b\") { name } listThings(count: 1) { things { id } } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["data"]["getThing"]["name"], "b", "{answer}");
+    assert_eq!(answer["data"]["listThings"], Value::Null, "{answer}");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "PERMISSION_DENIED",
+        "{answer}"
+    );
+
+    let soap = |operation: &str, field: &str| {
+        let envelope = format!(
+            r#"<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="urn:rosetta:pins.v1.Things"><soap:Body><t:{operation}>{field}</t:{operation}></soap:Body></soap:Envelope>"#
+        );
+        reqwest::Client::new()
+            .post(pins.gateway.url("/soap/Things"))
+            .header("content-type", "text/xml")
+            .body(envelope)
+            .send()
+    };
+    let fine = soap("GetThing", "<t:name>c</t:name>").await.unwrap();
+    assert_eq!(fine.status(), 200);
+    let refused = soap("ListThings", "<t:count>1</t:count>").await.unwrap();
+    // A SOAP 1.1 fault travels as a 500; the fault says whose mistake it is.
+    assert_eq!(refused.status(), 500);
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("may not call this API") && text.contains("Client"),
+        "{text}"
+    );
+    // Three GetThing calls reached the backend; no ListThings did.
+    assert_eq!(pins.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

@@ -25,7 +25,7 @@ async fn echo(pins: &Pins, headers: &[(&str, &str)]) -> reqwest::Response {
 async fn a_limit_per_client_address_and_its_headers() {
     let extra = "rate_limits:\n  - {key: ip, requests: 3, per: 60s, name: per-client}\n";
     let graphql = "version: 1\nfrontend: graphql\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\nrate_limits:\n  - {key: global, requests: 1, per: 60s}\n";
-    let grpc = "version: 1\nfrontend: grpc\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\nrate_limits:\n  - {key: global, requests: 1, per: 60s}\n";
+    let grpc = "version: 1\nfrontend: grpc\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\nrate_limits:\n  - {key: ip, requests: 1, per: 60s}\n";
     let pins = Pins::start_with(
         extra,
         &[],
@@ -77,7 +77,8 @@ async fn a_limit_per_client_address_and_its_headers() {
         "{second}"
     );
 
-    // gRPC: RESOURCE_EXHAUSTED, with the headers as metadata.
+    // gRPC: RESOURCE_EXHAUSTED, with the headers as metadata (counted by the client's
+    // address, which gRPC calls carry too).
     pins.grpc("EchoThing", json!({"name": "x"})).await.unwrap();
     let refused = pins
         .grpc("EchoThing", json!({"name": "x"}))

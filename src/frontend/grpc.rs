@@ -5,6 +5,7 @@
 //! Messages stay in wire form in both directions, so gRPC -> gRPC relays message bytes without
 //! decoding them; other backends decode what they need.
 
+use axum::extract::ConnectInfo;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,7 +142,14 @@ impl Handler<Message> for Relay {
             let target = targets
                 .get(method.full_name())
                 .ok_or_else(|| tonic::Status::unimplemented("unknown method"))?;
-            let peer = request.remote_addr();
+            // Served inside axum, the connection's address is axum's `ConnectInfo`, not
+            // tonic's own.
+            let peer = request.remote_addr().or_else(|| {
+                let info = request
+                    .extensions()
+                    .get::<ConnectInfo<std::net::SocketAddr>>();
+                info.map(|info| info.0)
+            });
             let (metadata, _, messages) = request.into_parts();
             let origin = Arc::new(Origin {
                 method: http::Method::POST,

@@ -171,6 +171,25 @@ pub fn load_errors(extra: &str, mappings: &[(&str, &str)]) -> String {
     }
 }
 
+/// A reply message that a failed `unwrap_err` can print: the pins messages refer to
+/// themselves, and the `Debug` of their descriptors never ends.
+pub struct GrpcReply(pub DynamicMessage);
+
+impl std::ops::Deref for GrpcReply {
+    type Target = DynamicMessage;
+
+    fn deref(&self) -> &DynamicMessage {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for GrpcReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let json = serde_json::to_string(&self.0).unwrap_or_default();
+        write!(f, "{} {json}", self.0.descriptor().full_name())
+    }
+}
+
 impl Pins {
     /// A unary gRPC call of `pins.v1.Things.{method}` through the gateway.
     #[allow(dead_code)] // not every test binary calls over gRPC
@@ -178,7 +197,7 @@ impl Pins {
         &self,
         method: &str,
         request: serde_json::Value,
-    ) -> Result<DynamicMessage, tonic::Status> {
+    ) -> Result<GrpcReply, tonic::Status> {
         let method = self
             .gateway
             .gateway
@@ -186,7 +205,9 @@ impl Pins {
             .get_service_by_name("pins.v1.Things")
             .and_then(|s| s.methods().find(|m| m.name() == method))
             .expect("a method of pins.v1.Things");
-        super::grpc_unary(&self.gateway.base, &method, request).await
+        super::grpc_unary(&self.gateway.base, &method, request)
+            .await
+            .map(GrpcReply)
     }
 
     /// The pins backend on a free port, and a gateway with `mappings` in front of it.
