@@ -231,6 +231,7 @@ pub fn build(
     let security = Security::new(config, diags);
     let cors = CorsPolicies::new(config, diags);
     served.cors.gateway = cors.gateway();
+    served.cors.used = CorsPolicies::any(config);
     let made_backends: Vec<Option<MadeBackend>> = config
         .mappings
         .iter()
@@ -2712,25 +2713,21 @@ impl Gateway {
         }
         let (rest, grpc, cors) = (self.rest.clone(), self.grpc.clone(), self.cors.clone());
         let app = app.fallback(move |request: http::Request<axum::body::Body>| {
+            let policy = (cors.used)
+                .then(|| fallback_cors(&request, &rest, grpc.as_ref(), &cors))
+                .flatten();
             let (rest, grpc) = (rest.clone(), grpc.clone());
-            let policy = fallback_cors(&request, &rest, grpc.as_ref(), &cors);
-            let handle = tower::service_fn(move |request: http::Request<axum::body::Body>| {
-                let rest = rest.clone();
-                let grpc = grpc.clone().filter(|_| GrpcFrontend::accepts(&request));
-                async move {
-                    Ok::<_, std::convert::Infallible>(match grpc {
-                        Some(grpc) => grpc.handle(request).await,
-                        None => rest.handle(request).await,
-                    })
-                }
-            });
             async move {
                 use tower::{Layer, ServiceExt};
-                let answer = match policy {
-                    Some(policy) => policy.layer.layer(handle).oneshot(request).await,
-                    None => handle.oneshot(request).await,
+                let Some(policy) = policy else {
+                    return Ok::<_, std::convert::Infallible>(
+                        serve_fallback(rest, grpc, request).await,
+                    );
                 };
-                answer
+                let handle = tower::service_fn(move |request| {
+                    futures::FutureExt::map(serve_fallback(rest.clone(), grpc.clone(), request), Ok)
+                });
+                policy.layer.layer(handle).oneshot(request).await
             }
         });
         let (max_headers, max_header_bytes) = self.header_limits;
@@ -2756,6 +2753,18 @@ impl Gateway {
                 }
             },
         ))
+    }
+}
+
+/// A request no fixed path serves: a gRPC call, or REST.
+async fn serve_fallback(
+    rest: Arc<RestFrontend>,
+    grpc: Option<GrpcFrontend>,
+    request: http::Request<axum::body::Body>,
+) -> axum::response::Response {
+    match grpc.filter(|_| GrpcFrontend::accepts(&request)) {
+        Some(grpc) => grpc.handle(request).await,
+        None => rest.handle(request).await,
     }
 }
 

@@ -64,6 +64,13 @@ impl CorsPolicies {
         }
     }
 
+    /// Whether gateway.yaml, a mapping or a route has a policy.
+    pub fn any(config: &LoadedConfig) -> bool {
+        let routes = |m: &LoadedMapping| m.config.routes.values().any(|r| r.cors.is_some());
+        config.gateway.cors.is_some()
+            || (config.mappings.iter()).any(|m| m.config.cors.is_some() || routes(m))
+    }
+
     /// gateway.yaml's policy: for requests no mapping serves.
     pub fn gateway(&self) -> Option<CorsPolicy> {
         self.gateway.clone()
@@ -111,6 +118,8 @@ impl CorsPolicies {
 /// methods, proxies), by path; REST routes carry their own.
 #[derive(Clone, Default)]
 pub struct CorsByPath {
+    /// Whether any policy is written at all: without one, requests are not looked up.
+    pub used: bool,
     pub gateway: Option<CorsPolicy>,
     paths: HashMap<String, (Option<CorsPolicy>, Pos)>,
 }
