@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use axum::serve::ListenerExt;
 use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 use prost_types::field_descriptor_proto::Type as ScalarType;
@@ -39,7 +40,8 @@ use crate::registry::proto::{self, Compiled, SchemaRequest};
 use crate::registry::wsdl::build::{Choice, SoapService};
 use crate::registry::wsdl::{self, Location};
 use crate::registry::{declared_at, Operation};
-use crate::stages::cors::{CorsByPath, CorsPolicies, CorsPolicy, MappingCors};
+use crate::stages::cors::CorsPolicies;
+use crate::stages::guard::{Guard, MappingGuards, PathGuards};
 use crate::stages::{self, Security, StageSettings};
 use crate::xml::schema::XmlSchema;
 
@@ -59,7 +61,7 @@ pub struct Gateway {
     /// The most request headers, and their largest total size.
     pub header_limits: (usize, usize),
     /// What each path tells browsers (REST routes carry their own).
-    pub cors: CorsByPath,
+    pub guards: PathGuards,
     /// The cache, and the SHA-256 of the purge endpoint's token (when there is one).
     pub cache_purge: Option<(Arc<crate::stages::cache::Store>, [u8; 32])>,
     /// The rate limits' state, whose counters `GET /_rosetta/metrics` shows.
@@ -230,8 +232,7 @@ pub fn build(
     let mut served = Served::default();
     let security = Security::new(config, diags);
     let cors = CorsPolicies::new(config, diags);
-    served.cors.gateway = cors.gateway();
-    served.cors.used = CorsPolicies::any(config);
+    served.guards = PathGuards::new(config, cors.gateway());
     let made_backends: Vec<Option<MadeBackend>> = config
         .mappings
         .iter()
@@ -270,11 +271,16 @@ pub fn build(
                 let methods = [route.operation.method.clone()];
                 let settings = StageSettings::of(config, mapping);
                 let routes = stages::routes(mapping, &methods, diags);
-                route.invoker =
+                let (invoker, ip) =
                     security.stages(route.invoker, mapping, settings, &routes, &methods, diags);
-                let policy = cors.of_mapping(mapping, &routes, diags).mapping;
+                route.invoker = invoker;
+                let guards = MappingGuards {
+                    ip,
+                    cors: cors.of_mapping(mapping, &routes, diags),
+                };
+                let guard = guards.methods([route.operation.method.full_name()]);
                 let at = mapping.pos(&mapping.config.frontend);
-                served.cors.insert(route.prefix.clone(), policy, at, diags);
+                served.guards.insert(route.prefix.clone(), guard, at, diags);
                 Arc::new(route)
             }));
             continue;
@@ -347,7 +353,7 @@ pub fn build(
         // Compose steps (above) call the backend itself; clients go through the stages.
         let settings = StageSettings::of(config, mapping);
         let routes = stages::routes(mapping, &methods, diags);
-        let invoker = security.stages(invoker, mapping, settings, &routes, &methods, diags);
+        let (invoker, ip) = security.stages(invoker, mapping, settings, &routes, &methods, diags);
         let target = MappingTarget {
             invoker,
             backend_timeout,
@@ -356,7 +362,10 @@ pub fn build(
             methods,
             backend_rules: Vec::new(),
             credential_query: security.credential_query(settings, &routes),
-            cors: cors.of_mapping(mapping, &routes, diags),
+            guards: MappingGuards {
+                ip,
+                cors: cors.of_mapping(mapping, &routes, diags),
+            },
         };
         served.add(config, mapping, &compiled, target, diags);
     }
@@ -369,7 +378,7 @@ pub fn build(
         {
             let settings = StageSettings::of(config, mapping);
             let routes = stages::routes(mapping, &target.methods, diags);
-            target.invoker = security.stages(
+            let (invoker, ip) = security.stages(
                 target.invoker,
                 mapping,
                 settings,
@@ -377,13 +386,17 @@ pub fn build(
                 &target.methods,
                 diags,
             );
+            target.invoker = invoker;
             target.credential_query = security.credential_query(settings, &routes);
-            target.cors = cors.of_mapping(mapping, &routes, diags);
+            target.guards = MappingGuards {
+                ip,
+                cors: cors.of_mapping(mapping, &routes, diags),
+            };
             served.add(config, mapping, &compiled, target, diags);
         }
     }
     let Served {
-        cors: served_cors,
+        guards: served_guards,
         routes,
         matcher,
         graphql,
@@ -412,7 +425,7 @@ pub fn build(
             header_count_limit(config, diags),
             config.gateway.limits.max_header_bytes.0 as usize,
         ),
-        cors: served_cors,
+        guards: served_guards,
         limits: security.store.clone(),
         cache_purge: security
             .purge_token
@@ -442,8 +455,8 @@ fn header_count_limit(config: &LoadedConfig, diags: &mut Diagnostics) -> usize {
 /// What the mappings' frontends serve, gathered mapping by mapping.
 #[derive(Default)]
 struct Served {
-    /// What the paths of GraphQL, SOAP, gRPC and proxies tell browsers.
-    cors: CorsByPath,
+    /// The guards of the GraphQL, SOAP, gRPC and proxy paths.
+    guards: PathGuards,
     routes: Vec<Arc<Route>>,
     matcher: Matcher,
     graphql: GraphqlEndpoints,
@@ -476,11 +489,13 @@ impl Served {
                     Some(options) => options.path.value.clone(),
                     None => GraphqlOptions::default().path.value,
                 };
-                let policy = target.cors.mapping.clone();
+                let guard = target
+                    .guards
+                    .methods(target.methods.iter().map(|m| m.full_name()));
                 let schema_path = format!("{}/schema.graphql", path.trim_end_matches('/'));
-                self.cors
-                    .insert(schema_path, policy.clone(), at.clone(), diags);
-                self.cors.insert(path, policy, at, diags);
+                self.guards
+                    .insert(schema_path, guard.clone(), at.clone(), diags);
+                self.guards.insert(path, guard, at, diags);
                 self.graphql.add(config, mapping, compiled, target, diags);
                 return;
             }
@@ -488,17 +503,19 @@ impl Served {
                 for method in &target.methods {
                     let path =
                         format!("/{}/{}", method.parent_service().full_name(), method.name());
-                    let policy = target.cors.of(method.full_name());
-                    self.cors.insert(path, policy, at.clone(), diags);
+                    let guard = target.guards.method(method.full_name());
+                    self.guards.insert(path, guard, at.clone(), diags);
                 }
                 grpc_methods(mapping, target, &mut self.grpc, diags);
                 return;
             }
             FrontendProtocol::Soap => {
+                let guard = target
+                    .guards
+                    .methods(target.methods.iter().map(|m| m.full_name()));
                 for method in &target.methods {
                     let path = crate::frontend::soap::path_of(method.parent_service());
-                    let policy = target.cors.mapping.clone();
-                    self.cors.insert(path, policy, at.clone(), diags);
+                    self.guards.insert(path, guard.clone(), at.clone(), diags);
                 }
                 soap_methods(mapping, target, &mut self.soap, diags);
                 return;
@@ -1288,8 +1305,8 @@ struct MappingTarget {
     backend_rules: Vec<(String, RuleSpec)>,
     /// Query parameters that carry credentials, not input fields.
     credential_query: Vec<String>,
-    /// What the methods tell browsers.
-    cors: MappingCors,
+    /// The IP rules and CORS policies of the methods.
+    guards: MappingGuards,
 }
 
 /// The routes of one mapping: for each method of its services, the mapping's rules, the
@@ -1309,7 +1326,7 @@ fn mapping_routes(
         methods,
         backend_rules,
         credential_query,
-        cors,
+        guards,
     } = target;
     // SOAP and composed responses show their zero values (a null or empty part is news).
     let emit_defaults = is_soap || mapping.config.compose.is_some();
@@ -1446,7 +1463,7 @@ fn mapping_routes(
                     invoker: invoker.clone(),
                     versions: Vec::new(),
                     origin: spec.origin.clone(),
-                    cors: cors.of(method.full_name()),
+                    guard: Arc::new(guards.method(method.full_name())),
                 }),
                 Err(message) => diags.push(Diagnostic::at(
                     &spec.origin,
@@ -2276,7 +2293,7 @@ fn compose_target(
         backend_rules: vec![(method.full_name().to_owned(), rule)],
         methods: vec![method],
         credential_query: Vec::new(),
-        cors: MappingCors::default(),
+        guards: MappingGuards::default(),
     })
 }
 
@@ -2656,78 +2673,82 @@ fn suggest(pool: &DescriptorPool, name: &str) -> String {
 
 impl Gateway {
     /// Every frontend in one router: the GraphQL endpoints at their paths, REST for the rest.
-    /// Each path answers browsers with its own CORS policy.
+    /// Each path is guarded by its own IP gate and CORS policy.
     pub fn app(&self) -> axum::Router {
         let mut app = axum::Router::new();
-        let at = |path: &str| self.cors.at(path).unwrap_or(self.cors.gateway.as_ref());
+        let guards = &self.guards;
+        // A handler for a fixed path, behind its guard.
+        let guarded_route = |front: Front, path: &str, serve: Handler| {
+            let guard = guards.at(path).unwrap_or(&guards.unserved).clone();
+            let pool = self.pool.clone();
+            axum::routing::any(move |request: http::Request<axum::body::Body>| {
+                let (guard, pool, serve) = (guard.clone(), pool.clone(), serve.clone());
+                async move { guarded(front, &guard, &pool, request, serve).await }
+            })
+        };
         for endpoint in &self.graphql {
             let path = endpoint.options.path.clone();
             let schema_path = format!("{}/schema.graphql", path.trim_end_matches('/'));
-            let sdl = endpoint.clone();
-            let served = endpoint.clone();
-            let handler = axum::routing::any(move |request: http::Request<axum::body::Body>| {
-                served.clone().handle(request)
-            });
-            let schema = axum::routing::get(move || async move { sdl.serve_sdl() });
+            let (sdl, served) = (endpoint.clone(), endpoint.clone());
+            let serve = handler(move |request| served.clone().handle(request));
+            let schema = handler(move |_| std::future::ready(sdl.serve_sdl()));
+            let schema = only(http::Method::GET, schema);
             app = app
-                .route(&path, with_cors(handler, at(&path)))
-                .route(&schema_path, with_cors(schema, at(&schema_path)));
+                .route(&path, guarded_route(Front::Graphql, &path, serve))
+                .route(
+                    &schema_path,
+                    guarded_route(Front::Graphql, &schema_path, schema),
+                );
         }
         let limits = self.limits.clone();
-        let metrics = axum::routing::get(move || async move {
-            (
-                [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                limits.metrics(),
-            )
+        let metrics = handler(move |_| {
+            let text = limits.metrics();
+            let content_type = [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")];
+            std::future::ready((content_type, text).into_response())
         });
+        let metrics = only(http::Method::GET, metrics);
         app = app.route(
             "/_rosetta/metrics",
-            with_cors(metrics, self.cors.gateway.as_ref()),
+            guarded_route(Front::Rest, "/_rosetta/metrics", metrics),
         );
         if let Some((store, token)) = &self.cache_purge {
             let (store, token) = (store.clone(), *token);
-            let purge = axum::routing::post(move |request: http::Request<axum::body::Body>| {
+            let purge = handler(move |request| {
                 crate::stages::cache::purge_endpoint(store.clone(), token, request)
             });
+            let purge = only(http::Method::POST, purge);
             app = app.route(
                 "/_rosetta/cache/purge",
-                with_cors(purge, self.cors.gateway.as_ref()),
+                guarded_route(Front::Rest, "/_rosetta/cache/purge", purge),
             );
         }
         for proxy in &self.proxies {
             let served = proxy.clone();
-            let handler = axum::routing::any(move |request: http::Request<axum::body::Body>| {
-                served.clone().handle(request)
-            });
-            let handler = with_cors(handler, at(&proxy.prefix));
+            let serve = handler(move |request| served.clone().handle(request));
+            let route = guarded_route(Front::Rest, &proxy.prefix, serve);
             app = app
-                .route(&proxy.prefix, handler.clone())
-                .route(&format!("{}/{{*rest}}", proxy.prefix), handler);
+                .route(&proxy.prefix, route.clone())
+                .route(&format!("{}/{{*rest}}", proxy.prefix), route);
         }
         for endpoint in &self.soap {
             let served = endpoint.clone();
-            let handler = axum::routing::any(move |request: http::Request<axum::body::Body>| {
-                served.clone().handle(request)
-            });
-            app = app.route(&endpoint.path, with_cors(handler, at(&endpoint.path)));
+            let serve = handler(move |request| served.clone().handle(request));
+            let route = guarded_route(Front::Soap, &endpoint.path, serve);
+            app = app.route(&endpoint.path, route);
         }
-        let (rest, grpc, cors) = (self.rest.clone(), self.grpc.clone(), self.cors.clone());
+        let (rest, grpc, guards) = (self.rest.clone(), self.grpc.clone(), self.guards.clone());
+        let pool = self.pool.clone();
         let app = app.fallback(move |request: http::Request<axum::body::Body>| {
-            let policy = (cors.used)
-                .then(|| fallback_cors(&request, &rest, grpc.as_ref(), &cors))
-                .flatten();
-            let (rest, grpc) = (rest.clone(), grpc.clone());
+            let guard =
+                (guards.used).then(|| fallback_guard(&request, &rest, grpc.is_some(), &guards));
+            let (rest, grpc, pool) = (rest.clone(), grpc.clone(), pool.clone());
             async move {
-                use tower::{Layer, ServiceExt};
-                let Some(policy) = policy else {
-                    return Ok::<_, std::convert::Infallible>(
-                        serve_fallback(rest, grpc, request).await,
-                    );
+                let Some((front, guard)) = guard else {
+                    return serve_fallback(rest, grpc, request).await;
                 };
-                let handle = tower::service_fn(move |request| {
-                    futures::FutureExt::map(serve_fallback(rest.clone(), grpc.clone(), request), Ok)
-                });
-                policy.layer.layer(handle).oneshot(request).await
+                let serve =
+                    handler(move |request| serve_fallback(rest.clone(), grpc.clone(), request));
+                guarded(front, &guard, &pool, request, serve).await
             }
         });
         let (max_headers, max_header_bytes) = self.header_limits;
@@ -2768,38 +2789,123 @@ async fn serve_fallback(
     }
 }
 
-/// A handler that answers browsers with `policy`.
-fn with_cors(
-    handler: axum::routing::MethodRouter,
-    policy: Option<&CorsPolicy>,
-) -> axum::routing::MethodRouter {
-    match policy {
-        Some(policy) => handler.layer(policy.layer.clone()),
-        None => handler,
+/// Which frontend a path belongs to: how a client its IP gate refuses is answered.
+#[derive(Clone, Copy)]
+enum Front {
+    Rest,
+    Grpc,
+    Graphql,
+    Soap,
+}
+
+/// What serves a request: a frontend's handler, shared by the requests of its path.
+type Handler = Arc<
+    dyn Fn(
+            http::Request<axum::body::Body>,
+        ) -> futures::future::BoxFuture<'static, axum::response::Response>
+        + Send
+        + Sync,
+>;
+
+fn handler<F, Fut>(serve: F) -> Handler
+where
+    F: Fn(http::Request<axum::body::Body>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = axum::response::Response> + Send + 'static,
+{
+    Arc::new(move |request| Box::pin(serve(request)))
+}
+
+/// A handler for requests of `method` only (GET also answers HEAD); others get 405.
+fn only(method: http::Method, serve: Handler) -> Handler {
+    let allow = if method == http::Method::GET {
+        http::HeaderValue::from_static("GET,HEAD")
+    } else {
+        http::HeaderValue::from_str(method.as_str())
+            .unwrap_or(http::HeaderValue::from_static("POST"))
+    };
+    handler(move |request| {
+        let asked = request.method();
+        let allowed =
+            asked == method || (method == http::Method::GET && asked == http::Method::HEAD);
+        let answer = allowed.then(|| serve(request));
+        let allow = allow.clone();
+        async move {
+            match answer {
+                Some(answer) => answer.await,
+                None => {
+                    let mut response = http::StatusCode::METHOD_NOT_ALLOWED.into_response();
+                    response.headers_mut().insert(http::header::ALLOW, allow);
+                    response
+                }
+            }
+        }
+    })
+}
+
+/// Serves `request` behind `guard`, in the order of conventions section 7: a client the IP
+/// gate refuses is answered at once (its body unread, no CORS), then CORS, then `serve`.
+async fn guarded(
+    front: Front,
+    guard: &Guard,
+    pool: &DescriptorPool,
+    request: http::Request<axum::body::Body>,
+    serve: Handler,
+) -> axum::response::Response {
+    if let Some(gate) = &guard.ip {
+        let peer = request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0);
+        if gate.refuses(peer, request.headers()) {
+            let status = crate::stages::ip_rules::refusal();
+            let headers = request.headers();
+            // A browser's preflight is answered in HTTP's terms, whatever the frontend.
+            let preflight = request.method() == http::Method::OPTIONS;
+            return match if preflight { Front::Rest } else { front } {
+                Front::Rest => crate::frontend::rest::response::error(&status, pool),
+                Front::Grpc => crate::frontend::grpc::refusal(&status, headers),
+                Front::Graphql => crate::frontend::graphql::refusal(&status, headers, pool),
+                Front::Soap => crate::frontend::soap::refusal(&status, headers),
+            };
+        }
+    }
+    match &guard.cors {
+        None => serve(request).await,
+        Some(policy) => {
+            use tower::{Layer, ServiceExt};
+            let service = tower::service_fn(move |request| {
+                let answer = serve(request);
+                async move { Ok::<_, std::convert::Infallible>(answer.await) }
+            });
+            match policy.layer.layer(service).oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
     }
 }
 
-/// The CORS policy of a request that no fixed path serves: its gRPC method's, its REST
-/// route's, or gateway.yaml's. A preflight is matched by the method it asks for.
-fn fallback_cors(
+/// The guard of a request that no fixed path serves: its gRPC method's, its REST route's, or
+/// the one of unserved paths. A preflight is matched by the method it asks for.
+fn fallback_guard(
     request: &http::Request<axum::body::Body>,
     rest: &RestFrontend,
-    grpc: Option<&GrpcFrontend>,
-    cors: &CorsByPath,
-) -> Option<CorsPolicy> {
+    serves_grpc: bool,
+    guards: &PathGuards,
+) -> (Front, Arc<Guard>) {
     let path = request.uri().path();
     let asked = request
         .headers()
         .get(http::header::ACCESS_CONTROL_REQUEST_METHOD)
         .filter(|_| request.method() == http::Method::OPTIONS)
         .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok());
-    let grpc_call = grpc.is_some() && (asked.is_some() || GrpcFrontend::accepts(request));
-    if let Some(policy) = cors.at(path).filter(|_| grpc_call) {
-        return policy.cloned();
+    let grpc_call = serves_grpc && (asked.is_some() || GrpcFrontend::accepts(request));
+    if let Some(guard) = guards.at(path).filter(|_| grpc_call) {
+        return (Front::Grpc, guard.clone());
     }
     match rest.route_for(asked.as_ref().unwrap_or(request.method()), path) {
-        Some(route) => route.cors.clone(),
-        None => cors.gateway.clone(),
+        Some(route) => (Front::Rest, route.guard.clone()),
+        None => (Front::Rest, guards.unserved.clone()),
     }
 }
 

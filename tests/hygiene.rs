@@ -391,15 +391,10 @@ async fn routes_on_every_frontend() {
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
 
     // GraphQL: one query, one root field let through and one refused.
-    let answer: Value = reqwest::Client::new()
-        .post(pins.gateway.url("/graphql"))
-        .json(&json!({"query": "{ getThing(name: \"b\") { name } listThings(count: 1) { things { id } } }"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = pins
+        .gateway
+        .graphql("{ getThing(name: \"b\") { name } listThings(count: 1) { things { id } } }")
+        .await;
     assert_eq!(answer["data"]["getThing"]["name"], "b", "{answer}");
     assert_eq!(answer["data"]["listThings"], Value::Null, "{answer}");
     assert_eq!(
@@ -429,4 +424,84 @@ async fn routes_on_every_frontend() {
     );
     // Three GetThing calls reached the backend; no ListThings did.
     assert_eq!(pins.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_before_the_body_is_read() {
+    // Section 7's order: IP rules before the size limit and before CORS. Loopback is refused by
+    // every mapping, so each frontend answers 403 (its own way) without reading a body that is
+    // too large or not even well-formed.
+    let deny = "ip_rules:\n  deny: [127.0.0.0/8]\n";
+    let mapping = |frontend: &str| {
+        format!("version: 1\nfrontend: {frontend}\nbackend:\n  use: things\nschemas: [pins.proto]\nservices: [pins.v1.Things]\n{deny}")
+    };
+    let (rest, graphql, soap, grpc) = (
+        mapping("rest"),
+        mapping("graphql"),
+        mapping("soap"),
+        mapping("grpc"),
+    );
+    let extra = "limits:\n  max_body_size: 1KiB\ncors:\n  allow_origins: [https://app.example]\n";
+    let mappings = [
+        ("rest.yaml", &rest[..]),
+        ("graphql.yaml", &graphql[..]),
+        ("soap.yaml", &soap[..]),
+        ("grpc.yaml", &grpc[..]),
+    ];
+    let pins = Pins::start_with(extra, &[], &mappings).await;
+    let client = reqwest::Client::new();
+    let too_large = "x".repeat(4096);
+    let post = |path: &str, content_type: &str| {
+        client
+            .post(pins.gateway.url(path))
+            .header("content-type", content_type)
+            .body(too_large.clone())
+            .send()
+    };
+    let rest = post(ECHO, "application/json").await.unwrap();
+    assert_eq!(rest.status(), 403);
+    let body: Value = rest.json().await.unwrap();
+    assert_eq!(body["code"], 7, "{body}");
+
+    let graphql = post("/graphql", "application/json").await.unwrap();
+    assert_eq!(graphql.status(), 403);
+    let body: Value = graphql.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "PERMISSION_DENIED",
+        "{body}"
+    );
+
+    let soap = post("/soap/Things", "text/xml").await.unwrap();
+    assert_eq!(soap.status(), 500);
+    let text = soap.text().await.unwrap();
+    assert!(
+        text.contains("may not call this API") && text.contains("Client"),
+        "{text}"
+    );
+
+    let refused = pins
+        .grpc("EchoThing", json!({"name": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let web = post("/pins.v1.Things/EchoThing", "application/grpc-web+proto")
+        .await
+        .unwrap();
+    assert_eq!(web.headers()["grpc-status"], "7");
+    assert_eq!(web.headers()["content-type"], "application/grpc-web+proto");
+
+    // A refused client's preflight gets the 403 too, not a CORS answer.
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, pins.gateway.url(ECHO))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 403);
+    assert!(preflight
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    assert_eq!(pins.calls.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

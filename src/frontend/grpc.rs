@@ -25,6 +25,7 @@ use crate::call::{self, Call, Invoker, Message, Origin};
 use crate::grpc::server::{self, Handler, ResponseStream};
 use crate::grpc::status::to_tonic;
 use crate::registry::Operation;
+use crate::status::Status;
 
 /// What one exposed method calls.
 pub struct GrpcTarget {
@@ -99,6 +100,19 @@ impl GrpcFrontend {
             Err(never) => match never {},
         }
     }
+}
+
+/// A call refused before it is read (the IP gate): a trailers-only answer, in gRPC-Web's
+/// content type to gRPC-Web clients.
+pub fn refusal(status: &Status, headers: &HeaderMap) -> Response {
+    let mut response: Response = to_tonic(status).into_http();
+    let asked = headers.get(http::header::CONTENT_TYPE);
+    if let Some(web) = asked.filter(|t| t.as_bytes().starts_with(b"application/grpc-web")) {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, web.clone());
+    }
+    response
 }
 
 /// `/{service name}/{*method}`, the routes of a tonic service.

@@ -3,16 +3,15 @@
 //! one applies. It acts on HTTP requests, before a frontend decodes a call, because a
 //! preflight must be answered without calling anything.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::config::{
     pos_in, CorsConfig, Diagnostic, Diagnostics, FrontendProtocol, LoadedConfig, LoadedMapping,
-    Located, Pos,
+    Located,
 };
-use crate::stages::Routes;
+use crate::stages::{PerMethod, Routes};
 
 /// One `cors` as a layer; policies are equal when they are the same `cors` entry.
 #[derive(Clone)]
@@ -39,36 +38,12 @@ pub struct CorsPolicies {
     gateway: Option<CorsPolicy>,
 }
 
-/// The policies of one mapping: its own (or gateway.yaml's), and its routes'.
-#[derive(Clone, Default)]
-pub struct MappingCors {
-    pub mapping: Option<CorsPolicy>,
-    by_method: HashMap<String, Option<CorsPolicy>>,
-}
-
-impl MappingCors {
-    /// The policy of a method of the mapping.
-    pub fn of(&self, method: &str) -> Option<CorsPolicy> {
-        match self.by_method.get(method) {
-            Some(policy) => policy.clone(),
-            None => self.mapping.clone(),
-        }
-    }
-}
-
 impl CorsPolicies {
     pub fn new(config: &LoadedConfig, diags: &mut Diagnostics) -> CorsPolicies {
         let gateway = config.gateway.cors.as_ref();
         CorsPolicies {
             gateway: gateway.and_then(|cors| policy(&config.gateway_file, cors, diags)),
         }
-    }
-
-    /// Whether gateway.yaml, a mapping or a route has a policy.
-    pub fn any(config: &LoadedConfig) -> bool {
-        let routes = |m: &LoadedMapping| m.config.routes.values().any(|r| r.cors.is_some());
-        config.gateway.cors.is_some()
-            || (config.mappings.iter()).any(|m| m.config.cors.is_some() || routes(m))
     }
 
     /// gateway.yaml's policy: for requests no mapping serves.
@@ -84,13 +59,16 @@ impl CorsPolicies {
         mapping: &LoadedMapping,
         routes: &Routes<'_>,
         diags: &mut Diagnostics,
-    ) -> MappingCors {
+    ) -> PerMethod<Option<CorsPolicy>> {
         let own = mapping.config.cors.as_ref();
         let per_route = matches!(
             mapping.config.frontend.value,
             FrontendProtocol::Rest | FrontendProtocol::Grpc
         ) && mapping.config.proxy.is_none();
-        let mut by_method = HashMap::new();
+        let mut policies = PerMethod::new(match own {
+            Some(cors) => policy(&mapping.file, cors, diags),
+            None => self.gateway(),
+        });
         for (method, route) in routes {
             let Some(cors) = &route.cors else { continue };
             if !per_route {
@@ -101,58 +79,9 @@ impl CorsPolicies {
                 ));
                 continue;
             }
-            let policy = policy(&mapping.file, cors, diags);
-            by_method.insert(method.full_name().to_owned(), policy);
+            policies.set(method.full_name(), policy(&mapping.file, cors, diags));
         }
-        MappingCors {
-            mapping: match own {
-                Some(cors) => policy(&mapping.file, cors, diags),
-                None => self.gateway(),
-            },
-            by_method,
-        }
-    }
-}
-
-/// The policies of the frontends whose paths are fixed (GraphQL and SOAP endpoints, gRPC
-/// methods, proxies), by path; REST routes carry their own.
-#[derive(Clone, Default)]
-pub struct CorsByPath {
-    /// Whether any policy is written at all: without one, requests are not looked up.
-    pub used: bool,
-    pub gateway: Option<CorsPolicy>,
-    paths: HashMap<String, (Option<CorsPolicy>, Pos)>,
-}
-
-impl CorsByPath {
-    /// `path`, served by the mapping at `at`, answers with `policy`; mappings that share a
-    /// path (a GraphQL endpoint) must share the policy too.
-    pub fn insert(
-        &mut self,
-        path: String,
-        policy: Option<CorsPolicy>,
-        at: Pos,
-        diags: &mut Diagnostics,
-    ) {
-        match self.paths.get(&path) {
-            Some((other, _)) if *other == policy => {}
-            Some((_, other_at)) => diags.push(
-                Diagnostic::at(
-                    &at,
-                    format!("mappings served at {path} have different `cors`: give them one"),
-                )
-                .with_related(Diagnostic::at(other_at, "the other mapping is here")),
-            ),
-            None => {
-                self.paths.insert(path, (policy, at));
-            }
-        }
-    }
-
-    /// The policy of a fixed path: `None` when no such path is served, `Some(None)` when it
-    /// has no CORS.
-    pub fn at(&self, path: &str) -> Option<Option<&CorsPolicy>> {
-        self.paths.get(path).map(|(policy, _)| policy.as_ref())
+        policies
     }
 }
 

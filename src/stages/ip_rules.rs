@@ -1,10 +1,17 @@
 //! IP allow and deny lists (conventions section 7: the first stage after the client's address
 //! is known). The address is the one rate limits use: the peer, or through trusted proxies
 //! the right-most untrusted hop.
+//!
+//! The rules act twice: as a stage on every call (exact, whatever the frontend: a GraphQL root
+//! field or a SOAP operation may have rules of its own), and as a gate on the HTTP request,
+//! which refuses a client that every rule set served at the request's path refuses — before
+//! its body is read or CORS answers it.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use http::HeaderMap;
 use ipnet::IpNet;
 use tower::ServiceExt;
 
@@ -20,17 +27,17 @@ pub struct IpStage {
 }
 
 impl IpStage {
-    fn admit(&self, call: &Call) -> Result<(), Status> {
-        let client = self.store.client(&call.origin);
+    /// Whether the rules refuse the client at `peer` (through trusted proxies, `headers`).
+    fn refuses(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> bool {
+        let client = self.store.client(peer, headers);
         let inside = |nets: &[IpNet]| client.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)));
-        let denied = inside(&self.deny) || (!self.allow.is_empty() && !inside(&self.allow));
-        if denied {
-            return Err(Status::permission_denied(
-                "the client's address may not call this API",
-            ));
-        }
-        Ok(())
+        inside(&self.deny) || (!self.allow.is_empty() && !inside(&self.allow))
     }
+}
+
+/// The answer to a refused client.
+pub fn refusal() -> Status {
+    Status::permission_denied("the client's address may not call this API")
 }
 
 impl Stage for IpStage {
@@ -39,9 +46,34 @@ impl Stage for IpStage {
         call: Call,
         next: Invoker,
     ) -> BoxFuture<'static, Result<Reply, Status>> {
-        match self.admit(&call) {
-            Ok(()) => Box::pin(next.oneshot(call)),
-            Err(status) => Box::pin(async move { Err(status) }),
+        if self.refuses(call.origin.peer, &call.origin.headers) {
+            return Box::pin(async move { Err(refusal()) });
         }
+        Box::pin(next.oneshot(call))
+    }
+}
+
+/// The rule sets of everything served at one path: a client they all refuse cannot be
+/// served there, whatever its body asks for.
+#[derive(Clone)]
+pub struct IpGate(Vec<Arc<IpStage>>);
+
+impl IpGate {
+    /// The gate of `rules`, one entry per method served at the path; none when a method has no
+    /// rules (anyone may call it).
+    pub fn of(rules: impl IntoIterator<Item = Option<Arc<IpStage>>>) -> Option<IpGate> {
+        let sets: Option<Vec<Arc<IpStage>>> = rules.into_iter().collect();
+        sets.filter(|sets| !sets.is_empty()).map(IpGate)
+    }
+
+    /// The gate of a path served by both: a client is refused only if both refuse it.
+    pub fn both(one: Option<IpGate>, other: Option<IpGate>) -> Option<IpGate> {
+        let (IpGate(mut one), IpGate(other)) = (one?, other?);
+        one.extend(other);
+        Some(IpGate(one))
+    }
+
+    pub fn refuses(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> bool {
+        self.0.iter().all(|rules| rules.refuses(peer, headers))
     }
 }

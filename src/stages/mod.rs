@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cache;
 pub mod cors;
+pub mod guard;
 pub mod ip_rules;
 pub mod jwt;
 pub mod rate_limit;
@@ -119,6 +120,33 @@ pub fn routes<'m>(
     }
     found
 }
+
+/// A setting of a mapping's methods: the mapping's, or a method's own (`routes`).
+#[derive(Clone, Default)]
+pub struct PerMethod<T> {
+    pub mapping: T,
+    by_method: HashMap<String, T>,
+}
+
+impl<T: Clone> PerMethod<T> {
+    pub fn new(mapping: T) -> Self {
+        PerMethod {
+            mapping,
+            by_method: HashMap::new(),
+        }
+    }
+
+    pub fn set(&mut self, method: &str, value: T) {
+        self.by_method.insert(method.to_owned(), value);
+    }
+
+    pub fn of(&self, method: &str) -> T {
+        self.by_method.get(method).unwrap_or(&self.mapping).clone()
+    }
+}
+
+/// The IP rules of a mapping's methods (the gate refuses by them before a body is read).
+pub type MethodIpRules = PerMethod<Option<Arc<ip_rules::IpStage>>>;
 
 /// The stages outside validation, built once and put over the invokers of every method they
 /// apply to (a limit or a cache is the same one for all of them).
@@ -369,7 +397,8 @@ impl Security {
     /// Wraps a mapping's invoker in its stages, from the inside out: transforms, validation,
     /// cache, rate limits, authentication (which names the consumer that limits may count
     /// by), IP rules (section 7). Methods with `routes` settings get their own outer stages;
-    /// transforms and validation are the mapping's for every method.
+    /// transforms and validation are the mapping's for every method. Also gives the IP rules
+    /// of each method.
     pub fn stages(
         &self,
         invoker: Invoker,
@@ -378,13 +407,14 @@ impl Security {
         routes: &Routes<'_>,
         methods: &[MethodDescriptor],
         diags: &mut Diagnostics,
-    ) -> Invoker {
+    ) -> (Invoker, MethodIpRules) {
         // Inside the cache, so a cached reply is a transformed one and an invalid call never
         // fills the cache.
         let invoker = self.checked(invoker, settings, methods, diags);
         let own = self.outer_stages(settings, methods, diags);
+        let mut ip_rules = PerMethod::new(own.ip_rules.clone());
         if routes.is_empty() {
-            return own.over(invoker);
+            return (own.over(invoker), ip_rules);
         }
         let mut by_method = HashMap::new();
         for (method, route) in routes {
@@ -407,15 +437,17 @@ impl Security {
                     None => own.ip_rules.clone(),
                 },
             };
+            ip_rules.set(method.full_name(), stages.ip_rules.clone());
             by_method.insert(method.full_name().to_owned(), stages.over(invoker.clone()));
         }
         let others = own.over(invoker);
         let by_method = Arc::new(by_method);
-        Invoker::new(tower::service_fn(move |call: Call| {
+        let invoker = Invoker::new(tower::service_fn(move |call: Call| {
             let method = call.operation.method.full_name();
             let next = by_method.get(method).unwrap_or(&others).clone();
             tower::ServiceExt::oneshot(next, call)
-        }))
+        }));
+        (invoker, ip_rules)
     }
 
     /// The cache of one method (a `routes` entry's), which has no `methods` to choose.

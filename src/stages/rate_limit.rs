@@ -4,7 +4,7 @@
 //! global key. 429 (RESOURCE_EXHAUSTED on gRPC, a GraphQL error) with `Retry-After`,
 //! `RateLimit-Policy`, `RateLimit` and `X-RateLimit-*`; the same headers on every answer.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -196,14 +196,14 @@ impl Redis {
 impl Store {
     /// The client's address: the peer, or — when the peer is a trusted proxy — the right-most
     /// address of `X-Forwarded-For` (or `Forwarded: for=`) that is not a trusted proxy.
-    pub fn client(&self, origin: &Origin) -> Option<IpAddr> {
-        let peer = origin.peer?.ip();
+    pub fn client(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        let peer = peer?.ip();
         let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
         if !trusted(&peer) {
             return Some(peer);
         }
         let mut hops: Vec<IpAddr> = Vec::new();
-        for value in origin.headers.get_all("forwarded") {
+        for value in headers.get_all("forwarded") {
             for element in value.to_str().unwrap_or("").split(',') {
                 for pair in element.split(';') {
                     if let Some(node) = pair.trim().strip_prefix("for=") {
@@ -222,7 +222,7 @@ impl Store {
             }
         }
         if hops.is_empty() {
-            for value in origin.headers.get_all("x-forwarded-for") {
+            for value in headers.get_all("x-forwarded-for") {
                 for hop in value.to_str().unwrap_or("").split(',') {
                     // An unreadable hop ends what can be believed.
                     match hop.trim().parse::<IpAddr>() {
@@ -305,7 +305,7 @@ impl RateLimitStage {
             .as_ref()
             .and_then(|c| c.plan.as_ref())
             .and_then(|p| self.plans.get(p));
-        let client = self.store.client(&call.origin);
+        let client = self.store.client(call.origin.peer, &call.origin.headers);
         let mut policies = Vec::new();
         // The tightest limit: (remaining, reset, limit) — what the headers report.
         let mut tightest: Option<(u32, Duration, &Limit)> = None;

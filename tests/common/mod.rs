@@ -37,6 +37,16 @@ impl RunningGateway {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
+
+    /// The JSON answer to a GraphQL query posted to `/graphql`.
+    #[allow(dead_code)] // not every test binary asks GraphQL
+    pub async fn graphql(&self, query: &str) -> serde_json::Value {
+        let body = serde_json::json!({ "query": query });
+        let request = reqwest::Client::new()
+            .post(self.url("/graphql"))
+            .json(&body);
+        request.send().await.unwrap().json().await.unwrap()
+    }
 }
 
 pub async fn serve(gateway: Gateway) -> RunningGateway {

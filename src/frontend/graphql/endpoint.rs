@@ -373,6 +373,30 @@ fn too_large(limit: usize) -> Refused {
     )
 }
 
+/// A request refused before it is read (the IP gate): a request error with the status's
+/// code, as JSON (or `application/graphql-response+json` when the client prefers it).
+pub fn refusal(
+    status: &crate::status::Status,
+    headers: &http::HeaderMap,
+    pool: &prost_reflect::DescriptorPool,
+) -> Response {
+    let accept = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = match negotiate(accept) {
+        Some(Format::GraphqlResponse) => Format::GraphqlResponse,
+        _ => Format::Json,
+    };
+    let error = super::status_error(status, pool).into_server_error(Default::default());
+    let body = serde_json::json!({ "errors": [error] });
+    respond(
+        status.http_status(),
+        serde_json::to_vec(&body).unwrap_or_default(),
+        format,
+    )
+}
+
 /// The response format the client accepts, preferring what it lists first.
 fn negotiate(accept: &str) -> Option<Format> {
     if accept.trim().is_empty() {

@@ -34,7 +34,7 @@ use crate::status::{Status, CODE_NAMES};
 use crate::xml::schema::XmlSchema;
 use schema::{InputKind, InputPlans, OutputNames, Types};
 
-pub use endpoint::Endpoint;
+pub use endpoint::{refusal, Endpoint};
 
 /// The root type of a root field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

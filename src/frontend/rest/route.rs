@@ -143,8 +143,8 @@ pub struct Route {
     pub versions: Vec<Arc<Route>>,
     /// Where the rule was written.
     pub origin: Pos,
-    /// What the route tells browsers (the route's, the mapping's or gateway.yaml's policy).
-    pub cors: Option<crate::stages::cors::CorsPolicy>,
+    /// The route's IP gate and CORS policy (the route's, the mapping's or gateway.yaml's).
+    pub guard: Arc<crate::stages::guard::Guard>,
 }
 
 impl Route {

@@ -118,16 +118,16 @@ impl SoapEndpoint {
         }
         let bytes = match rest::read_body(body, &parts.headers, self.max_body).await {
             Ok(bytes) => bytes,
-            Err(status) => return self.fault(SoapVersion::V11, &status),
+            Err(status) => return fault(SoapVersion::V11, &status),
         };
         let (version, name, input) = match self.request(&bytes) {
             Ok(read) => read,
-            Err((version, status)) => return self.fault(version, &status),
+            Err((version, status)) => return fault(version, &status),
         };
         let origin = Origin::new(&parts, Some(bytes));
         match self.call(&name, input, &origin).await {
             Ok(envelope) => envelope_response(version, StatusCode::OK, envelope),
-            Err(status) => self.fault(version, &status),
+            Err(status) => fault(version, &status),
         }
     }
 
@@ -229,45 +229,56 @@ impl SoapEndpoint {
         let object = message.to_json(&target.response_plan)?;
         Ok((method.clone(), object))
     }
+}
 
-    fn fault(&self, version: SoapVersion, status: &Status) -> Response {
-        // Client: the caller's mistake (conventions section 6); Server: everything else.
-        let client = matches!(
-            status.code,
-            Code::InvalidArgument
-                | Code::NotFound
-                | Code::AlreadyExists
-                | Code::PermissionDenied
-                | Code::ResourceExhausted
-                | Code::FailedPrecondition
-                | Code::Aborted
-                | Code::OutOfRange
-                | Code::Unauthenticated
-        );
-        let schema = XmlSchema::default();
-        let prefixes = HashMap::new();
-        let encoder = Encoder {
-            schema: &schema,
-            prefixes: &prefixes,
-        };
-        let body = encoder
-            .fault(version, client, None, &status.message, None)
-            .unwrap_or_default();
-        // SOAP 1.1 answers faults with 500; 1.2 with 400 for the sender's. Missing credentials
-        // are HTTP's business (401 and its challenge), as SOAP clients expect.
-        let http = if status.code == Code::Unauthenticated {
-            StatusCode::UNAUTHORIZED
-        } else if version == SoapVersion::V12 && client {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        let mut response = with_content_type(version, http, body);
-        for (name, value) in status.header_iter() {
-            response.headers_mut().append(name, value.clone());
-        }
-        response
+/// A request refused before it is read (the IP gate): a fault in the version the content type
+/// names.
+pub fn refusal(status: &Status, headers: &http::HeaderMap) -> Response {
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let version = match content_type {
+        Some(t) if t.starts_with("application/soap+xml") => SoapVersion::V12,
+        _ => SoapVersion::V11,
+    };
+    fault(version, status)
+}
+
+fn fault(version: SoapVersion, status: &Status) -> Response {
+    // Client: the caller's mistake (conventions section 6); Server: everything else.
+    let client = matches!(
+        status.code,
+        Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::ResourceExhausted
+            | Code::FailedPrecondition
+            | Code::Aborted
+            | Code::OutOfRange
+            | Code::Unauthenticated
+    );
+    let schema = XmlSchema::default();
+    let prefixes = HashMap::new();
+    let encoder = Encoder {
+        schema: &schema,
+        prefixes: &prefixes,
+    };
+    let body = encoder
+        .fault(version, client, None, &status.message, None)
+        .unwrap_or_default();
+    // SOAP 1.1 answers faults with 500; 1.2 with 400 for the sender's. Missing credentials
+    // are HTTP's business (401 and its challenge), as SOAP clients expect.
+    let http = if status.code == Code::Unauthenticated {
+        StatusCode::UNAUTHORIZED
+    } else if version == SoapVersion::V12 && client {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let mut response = with_content_type(version, http, body);
+    for (name, value) in status.header_iter() {
+        response.headers_mut().append(name, value.clone());
     }
+    response
 }
 
 /// The response envelope of a reply.
