@@ -60,15 +60,10 @@ async fn reads_are_cached_once_for_every_frontend() {
     assert!(response.headers().contains_key("age"));
 
     // GraphQL and gRPC ask for the same input: the same entry.
-    let answer: Value = reqwest::Client::new()
-        .post(pins.gateway.url("/graphql"))
-        .json(&json!({"query": "{ getThing(name: \"cache-a\") { count } }"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = pins
+        .gateway
+        .graphql("{ getThing(name: \"cache-a\") { count } }")
+        .await;
     assert_eq!(answer["data"]["getThing"]["count"], 1, "{answer}");
     let reply = pins
         .grpc("GetThing", json!({"name": "cache-a"}))

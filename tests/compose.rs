@@ -320,15 +320,11 @@ async fn a_composed_endpoint_is_typed_batched_and_served_by_every_frontend() {
     assert_eq!(pins.calls.load(SeqCst), 2);
 
     // GraphQL: a query field with typed arguments and result.
-    let body: Value = reqwest::Client::new()
-        .post(gateway.url("/graphql"))
-        .json(&json!({"query": "{ getShelf(owner: \"bo\", count: \"3\") { owner count names summary { total } } }"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = gateway
+        .graphql(
+            "{ getShelf(owner: \"bo\", count: \"3\") { owner count names summary { total } } }",
+        )
+        .await;
     assert_eq!(
         body,
         json!({"data": {"getShelf": {"owner": "bo", "count": 3, "names": ["thing 1", "thing 2", "thing 3"], "summary": {"total": 3}}}})

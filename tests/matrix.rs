@@ -190,15 +190,7 @@ fn customer(value: &Value) -> Outcome {
 
 async fn via_graphql(gateway: &common::RunningGateway, id: &str) -> Outcome {
     let query = format!(r#"{{ getCustomer(id: "{id}") {{ id name balance }} }}"#);
-    let body: Value = reqwest::Client::new()
-        .post(gateway.url("/graphql"))
-        .json(&json!({"query": query}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = gateway.graphql(&query).await;
     match body["errors"].get(0) {
         Some(error) => Outcome::Error(
             error["extensions"]["code"]
@@ -307,15 +299,7 @@ async fn create_via(frontend: &str, gateway: &common::RunningGateway) -> Outcome
             let query = format!(
                 r#"mutation {{ createCustomer(id: "{id}", name: "{name}", balance: "{balance}") {{ id name balance }} }}"#
             );
-            let body: Value = reqwest::Client::new()
-                .post(gateway.url("/graphql"))
-                .json(&json!({"query": query}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let body: Value = gateway.graphql(&query).await;
             customer(&body["data"]["createCustomer"])
         }
         "grpc" => {
