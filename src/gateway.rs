@@ -42,6 +42,7 @@ use crate::registry::wsdl::{self, Location};
 use crate::registry::{declared_at, Operation};
 use crate::stages::cors::CorsPolicies;
 use crate::stages::guard::{Guard, MappingGuards, PathGuards};
+use crate::stages::ip_rules::IpGate;
 use crate::stages::{self, Security, StageSettings};
 use crate::xml::schema::XmlSchema;
 
@@ -536,6 +537,12 @@ impl Served {
                     .any(|r| r.mapping.api_version == version);
                 if !taken {
                     if let Some(route) = Arc::get_mut(&mut self.routes[existing]) {
+                        // The versions share the path, so its gate refuses only whom they
+                        // all refuse; a preflight names no version: the first one's CORS.
+                        route.guard = Arc::new(Guard {
+                            ip: IpGate::both(route.guard.ip.clone(), spec.guard.ip.clone()),
+                            cors: route.guard.cors.clone(),
+                        });
                         route.versions.push(Arc::new(spec));
                         continue;
                     }
@@ -2680,6 +2687,9 @@ impl Gateway {
         // A handler for a fixed path, behind its guard.
         let guarded_route = |front: Front, path: &str, serve: Handler| {
             let guard = guards.at(path).unwrap_or(&guards.unserved).clone();
+            if guard.ip.is_none() && guard.cors.is_none() {
+                return axum::routing::any(move |request| serve(request));
+            }
             let pool = self.pool.clone();
             axum::routing::any(move |request: http::Request<axum::body::Body>| {
                 let (guard, pool, serve) = (guard.clone(), pool.clone(), serve.clone());

@@ -6,17 +6,21 @@ mod common;
 
 use serde_json::Value;
 
-#[tokio::test]
-async fn the_version_a_request_names_picks_the_mapping() {
+const USERS: &str = "frontend: rest\nbackend:\n  use: users\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n";
+
+/// The demo backend, and a gateway with version 1 and 2 mappings of its users (`v1` and
+/// `v2` are added to each).
+async fn versions(v1: &str, v2: &str) -> (common::Demo, common::RunningGateway) {
     let demo = common::demo().await;
     let gateway = format!(
         "version: 1\nschemas:\n  include: [{}/examples/demo/schemas]\nbackends:\n  users:\n    protocol: grpc\n    address: http://{}\n",
         env!("CARGO_MANIFEST_DIR"),
         demo.backend.addr
     );
-    let common_part = "frontend: rest\nbackend:\n  use: users\nschemas: [demo/v1/users.proto]\nservices: [demo.v1.Users]\n";
-    let v1 = format!("version: 1\n{common_part}api_version:\n  value: \"1\"\n  header: Accept-Version\ndeprecated:\n  since: 2026-01-01\n  sunset: 2027-06-30\n  link: https://docs.example/v2\n");
-    let v2 = format!("version: 1\n{common_part}api_version:\n  value: \"2\"\n  media_type: version\noptions:\n  proto_field_names: true\n");
+    let v1 =
+        format!("version: 1\n{USERS}api_version:\n  value: \"1\"\n  header: Accept-Version\n{v1}");
+    let v2 =
+        format!("version: 1\n{USERS}api_version:\n  value: \"2\"\n  media_type: version\n{v2}");
     let dir = common::write_files(&[
         ("gateway.yaml", &gateway),
         ("mappings/v1.yaml", &v1),
@@ -26,6 +30,14 @@ async fn the_version_a_request_names_picks_the_mapping() {
         common::load(dir.path(), common::vars(&[])).unwrap_or_else(|d| panic!("{}", d.render())),
     )
     .await;
+    (demo, gateway)
+}
+
+#[tokio::test]
+async fn the_version_a_request_names_picks_the_mapping() {
+    let deprecated =
+        "deprecated:\n  since: 2026-01-01\n  sunset: 2027-06-30\n  link: https://docs.example/v2\n";
+    let (_demo, gateway) = versions(deprecated, "options:\n  proto_field_names: true\n").await;
     let client = reqwest::Client::new();
     let get = |headers: &[(&str, &str)]| {
         let mut request = client.get(gateway.url("/v1/users/1"));
@@ -69,6 +81,24 @@ async fn the_version_a_request_names_picks_the_mapping() {
         response.json::<Value>().await.unwrap()["message"],
         "this route needs an API version"
     );
+}
+
+#[tokio::test]
+async fn each_version_has_its_own_ip_rules() {
+    // Version 1 refuses loopback, version 2 does not: the path's gate lets the request in,
+    // and version 1's rules refuse it once the version is known.
+    let (_demo, gateway) = versions("ip_rules:\n  deny: [127.0.0.0/8]\n", "").await;
+    let client = reqwest::Client::new();
+    let get = |name: &'static str, value: &'static str| {
+        client
+            .get(gateway.url("/v1/users/1"))
+            .header(name, value)
+            .send()
+    };
+    let v1 = get("accept-version", "1").await.unwrap();
+    assert_eq!(v1.status(), 403);
+    let v2 = get("accept", "application/json; version=2").await.unwrap();
+    assert_eq!(v2.status(), 200);
 }
 
 #[tokio::test]
