@@ -2784,6 +2784,7 @@ impl Gateway {
                 }
             },
         ))
+        .layer(crate::stages::access_log::layer(self.limits.clone()))
     }
 }
 

@@ -512,58 +512,13 @@ async fn every_frontend_authenticates() {
     let pins = start(&jwks).await;
 
     // gRPC: UNAUTHENTICATED with the challenge in the metadata; a key in the metadata works.
-    let method = pins
-        .gateway
-        .gateway
-        .pool
-        .get_message_by_name("pins.v1.Thing")
-        .and_then(|_| {
-            pins.gateway
-                .gateway
-                .pool
-                .get_service_by_name("pins.v1.Things")
-        })
-        .and_then(|s| s.methods().find(|m| m.name() == "GetThing"))
-        .unwrap();
-    let call = |key: Option<&'static str>| {
-        let base = pins.gateway.base.clone();
-        let method = method.clone();
-        async move {
-            let channel = tonic::transport::Endpoint::from_shared(base)
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-            let mut client = tonic::client::Grpc::new(channel);
-            client.ready().await.unwrap();
-            let message = prost_reflect::DynamicMessage::deserialize(
-                method.input(),
-                json!({"name": "whoami"}),
-            )
-            .unwrap();
-            let mut request = tonic::Request::new(message);
-            if let Some(key) = key {
-                request
-                    .metadata_mut()
-                    .insert("x-api-key", key.parse().unwrap());
-            }
-            client
-                .unary(
-                    request,
-                    format!("/pins.v1.Things/{}", method.name())
-                        .parse()
-                        .unwrap(),
-                    rosetta::grpc::DescriptorCodec::<prost_reflect::DynamicMessage>::new(
-                        method.output(),
-                    ),
-                )
-                .await
-        }
+    let call = |metadata: &'static [(&'static str, &'static str)]| {
+        pins.grpc_with("GetThing", json!({"name": "whoami"}), metadata)
     };
-    let refused = call(None).await.unwrap_err();
+    let refused = call(&[]).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
     assert!(refused.metadata().get("www-authenticate").is_some());
-    let reply = call(Some("key-mobile")).await.unwrap().into_inner();
+    let reply = call(&[("x-api-key", "key-mobile")]).await.unwrap();
     assert_eq!(
         reply.get_field_by_name("name").unwrap().as_str(),
         Some("mobile")

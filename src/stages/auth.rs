@@ -323,6 +323,7 @@ impl AuthStage {
                 Verdict::Accepted(consumer) => {
                     self.allowed(&consumer, method)?;
                     tracing::debug!(consumer = %consumer.id, by = %authenticator.name, method, "authenticated");
+                    super::access_log::record_consumer(&consumer.id);
                     self.forward(&consumer, &mut call.metadata);
                     call.consumer = Some(consumer);
                     return Ok(());

@@ -1,6 +1,7 @@
 //! Stages (conventions section 7): tower layers over a mapping's invoker, each with a typed
 //! configuration. They act on the canonical call, so every frontend gets them alike.
 
+pub mod access_log;
 pub mod auth;
 pub mod cache;
 pub mod cors;

@@ -243,6 +243,16 @@ pub async fn grpc_unary(
     method: &MethodDescriptor,
     request: serde_json::Value,
 ) -> Result<DynamicMessage, tonic::Status> {
+    grpc_unary_with(base, method, request, &[]).await
+}
+
+/// [`grpc_unary`] with request metadata.
+pub async fn grpc_unary_with(
+    base: &str,
+    method: &MethodDescriptor,
+    request: serde_json::Value,
+    metadata: &[(&'static str, &str)],
+) -> Result<DynamicMessage, tonic::Status> {
     let channel = tonic::transport::Endpoint::from_shared(base.to_owned())
         .unwrap()
         .connect()
@@ -251,10 +261,14 @@ pub async fn grpc_unary(
     let mut client = tonic::client::Grpc::new(channel);
     client.ready().await.unwrap();
     let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
-    let request = DynamicMessage::deserialize(method.input(), request).unwrap();
+    let mut request =
+        tonic::Request::new(DynamicMessage::deserialize(method.input(), request).unwrap());
+    for (name, value) in metadata {
+        request.metadata_mut().insert(*name, value.parse().unwrap());
+    }
     client
         .unary(
-            tonic::Request::new(request),
+            request,
             path.parse().unwrap(),
             rosetta::grpc::DescriptorCodec::<DynamicMessage>::new(method.output()),
         )

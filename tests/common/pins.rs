@@ -198,6 +198,17 @@ impl Pins {
         method: &str,
         request: serde_json::Value,
     ) -> Result<GrpcReply, tonic::Status> {
+        self.grpc_with(method, request, &[]).await
+    }
+
+    /// [`Pins::grpc`] with request metadata.
+    #[allow(dead_code)] // not every test binary calls over gRPC
+    pub async fn grpc_with(
+        &self,
+        method: &str,
+        request: serde_json::Value,
+        metadata: &[(&'static str, &str)],
+    ) -> Result<GrpcReply, tonic::Status> {
         let method = self
             .gateway
             .gateway
@@ -205,7 +216,7 @@ impl Pins {
             .get_service_by_name("pins.v1.Things")
             .and_then(|s| s.methods().find(|m| m.name() == method))
             .expect("a method of pins.v1.Things");
-        super::grpc_unary(&self.gateway.base, &method, request)
+        super::grpc_unary_with(&self.gateway.base, &method, request, metadata)
             .await
             .map(GrpcReply)
     }
