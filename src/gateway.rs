@@ -270,16 +270,10 @@ pub fn build(
             );
             proxies.extend(route.map(|mut route| {
                 let methods = [route.operation.method.clone()];
-                let settings = StageSettings::of(config, mapping);
-                let routes = stages::routes(mapping, &methods, diags);
-                let (invoker, ip) =
-                    security.stages(route.invoker, mapping, settings, &routes, &methods, diags);
-                route.invoker = invoker;
-                let guards = MappingGuards {
-                    ip,
-                    cors: cors.of_mapping(mapping, &routes, diags),
-                };
-                let guard = guards.methods([route.operation.method.full_name()]);
+                let invoker = route.invoker.clone();
+                let staged = staged(config, &security, &cors, mapping, invoker, &methods, diags);
+                route.invoker = staged.invoker;
+                let guard = staged.guards.methods([route.operation.method.full_name()]);
                 let at = mapping.pos(&mapping.config.frontend);
                 served.guards.insert(route.prefix.clone(), guard, at, diags);
                 Arc::new(route)
@@ -352,21 +346,16 @@ pub fn build(
                 });
         }
         // Compose steps (above) call the backend itself; clients go through the stages.
-        let settings = StageSettings::of(config, mapping);
-        let routes = stages::routes(mapping, &methods, diags);
-        let (invoker, ip) = security.stages(invoker, mapping, settings, &routes, &methods, diags);
+        let staged = staged(config, &security, &cors, mapping, invoker, &methods, diags);
         let target = MappingTarget {
-            invoker,
+            invoker: staged.invoker,
             backend_timeout,
             soap,
             is_soap,
             methods,
             backend_rules: Vec::new(),
-            credential_query: security.credential_query(settings, &routes),
-            guards: MappingGuards {
-                ip,
-                cors: cors.of_mapping(mapping, &routes, diags),
-            },
+            credential_query: staged.credential_query,
+            guards: staged.guards,
         };
         served.add(config, mapping, &compiled, target, diags);
     }
@@ -377,22 +366,19 @@ pub fn build(
         if let Some(mut target) =
             compose_target(mapping, options, &callables, &mut compiled.pool, diags)
         {
-            let settings = StageSettings::of(config, mapping);
-            let routes = stages::routes(mapping, &target.methods, diags);
-            let (invoker, ip) = security.stages(
-                target.invoker,
+            let invoker = target.invoker.clone();
+            let staged = staged(
+                config,
+                &security,
+                &cors,
                 mapping,
-                settings,
-                &routes,
+                invoker,
                 &target.methods,
                 diags,
             );
-            target.invoker = invoker;
-            target.credential_query = security.credential_query(settings, &routes);
-            target.guards = MappingGuards {
-                ip,
-                cors: cors.of_mapping(mapping, &routes, diags),
-            };
+            target.invoker = staged.invoker;
+            target.credential_query = staged.credential_query;
+            target.guards = staged.guards;
             served.add(config, mapping, &compiled, target, diags);
         }
     }
@@ -436,6 +422,37 @@ pub fn build(
         warnings: Vec::new(),
         warnings_text: String::new(),
     })
+}
+
+/// A mapping's invoker in its stages (gateway.yaml's, its own, its routes'), and what its
+/// frontend needs of them.
+struct Staged {
+    invoker: Invoker,
+    /// Query parameters that carry credentials, not input fields.
+    credential_query: Vec<String>,
+    guards: MappingGuards,
+}
+
+fn staged(
+    config: &LoadedConfig,
+    security: &Security,
+    cors: &CorsPolicies,
+    mapping: &LoadedMapping,
+    invoker: Invoker,
+    methods: &[MethodDescriptor],
+    diags: &mut Diagnostics,
+) -> Staged {
+    let settings = StageSettings::of(config, mapping);
+    let routes = stages::routes(mapping, methods, diags);
+    let (invoker, ip) = security.stages(invoker, mapping, settings, &routes, methods, diags);
+    Staged {
+        invoker,
+        credential_query: security.credential_query(settings, &routes),
+        guards: MappingGuards {
+            ip,
+            cors: cors.of_mapping(mapping, &routes, diags),
+        },
+    }
 }
 
 /// `limits.max_headers`, which cannot be above what hyper itself accepts.
@@ -2722,10 +2739,9 @@ impl Gateway {
             guarded_route(Front::Rest, "/_rosetta/metrics", metrics),
         );
         if let Some((store, token)) = &self.cache_purge {
-            let (store, token) = (store.clone(), *token);
-            let purge = handler(move |request| {
-                crate::stages::cache::purge_endpoint(store.clone(), token, request)
-            });
+            let (store, token, pool) = (store.clone(), *token, self.pool.clone());
+            let purge =
+                handler(move |request| purge_endpoint(store.clone(), token, pool.clone(), request));
             let purge = only(http::Method::POST, purge);
             app = app.route(
                 "/_rosetta/cache/purge",
@@ -2785,6 +2801,47 @@ impl Gateway {
             },
         ))
         .layer(crate::stages::access_log::layer(self.limits.clone()))
+    }
+}
+
+/// `POST /_rosetta/cache/purge[?method=<full name>][&key=<key>]` with `Authorization: Bearer
+/// <token>`: forgets entries, in memory and in Redis. 204, or an error in the REST shape.
+async fn purge_endpoint(
+    store: Arc<crate::stages::cache::Store>,
+    token: [u8; 32],
+    pool: DescriptorPool,
+    request: http::Request<axum::body::Body>,
+) -> axum::response::Response {
+    use crate::status::Status;
+    use subtle::ConstantTimeEq;
+    let error = |status: Status| crate::frontend::rest::response::error(&status, &pool);
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| crate::stages::auth::digest(t.trim().as_bytes()));
+    if !presented.is_some_and(|p| bool::from(p.ct_eq(&token))) {
+        return error(
+            Status::unauthenticated("the purge token is required").with_header(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer realm=\"rosetta\""),
+            ),
+        );
+    }
+    let query: HashMap<String, String> =
+        form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let purged = store
+        .purge(
+            query.get("method").map(String::as_str),
+            query.get("key").map(String::as_str),
+        )
+        .await;
+    match purged {
+        Ok(()) => http::StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error(Status::unavailable(format!("cannot purge: {e}"))),
     }
 }
 

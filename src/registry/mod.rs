@@ -68,6 +68,23 @@ impl Operation {
     }
 }
 
+/// Whether a method's name says it reads (`GetUser`, `listOrders`; conventions section 4):
+/// GraphQL makes it a query, the cache may keep its replies.
+pub fn reads_by_name(method: &MethodDescriptor) -> bool {
+    const READ_PREFIXES: [&str; 10] = [
+        "Get", "List", "Search", "Find", "Count", "Lookup", "Query", "Fetch", "Read", "BatchGet",
+    ];
+    let name = method.name();
+    READ_PREFIXES.iter().any(|prefix| {
+        // `getCustomer` (SOAP operations are often lowerCamelCase) counts; `Getaway` does not.
+        name.len() >= prefix.len()
+            && name[..prefix.len()].eq_ignore_ascii_case(prefix)
+            && name[..1].eq_ignore_ascii_case(&prefix[..1])
+            && name[1..prefix.len()] == prefix[1..]
+            && !name[prefix.len()..].starts_with(|c: char| c.is_ascii_lowercase())
+    })
+}
+
 /// `snake_case` -> `snakeCase`: the JSON name protoc gives a field.
 pub fn lower_camel(name: &str) -> String {
     let mut out = String::with_capacity(name.len());

@@ -18,7 +18,6 @@ use prost::Message as _;
 use prost_reflect::MessageDescriptor;
 use serde::{Deserialize, Serialize};
 
-use axum::response::IntoResponse;
 
 use crate::call::{Call, Message, Reply};
 use crate::status::Status;
@@ -210,47 +209,6 @@ impl Store {
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
-    }
-}
-
-/// `POST /_rosetta/cache/purge[?method=<full name>][&key=<key>]` with `Authorization: Bearer
-/// <token>`: forgets entries, in memory and in Redis. 204, or an error in the REST shape.
-pub async fn purge_endpoint(
-    store: Arc<Store>,
-    token: [u8; 32],
-    request: http::Request<axum::body::Body>,
-) -> axum::response::Response {
-    use subtle::ConstantTimeEq;
-    let error = |status: Status| {
-        crate::frontend::rest::response::error(&status, &prost_reflect::DescriptorPool::global())
-    };
-    let presented = request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| super::auth::digest(t.trim().as_bytes()));
-    if !presented.is_some_and(|p| bool::from(p.ct_eq(&token))) {
-        return error(
-            Status::unauthenticated("the purge token is required").with_header(
-                http::header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"rosetta\""),
-            ),
-        );
-    }
-    let query: HashMap<String, String> =
-        form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    let purged = store
-        .purge(
-            query.get("method").map(String::as_str),
-            query.get("key").map(String::as_str),
-        )
-        .await;
-    match purged {
-        Ok(()) => http::StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error(Status::unavailable(format!("cannot purge: {e}"))),
     }
 }
 

@@ -69,31 +69,24 @@ pub struct StageSettings<'a> {
 
 impl<'a> StageSettings<'a> {
     pub fn of(config: &'a LoadedConfig, mapping: &'a LoadedMapping) -> StageSettings<'a> {
-        let gateway = &config.gateway;
-        let own = &mapping.config;
+        let (gateway, own) = (&config.gateway, &mapping.config);
         let (mine, theirs) = (&mapping.file, &config.gateway_file);
+        fn nearest<'a, T: ?Sized>(
+            own: Option<&'a T>,
+            gateway: Option<&'a T>,
+            (mine, theirs): (&'a Arc<str>, &'a Arc<str>),
+        ) -> Option<(&'a T, &'a Arc<str>)> {
+            own.map(|v| (v, mine)).or(gateway.map(|v| (v, theirs)))
+        }
+        let files = (mine, theirs);
+        let rate_limits = own.rate_limits.as_deref();
         StageSettings {
             transforms: [(&gateway.transforms, theirs), (&own.transforms, mine)],
-            validation: match &own.validation {
-                Some(validation) => Some((validation, mine)),
-                None => gateway.validation.as_ref().map(|v| (v, theirs)),
-            },
-            cache: match &own.cache {
-                Some(cache) => Some((cache, mine)),
-                None => gateway.cache.as_ref().map(|c| (c, theirs)),
-            },
-            rate_limits: Some(match &own.rate_limits {
-                Some(list) => (list, mine),
-                None => (&gateway.rate_limits, theirs),
-            }),
-            auth: match &own.auth {
-                Some(options) => Some((options, mine)),
-                None => gateway.auth.as_ref().map(|o| (o, theirs)),
-            },
-            ip_rules: match &own.ip_rules {
-                Some(rules) => Some((rules, mine)),
-                None => gateway.ip_rules.as_ref().map(|r| (r, theirs)),
-            },
+            validation: nearest(own.validation.as_ref(), gateway.validation.as_ref(), files),
+            cache: nearest(own.cache.as_ref(), gateway.cache.as_ref(), files),
+            rate_limits: nearest(rate_limits, Some(&gateway.rate_limits[..]), files),
+            auth: nearest(own.auth.as_ref(), gateway.auth.as_ref(), files),
+            ip_rules: nearest(own.ip_rules.as_ref(), gateway.ip_rules.as_ref(), files),
         }
     }
 }
@@ -302,19 +295,9 @@ impl Security {
                 .map_err(|e| diags.push(Diagnostic::at(&pos(url), format!("not a Redis URL: {e}"))))
                 .ok()
         });
-        let mut trusted_proxies = Vec::new();
-        for text in &limiting.trusted_proxies {
-            match parse_net(text) {
-                Ok(net) => trusted_proxies.push(net),
-                Err(_) => diags.push(Diagnostic::at(
-                    &pos(text),
-                    format!("`{}` is not an address or a CIDR block", text.value),
-                )),
-            }
-        }
         let store = Arc::new(Store {
             redis,
-            trusted_proxies,
+            trusted_proxies: nets(&limiting.trusted_proxies, &config.gateway_file, diags),
             max_keys: limiting.max_keys.unwrap_or(100_000),
         });
         let caching = &gateway.caching;
@@ -465,9 +448,7 @@ impl Security {
             return None;
         }
         if !cacheable(method) {
-            let name = method.full_name();
-            let why = format!("{name} is not a unary read; only those are cached");
-            diags.push(Diagnostic::at(&pos_in(file, options), why));
+            diags.push(not_a_read(pos_in(file, options), method));
             return None;
         }
         let one = std::slice::from_ref(method);
@@ -515,24 +496,10 @@ impl Security {
         diags: &mut Diagnostics,
     ) -> Option<Arc<ip_rules::IpStage>> {
         let (rules, file) = rules?;
-        let nets = |list: &[Located<String>], diags: &mut Diagnostics| {
-            list.iter()
-                .filter_map(|text| {
-                    parse_net(text)
-                        .map_err(|_| {
-                            diags.push(Diagnostic::at(
-                                &pos_in(file, text),
-                                format!("`{}` is not an address or a CIDR block", text.value),
-                            ))
-                        })
-                        .ok()
-                })
-                .collect::<Vec<_>>()
-        };
         Some(Arc::new(ip_rules::IpStage {
             store: self.store.clone(),
-            allow: nets(&rules.allow, diags),
-            deny: nets(&rules.deny, diags),
+            allow: nets(&rules.allow, file, diags),
+            deny: nets(&rules.deny, file, diags),
         }))
     }
 
@@ -595,13 +562,7 @@ impl Security {
                 Some(one) if cacheable(one) => {
                     cached.insert(one.full_name().to_owned());
                 }
-                Some(one) => diags.push(Diagnostic::at(
-                    &pos_in(file, selector),
-                    format!(
-                        "{} is not a unary read; only those are cached",
-                        one.full_name()
-                    ),
-                )),
+                Some(one) => diags.push(not_a_read(pos_in(file, selector), one)),
                 None => diags.push(no_method(pos_in(file, selector), selector)),
             }
         }
@@ -680,12 +641,20 @@ impl Security {
     }
 }
 
-/// Whether the cache may keep a method's replies: a unary read (one GraphQL would make a
-/// query of, section 4).
+/// Whether the cache may keep a method's replies: a unary read (section 4's names).
 fn cacheable(method: &MethodDescriptor) -> bool {
     !method.is_client_streaming()
         && !method.is_server_streaming()
-        && crate::frontend::graphql::default_root(method) == crate::frontend::graphql::Root::Query
+        && crate::registry::reads_by_name(method)
+}
+
+/// The diagnostic for a cache of a method that is not a unary read.
+fn not_a_read(at: config::Pos, method: &MethodDescriptor) -> Diagnostic {
+    let name = method.full_name();
+    Diagnostic::at(
+        &at,
+        format!("{name} is not a unary read; only those are cached"),
+    )
 }
 
 /// The one method of `methods` that `selector` names: by full name, or by its end
@@ -712,11 +681,22 @@ pub fn no_method(at: config::Pos, selector: &str) -> Diagnostic {
     )
 }
 
-/// An address or a CIDR block.
-fn parse_net(text: &str) -> Result<ipnet::IpNet, ()> {
-    text.parse::<ipnet::IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| ())
+/// Addresses or CIDR blocks, as written in `file`.
+fn nets(list: &[Located<String>], file: &Arc<str>, diags: &mut Diagnostics) -> Vec<ipnet::IpNet> {
+    let parse = |text: &str| {
+        text.parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .ok()
+    };
+    let checked = |text: &Located<String>| {
+        let net = parse(text);
+        if net.is_none() {
+            let why = format!("`{}` is not an address or a CIDR block", text.value);
+            diags.push(Diagnostic::at(&pos_in(file, text), why));
+        }
+        net
+    };
+    list.iter().filter_map(checked).collect()
 }
 
 /// Limits from their configuration.

@@ -311,22 +311,9 @@ fn options_origin(fields: &[RootField]) -> Pos {
 
 /// The root type a method's field goes under by default (section 4).
 pub fn default_root(method: &MethodDescriptor) -> Root {
-    const QUERY_PREFIXES: [&str; 10] = [
-        "Get", "List", "Search", "Find", "Count", "Lookup", "Query", "Fetch", "Read", "BatchGet",
-    ];
     if method.is_server_streaming() {
-        return Root::Subscription;
-    }
-    let name = method.name();
-    let is_query = QUERY_PREFIXES.iter().any(|prefix| {
-        // `getCustomer` (SOAP operations are often lowerCamelCase) counts; `Getaway` does not.
-        name.len() >= prefix.len()
-            && name[..prefix.len()].eq_ignore_ascii_case(prefix)
-            && name[..1].eq_ignore_ascii_case(&prefix[..1])
-            && name[1..prefix.len()] == prefix[1..]
-            && !name[prefix.len()..].starts_with(|c: char| c.is_ascii_lowercase())
-    });
-    if is_query {
+        Root::Subscription
+    } else if crate::registry::reads_by_name(method) {
         Root::Query
     } else {
         Root::Mutation
