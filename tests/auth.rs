@@ -117,11 +117,12 @@ authenticators:
       leeway: 30s
   local:
     jwt:
-      algorithms: [HS256, ES256, EdDSA]
+      algorithms: [HS256, ES256, EdDSA, PS256]
       keys:
         - {{secret: "${{HS_SECRET}}"}}
         - {{kid: ec, pem_file: {KEYS}/ec.pub}}
         - {{kid: ed, pem_file: {KEYS}/ed.pub}}
+        - {{kid: ps, pem_file: {KEYS}/rsa1.pub}}
       consumer_claim: client
   signed:
     hmac: {{clock_skew: 60s}}
@@ -319,15 +320,18 @@ async fn jwt_tokens_and_the_attack_set() {
     .await;
     assert_eq!((status, body["name"].as_str()), (200, Some("ada")));
 
-    // HS256, ES256 and EdDSA from configured keys; the consumer from the `client` claim.
+    // HS256, ES256, EdDSA and PS256 from configured keys; the consumer from the `client`
+    // claim.
     let claims = json!({"client": "robot", "exp": now() + 600});
     let hs = EncodingKey::from_secret(b"a shared secret of enough length").unwrap();
     let ec = EncodingKey::from_ec_pem(&key("ec.key")).unwrap();
     let ed = EncodingKey::from_ed_pem(&key("ed.key")).unwrap();
+    let ps = EncodingKey::from_rsa_pem(&key("rsa1.key")).unwrap();
     for token in [
         sign(Algorithm::HS256, None, &hs, &claims),
         sign(Algorithm::ES256, Some("ec"), &ec, &claims),
         sign(Algorithm::EdDSA, Some("ed"), &ed, &claims),
+        sign(Algorithm::PS256, Some("ps"), &ps, &claims),
     ] {
         let (status, body, _) =
             whoami(&pins, &[("authorization", &format!("Bearer {token}"))]).await;

@@ -1,5 +1,6 @@
 //! Rate limits against real servers: GCRA per client address (through trusted proxies only,
-//! spoofing attempts included), per header and per consumer's plan; the 429 and its headers on
+//! spoofing attempts included), per header, per consumer's plan, per route, per credential
+//! and daily quotas; the 429 and its headers on
 //! REST, RESOURCE_EXHAUSTED on gRPC, a GraphQL error; two gateways sharing one real Redis
 //! enforcing one limit; Redis killed mid-test with fail-open and fail-closed.
 
@@ -153,6 +154,53 @@ async fn limits_per_header_and_per_plan() {
     // Unauthenticated calls are refused before they are counted.
     assert_eq!(echo(&pins, &[("x-tenant", "e")]).await.status(), 401);
     assert_eq!(call("key-big", "e").await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_per_route_per_credential_and_daily_quotas() {
+    // Each method has its own budget of one a minute; each Authorization value two a day.
+    let mapping = format!(
+        "{THINGS}rate_limits:\n  - {{key: route, requests: 1, per: 60s}}\n  - {{key: credential, requests: 2, per: 1d, name: daily}}\n"
+    );
+    let pins = Pins::start_with("", &[], &[("rest.yaml", &mapping)]).await;
+    let post = |method: &'static str, authorization: Option<&'static str>| {
+        let pins = &pins;
+        async move {
+            let mut request = reqwest::Client::new()
+                .post(pins.gateway.url(&format!("/pins.v1.Things/{method}")))
+                .json(&json!({"name": "x"}));
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            request.send().await.unwrap()
+        }
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(post("EchoThing", Some("Bearer a")).await), 200);
+    assert_eq!(status(post("EchoThing", Some("Bearer b")).await), 429);
+    // Another method is another route: its own budget.
+    assert_eq!(status(post("GetThing", Some("Bearer a")).await), 200);
+    // `Bearer a` has used its two calls of the day: refused until tomorrow, whatever the route.
+    let refused = post("ListThings", Some("Bearer a")).await;
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 3600, "{retry}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["message"], "rate limit `daily` exceeded");
+    // Without the header the credential limit does not count a call: only its route does.
+    for expected in [200, 429] {
+        let response = reqwest::Client::new()
+            .post(pins.gateway.url("/pins.v1.Things/BatchGetThings"))
+            .json(&json!({"ids": ["1"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status(response), expected);
+    }
 }
 
 fn hex(text: &str) -> String {

@@ -348,9 +348,10 @@ pub struct RateLimitingConfig {
     /// the client is the right-most address not in this list.
     #[serde(default)]
     pub trusted_proxies: Vec<Located<String>>,
-    /// The most keys a local limit remembers (default 100000); idle keys go first.
+    /// The most keys a local limit remembers (default 100000): the least used go first, and
+    /// a key that was dropped starts afresh.
     #[serde(default)]
-    pub max_keys: Option<usize>,
+    pub max_keys: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -18,7 +18,6 @@ use prost::Message as _;
 use prost_reflect::MessageDescriptor;
 use serde::{Deserialize, Serialize};
 
-
 use crate::call::{Call, Message, Reply};
 use crate::status::Status;
 

@@ -326,7 +326,10 @@ impl Security {
             .iter()
             .map(|(name, plan)| {
                 let list = (&plan.rate_limits[..], &config.gateway_file);
-                (name.clone(), limits(list, &made_limits, diags))
+                (
+                    name.clone(),
+                    limits(list, &made_limits, store.max_keys, diags),
+                )
             })
             .collect();
         Security {
@@ -477,7 +480,7 @@ impl Security {
         diags: &mut Diagnostics,
     ) -> Option<Arc<RateLimitStage>> {
         let own = list
-            .map(|l| limits(l, &self.made_limits, diags))
+            .map(|l| limits(l, &self.made_limits, self.store.max_keys, diags))
             .unwrap_or_default();
         if own.is_empty() && self.plan_limits.values().all(Vec::is_empty) {
             return None;
@@ -703,6 +706,7 @@ fn nets(list: &[Located<String>], file: &Arc<str>, diags: &mut Diagnostics) -> V
 fn limits(
     (list, file): LimitsIn<'_>,
     made: &std::sync::Mutex<HashMap<String, Arc<Limit>>>,
+    max_keys: u64,
     diags: &mut Diagnostics,
 ) -> Vec<Arc<Limit>> {
     let mut out = Vec::new();
@@ -740,15 +744,7 @@ fn limits(
             .name
             .clone()
             .unwrap_or_else(|| format!("{:?}", limit.key).to_ascii_lowercase());
-        let made_limit = Limit::new(
-            limit.key,
-            header,
-            limit.requests,
-            limit.per.0,
-            limit.burst,
-            name,
-            id.clone(),
-        );
+        let made_limit = Limit::new(limit, header, name, id.clone(), max_keys);
         match made_limit {
             Some(limit) => {
                 let limit = Arc::new(limit);

@@ -6,19 +6,21 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed, StateStore};
+use governor::{Quota, RateLimiter};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 
 use crate::call::{Call, Consumer, Origin, Reply};
-use crate::config::{LimitKey, RedisFailure};
+use crate::config::{LimitConfig, LimitKey, RedisFailure};
 use crate::status::Status;
 
 /// One limit and its state.
@@ -31,33 +33,56 @@ pub struct Limit {
     pub name: String,
     /// A unique id (for Redis keys): the place it was configured.
     pub id: String,
-    local: DefaultKeyedRateLimiter<String, StateInformationMiddleware>,
-    checks: AtomicUsize,
+    local: RateLimiter<String, BoundedKeys, DefaultClock, StateInformationMiddleware>,
+}
+
+/// The GCRA state of a local limit's keys, at most `max_keys` of them: moka keeps the keys
+/// used most, and a key it drops starts afresh. (governor's own keyed store drops only keys
+/// that are back to a fresh state, so the keys inside their window — a day, for a daily
+/// quota — could pile up without bound.)
+pub struct BoundedKeys(moka::sync::Cache<String, Arc<InMemoryState>>);
+
+impl StateStore for BoundedKeys {
+    type Key = String;
+
+    fn measure_and_replace<T, F, E>(&self, key: &String, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        let state = self
+            .0
+            .get_with_by_ref(key, || Arc::new(InMemoryState::default()));
+        state.measure_and_replace(&NotKeyed::NonKey, f)
+    }
 }
 
 impl Limit {
+    /// The limit `config` describes (with its header, for `key: header`), named `name`,
+    /// identified by `id`, keeping at most `max_keys` keys locally.
     pub fn new(
-        key: LimitKey,
+        config: &LimitConfig,
         header: Option<HeaderName>,
-        requests: u32,
-        per: Duration,
-        burst: Option<u32>,
         name: String,
         id: String,
+        max_keys: u64,
     ) -> Option<Limit> {
-        let requests = NonZeroU32::new(requests)?;
-        let burst = NonZeroU32::new(burst.unwrap_or(requests.get()))?;
+        let per = config.per.0;
+        let requests = NonZeroU32::new(config.requests)?;
+        let burst = NonZeroU32::new(config.burst.unwrap_or(requests.get()))?;
         let quota = Quota::with_period(per / requests.get())?.allow_burst(burst);
         Some(Limit {
-            key,
+            key: config.key,
             header,
             requests: requests.get(),
             per,
             burst: burst.get(),
             name,
             id,
-            local: DefaultKeyedRateLimiter::keyed(quota).with_middleware(),
-            checks: AtomicUsize::new(0),
+            local: RateLimiter::new(
+                quota,
+                BoundedKeys(moka::sync::Cache::new(max_keys)),
+                DefaultClock::default(),
+            ),
         })
     }
 
@@ -123,7 +148,8 @@ impl Store {
 pub struct Store {
     pub redis: Option<Redis>,
     pub trusted_proxies: Vec<IpNet>,
-    pub max_keys: usize,
+    /// The most keys a local limit keeps (`rate_limiting.max_keys`).
+    pub max_keys: u64,
 }
 
 pub struct Redis {
@@ -258,18 +284,7 @@ impl Store {
                 }
             }
         }
-        // Local: bounded by dropping keys that are back to a fresh state when there are many.
-        if limit
-            .checks
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(1024)
-            && limit.local.len() > self.max_keys
-        {
-            limit.local.retain_recent();
-            limit.local.shrink_to_fit();
-        }
-        let key = key.to_owned();
-        Ok(match limit.local.check_key(&key) {
+        Ok(match limit.local.check_key(&key.to_owned()) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let used = limit.burst - remaining;
@@ -447,5 +462,30 @@ impl super::Stage for OutboundLimit {
             self.wait(call.deadline).await?;
             tower::ServiceExt::oneshot(next, call).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_limit_keeps_at_most_max_keys() {
+        // A daily quota of one call, as `Limit::new` makes it, over a table of 100 keys.
+        let quota = Quota::with_period(Duration::from_secs(86_400)).unwrap();
+        let keys = moka::sync::Cache::new(100);
+        let limiter: RateLimiter<String, BoundedKeys, DefaultClock, StateInformationMiddleware> =
+            RateLimiter::new(quota, BoundedKeys(keys.clone()), DefaultClock::default());
+        // Ten thousand clients inside the day's window: the table never holds more than 100.
+        for client in 0..10_000 {
+            let key = format!("10.0.{}.{}", client / 256, client % 256);
+            assert!(limiter.check_key(&key).is_ok());
+        }
+        keys.run_pending_tasks();
+        assert!(keys.entry_count() <= 100, "{}", keys.entry_count());
+        // A remembered client is still counted: its second call within the day is refused.
+        let key = "192.168.0.1".to_owned();
+        assert!(limiter.check_key(&key).is_ok());
+        assert!(limiter.check_key(&key).is_err());
     }
 }
