@@ -348,8 +348,8 @@ pub struct RateLimitingConfig {
     /// the client is the right-most address not in this list.
     #[serde(default)]
     pub trusted_proxies: Vec<Located<String>>,
-    /// The most keys a local limit remembers (default 100000): the least used go first, and
-    /// a key that was dropped starts afresh.
+    /// The most keys a local limit remembers (default 100000); while full, other clients
+    /// share one budget until keys back at a fresh state are dropped.
     #[serde(default)]
     pub max_keys: Option<u64>,
 }

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use futures::future::BoxFuture;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::nanos::Nanos;
+use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
 use governor::state::{InMemoryState, NotKeyed, StateStore};
 use governor::{Quota, RateLimiter};
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -34,13 +35,29 @@ pub struct Limit {
     /// A unique id (for Redis keys): the place it was configured.
     pub id: String,
     local: RateLimiter<String, BoundedKeys, DefaultClock, StateInformationMiddleware>,
+    checks: AtomicUsize,
 }
 
-/// The GCRA state of a local limit's keys, at most `max_keys` of them: moka keeps the keys
-/// used most, and a key it drops starts afresh. (governor's own keyed store drops only keys
-/// that are back to a fresh state, so the keys inside their window — a day, for a daily
-/// quota — could pile up without bound.)
-pub struct BoundedKeys(moka::sync::Cache<String, Arc<InMemoryState>>);
+/// The GCRA state of a local limit's keys, at most `max_keys` of them. A client not in a full
+/// table is counted in one shared overflow budget (strict, and bounded), until the periodic
+/// sweep (`Store::count`) drops the keys that are back to a fresh state. (governor's own keyed
+/// store only has that sweep, so keys inside their window — a day, for a daily quota — could
+/// pile up without bound.)
+pub struct BoundedKeys {
+    keys: DashMapStateStore<String>,
+    overflow: InMemoryState,
+    max_keys: usize,
+}
+
+impl BoundedKeys {
+    fn new(max_keys: u64) -> BoundedKeys {
+        BoundedKeys {
+            keys: DashMapStateStore::default(),
+            overflow: InMemoryState::default(),
+            max_keys: usize::try_from(max_keys).unwrap_or(usize::MAX),
+        }
+    }
+}
 
 impl StateStore for BoundedKeys {
     type Key = String;
@@ -49,10 +66,31 @@ impl StateStore for BoundedKeys {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        let state = self
-            .0
-            .get_with_by_ref(key, || Arc::new(InMemoryState::default()));
-        state.measure_and_replace(&NotKeyed::NonKey, f)
+        if let Some(state) = self.keys.get(key) {
+            return state.measure_and_replace(&NotKeyed::NonKey, f);
+        }
+        if self.keys.len() >= self.max_keys {
+            return self.overflow.measure_and_replace(&NotKeyed::NonKey, f);
+        }
+        self.keys.measure_and_replace(key, f)
+    }
+}
+
+impl ShrinkableKeyedStateStore<String> for BoundedKeys {
+    fn retain_recent(&self, drop_below: Nanos) {
+        self.keys.retain_recent(drop_below);
+    }
+
+    fn shrink_to_fit(&self) {
+        self.keys.shrink_to_fit();
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty()
     }
 }
 
@@ -78,11 +116,8 @@ impl Limit {
             burst: burst.get(),
             name,
             id,
-            local: RateLimiter::new(
-                quota,
-                BoundedKeys(moka::sync::Cache::new(max_keys)),
-                DefaultClock::default(),
-            ),
+            local: RateLimiter::new(quota, BoundedKeys::new(max_keys), DefaultClock::default()),
+            checks: AtomicUsize::new(0),
         })
     }
 
@@ -284,6 +319,15 @@ impl Store {
                 }
             }
         }
+        // A full table: drop the keys that are back to a fresh state, now and then.
+        let sweep = limit
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(1024);
+        if sweep && limit.local.len() >= self.max_keys as usize {
+            limit.local.retain_recent();
+            limit.local.shrink_to_fit();
+        }
         Ok(match limit.local.check_key(&key.to_owned()) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
@@ -473,19 +517,20 @@ mod tests {
     fn a_local_limit_keeps_at_most_max_keys() {
         // A daily quota of one call, as `Limit::new` makes it, over a table of 100 keys.
         let quota = Quota::with_period(Duration::from_secs(86_400)).unwrap();
-        let keys = moka::sync::Cache::new(100);
         let limiter: RateLimiter<String, BoundedKeys, DefaultClock, StateInformationMiddleware> =
-            RateLimiter::new(quota, BoundedKeys(keys.clone()), DefaultClock::default());
-        // Ten thousand clients inside the day's window: the table never holds more than 100.
-        for client in 0..10_000 {
-            let key = format!("10.0.{}.{}", client / 256, client % 256);
-            assert!(limiter.check_key(&key).is_ok());
+            RateLimiter::new(quota, BoundedKeys::new(100), DefaultClock::default());
+        // The first 100 clients get a key each and their call; the table is then full.
+        let client = |n: u32| format!("10.0.{}.{}", n / 256, n % 256);
+        for n in 0..100 {
+            assert!(limiter.check_key(&client(n)).is_ok());
         }
-        keys.run_pending_tasks();
-        assert!(keys.entry_count() <= 100, "{}", keys.entry_count());
+        // The next ten thousand share the overflow budget: one call among them in the day.
+        let passed = (100..10_100)
+            .filter(|n| limiter.check_key(&client(*n)).is_ok())
+            .count();
+        assert_eq!(passed, 1);
+        assert_eq!(limiter.len(), 100);
         // A remembered client is still counted: its second call within the day is refused.
-        let key = "192.168.0.1".to_owned();
-        assert!(limiter.check_key(&key).is_ok());
-        assert!(limiter.check_key(&key).is_err());
+        assert!(limiter.check_key(&client(7)).is_err());
     }
 }
