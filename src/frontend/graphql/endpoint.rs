@@ -14,7 +14,6 @@ use async_graphql::parser::types::{
     SelectionSet,
 };
 use async_graphql::{Name, ServerError, Variables};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Body;
 use axum::extract::{FromRequestParts, WebSocketUpgrade};
 use axum::response::sse::{Event, Sse};
@@ -24,7 +23,7 @@ use http::header::{ACCEPT, ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 
-use super::{variables, EndpointOptions};
+use super::{cost, variables, websocket, EndpointOptions};
 use crate::call::Origin;
 
 /// One GraphQL endpoint: its schema and what it caches.
@@ -46,7 +45,7 @@ pub struct Endpoint {
 
 /// The parameters of a GraphQL request, from a POST body or a GET query string.
 #[derive(Deserialize, Default)]
-struct Params {
+pub(super) struct Params {
     #[serde(default)]
     query: Option<String>,
     #[serde(default, rename = "operationName")]
@@ -68,7 +67,7 @@ enum Format {
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// A request refused before execution: its status and message.
-struct Refused(StatusCode, String);
+pub(super) struct Refused(StatusCode, pub(super) String);
 
 impl Endpoint {
     pub fn new(options: EndpointOptions, schema: Schema, fast: Schema) -> Self {
@@ -172,7 +171,7 @@ impl Endpoint {
             Err(refusal) => return refused(refusal, format),
         };
         let is_get = parts.method == Method::GET;
-        match self.request(params, is_get, Origin::new(&parts, body)) {
+        match self.prepare(params, is_get, Origin::new(&parts, body)) {
             Ok(prepared) if format == Format::EventStream => self.event_stream(prepared.request),
             Ok(prepared) => {
                 let schema = if prepared.validated {
@@ -203,7 +202,7 @@ impl Endpoint {
 
     /// Checks and prepares a request: persisted query, parsed document (cached), alias limit,
     /// no mutations over GET, whether it can skip the validation it passed before.
-    fn request(
+    pub(super) fn prepare(
         &self,
         params: Params,
         is_get: bool,
@@ -215,20 +214,12 @@ impl Endpoint {
             None => {
                 let document = async_graphql::parser::parse_query(&*query)
                     .map_err(|e| Outcome::Invalid(vec![e.into()]))?;
+                self.check_limits(&document)
+                    .map_err(|e| Outcome::Invalid(vec![e]))?;
                 self.documents.insert(query.clone(), document.clone());
                 document
             }
         };
-        let aliases = count_aliases(&document);
-        if aliases > self.options.max_aliases {
-            return Err(Outcome::Invalid(vec![ServerError::new(
-                format!(
-                    "the query uses {aliases} aliases; at most {} are allowed",
-                    self.options.max_aliases
-                ),
-                None,
-            )]));
-        }
         let operation = operation(&document, params.operation_name.as_deref());
         if is_get && operation.is_some_and(|op| op.ty == OperationType::Mutation) {
             return Err(Outcome::Refused(Refused(
@@ -257,6 +248,40 @@ impl Endpoint {
             document: key,
             validated,
         })
+    }
+
+    /// The limits of section 4, measured without expanding the document (see [`cost`]), before
+    /// any walk of async-graphql's follows a fragment spread. Only documents that pass are
+    /// cached, so a cached document is never measured again.
+    fn check_limits(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
+        let options = &self.options;
+        let aliases = count_aliases(document);
+        if aliases > options.max_aliases {
+            return Err(ServerError::new(
+                format!(
+                    "the query uses {aliases} aliases; at most {} are allowed",
+                    options.max_aliases
+                ),
+                None,
+            ));
+        }
+        let cost = cost::measure(document)?;
+        if cost.complexity > options.max_complexity {
+            return Err(ServerError::new("Query is too complex.", None));
+        }
+        if cost.depth > options.max_depth {
+            return Err(ServerError::new("Query is nested too deep.", None));
+        }
+        let most = most_selections(options.max_complexity);
+        if cost.selections > most {
+            return Err(ServerError::new(
+                format!(
+                    "the query makes more than {most} selections once its fragments are inlined"
+                ),
+                None,
+            ));
+        }
+        Ok(())
     }
 
     /// The query text, from the request or (automatic persisted queries) from its hash.
@@ -314,34 +339,33 @@ impl Endpoint {
         Sse::new(events).into_response()
     }
 
-    /// graphql-transport-ws (and the older graphql-ws) over a WebSocket.
-    async fn websocket(&self, parts: &mut http::request::Parts) -> Response {
-        let protocol = match GraphQLProtocol::from_request_parts(parts, &()).await {
-            Ok(protocol) => protocol,
-            Err(e) => return e.into_response(),
-        };
+    /// graphql-transport-ws over a WebSocket (see [`websocket`]).
+    async fn websocket(self: Arc<Self>, parts: &mut http::request::Parts) -> Response {
         let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
             Ok(upgrade) => upgrade,
             Err(e) => return e.into_response(),
         };
-        let schema = self.schema.clone();
-        let mut data = async_graphql::Data::default();
-        data.insert(Origin::new(parts, None));
-        data.insert(super::JoinLoaders::default());
+        let offered = parts
+            .headers
+            .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim() == websocket::PROTOCOL);
+        let origin = Origin::new(parts, None);
+        let limit = self.options.max_request_size;
         upgrade
-            .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-            .on_upgrade(move |socket| {
-                GraphQLWebSocket::new(socket, schema, protocol)
-                    .with_data(data)
-                    .serve()
-            })
+            .protocols([websocket::PROTOCOL])
+            .max_message_size(limit)
+            .max_frame_size(limit)
+            .on_upgrade(move |socket| websocket::serve(self, socket, origin, offered))
             .into_response()
     }
 }
 
 /// A request ready to execute.
-struct Prepared {
-    request: async_graphql::Request,
+pub(super) struct Prepared {
+    pub(super) request: async_graphql::Request,
     /// The response keys of the root selection, in order.
     keys: Vec<Name>,
     /// The query and operation name.
@@ -350,7 +374,7 @@ struct Prepared {
     validated: bool,
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     /// Refused with an HTTP status of its own.
     Refused(Refused),
     /// The document cannot run (parse, validation, limits): 200 in `application/json`, 400 in
@@ -421,7 +445,13 @@ fn query_params(query: &str) -> Result<Params, Refused> {
             format!("`{what}` is not a JSON object: {e}"),
         )
     };
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+    for pair in crate::frontend::query_pairs(query) {
+        let (key, value) = pair.map_err(|key| {
+            Refused(
+                StatusCode::BAD_REQUEST,
+                format!("query parameter `{key}` is not valid UTF-8 once unescaped"),
+            )
+        })?;
         match &*key {
             "query" => params.query = Some(value.into_owned()),
             "operationName" => params.operation_name = Some(value.into_owned()),
@@ -487,20 +517,41 @@ fn operation<'d>(
     }
 }
 
-/// The response keys of a selection set, in the order the response must have them.
+/// The selections (fields, spreads, inline fragments, `__typename`) a document may make with
+/// its fragments inlined: ten for each field the complexity limit allows. This bounds the work
+/// of every walk over an accepted document.
+fn most_selections(max_complexity: usize) -> usize {
+    max_complexity.saturating_mul(10).max(1_000)
+}
+
+/// The response keys of a selection set, in the order the response must have them. Each
+/// fragment is visited once, so neither a cycle nor a fragment spread many times costs more
+/// than the document's length.
 fn root_keys(document: &ExecutableDocument, set: &SelectionSet, keys: &mut Vec<Name>) {
-    for item in &set.items {
+    let mut seen = std::collections::HashSet::new();
+    let mut visited = std::collections::HashSet::new();
+    let mut stack = vec![set.items.iter()];
+    while let Some(items) = stack.last_mut() {
+        let Some(item) = items.next() else {
+            stack.pop();
+            continue;
+        };
         match &item.node {
             Selection::Field(field) => {
                 let key = field.node.response_key().node.clone();
-                if !keys.contains(&key) {
+                if seen.insert(key.clone()) {
                     keys.push(key);
                 }
             }
-            Selection::InlineFragment(f) => root_keys(document, &f.node.selection_set.node, keys),
+            Selection::InlineFragment(f) => stack.push(f.node.selection_set.node.items.iter()),
             Selection::FragmentSpread(spread) => {
-                if let Some(f) = document.fragments.get(&spread.node.fragment_name.node) {
-                    root_keys(document, &f.node.selection_set.node, keys);
+                let name = &spread.node.fragment_name.node;
+                if let Some(f) = document
+                    .fragments
+                    .get(name)
+                    .filter(|_| visited.insert(name))
+                {
+                    stack.push(f.node.selection_set.node.items.iter());
                 }
             }
         }
@@ -546,7 +597,7 @@ fn count_aliases(document: &ExecutableDocument) -> usize {
 /// `application/graphql-response+json` a 400.
 /// A document that could not run: no data, only errors (root fields are nullable, so a
 /// failing field never makes `data` null).
-fn is_invalid(response: &async_graphql::Response) -> bool {
+pub(super) fn is_invalid(response: &async_graphql::Response) -> bool {
     matches!(response.data, async_graphql::Value::Null) && !response.errors.is_empty()
 }
 

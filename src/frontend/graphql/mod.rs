@@ -3,9 +3,11 @@
 //! Root fields decode their arguments into the canonical call, and replies come back as proto3
 //! JSON, which is already the GraphQL form of every scalar of section 4.
 
+mod cost;
 mod endpoint;
 pub mod schema;
 mod variables;
+mod websocket;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -80,6 +82,8 @@ pub struct EndpointOptions {
     pub max_request_size: usize,
     pub introspection: bool,
     pub persisted_queries: bool,
+    pub websocket_init_timeout: Duration,
+    pub max_socket_subscriptions: usize,
 }
 
 /// The field a schema without queries gets (GraphQL requires one).
