@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::IntoResponse;
-use axum::serve::ListenerExt;
 use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor};
 use prost_types::field_descriptor_proto::Type as ScalarType;
 
@@ -49,6 +48,10 @@ use crate::xml::schema::XmlSchema;
 /// A gateway ready to serve.
 pub struct Gateway {
     pub listen: SocketAddr,
+    /// The admin endpoints' own listener, if gateway.yaml names one.
+    pub admin_listen: Option<SocketAddr>,
+    /// The SHA-256 of the token with which the public listener serves the admin endpoints.
+    admin_token: Option<[u8; 32]>,
     pub pool: DescriptorPool,
     pub rest: Arc<RestFrontend>,
     /// The GraphQL endpoints, one per path.
@@ -61,12 +64,16 @@ pub struct Gateway {
     pub proxies: Vec<Arc<ProxyRoute>>,
     /// The most request headers, and their largest total size.
     pub header_limits: (usize, usize),
+    /// The listener's timeouts and connection limits.
+    pub listener: crate::server::Settings,
     /// What each path tells browsers (REST routes carry their own).
     pub guards: PathGuards,
     /// The cache, and the SHA-256 of the purge endpoint's token (when there is one).
     pub cache_purge: Option<(Arc<crate::stages::cache::Store>, [u8; 32])>,
     /// The rate limits' state, whose counters `GET /_rosetta/metrics` shows.
     pub limits: Arc<crate::stages::rate_limit::Store>,
+    /// What injection filtering found, likewise.
+    injections: Arc<crate::stages::injection::Counters>,
     /// Warnings found while loading.
     pub warnings: Vec<Diagnostic>,
     /// The same, rendered with their places and snippets (empty when there are none).
@@ -176,19 +183,33 @@ pub fn build(
     connect: Connect<'_>,
     diags: &mut Diagnostics,
 ) -> Option<Gateway> {
-    let listen = match config.gateway.listen.parse::<SocketAddr>() {
+    let address = |text: &Located<String>, diags: &mut Diagnostics| match text.parse() {
         Ok(addr) => Some(addr),
         Err(_) => {
             diags.push(Diagnostic::at(
-                &config.pos(&config.gateway.listen),
+                &config.pos(text),
                 format!(
                     "`{}` is not an address and port such as 127.0.0.1:8080",
-                    config.gateway.listen.value
+                    text.value
                 ),
             ));
             None
         }
     };
+    let listen = address(&config.gateway.listen, diags);
+    let admin = &config.gateway.admin;
+    let admin_listen = admin.listen.as_ref().and_then(|l| address(l, diags));
+    let admin_token = admin.token.as_ref().and_then(|t| {
+        let secret = crate::config::secret(
+            t,
+            config.pos(t),
+            &config.base_dir,
+            &config.files,
+            &config.vars,
+            diags,
+        )?;
+        Some(crate::stages::auth::digest(secret.as_bytes()))
+    });
     let includes = config
         .gateway
         .schemas
@@ -396,7 +417,7 @@ pub fn build(
             .into_iter()
             .map(|(name, (target, _))| (name, target))
             .collect();
-        GrpcFrontend::new(targets, &compiled.pool)
+        GrpcFrontend::new(targets, &compiled.pool, max_body)
     });
     let soap = soap
         .into_values()
@@ -404,6 +425,8 @@ pub fn build(
         .collect();
     Some(Gateway {
         listen: listen?,
+        admin_listen,
+        admin_token,
         graphql,
         grpc,
         soap,
@@ -412,8 +435,10 @@ pub fn build(
             header_count_limit(config, diags),
             config.gateway.limits.max_header_bytes.0 as usize,
         ),
+        listener: crate::server::Settings::new(&config.gateway.limits),
         guards: served_guards,
         limits: security.store.clone(),
+        injections: security.injections.clone(),
         cache_purge: security
             .purge_token
             .map(|token| (security.cache.clone(), token)),
@@ -2069,6 +2094,8 @@ impl GraphqlEndpoints {
             max_request_size,
             introspection: options.introspection,
             persisted_queries: options.persisted_queries,
+            websocket_init_timeout: options.websocket_init_timeout.0,
+            max_socket_subscriptions: options.max_socket_subscriptions,
         };
         let soap = target.soap.map(|(_, service)| service);
         match self.endpoints.iter_mut().find(|e| e.options.path == *path) {
@@ -2093,6 +2120,12 @@ impl GraphqlEndpoints {
                 merged.max_request_size = merged.max_request_size.min(wanted.max_request_size);
                 merged.introspection &= wanted.introspection;
                 merged.persisted_queries &= wanted.persisted_queries;
+                merged.websocket_init_timeout = merged
+                    .websocket_init_timeout
+                    .min(wanted.websocket_init_timeout);
+                merged.max_socket_subscriptions = merged
+                    .max_socket_subscriptions
+                    .min(wanted.max_socket_subscriptions);
                 endpoint.fields.extend(fields);
                 endpoint.soap.extend(soap);
                 endpoint.joins.extend(joins);
@@ -2727,26 +2760,25 @@ impl Gateway {
                     guarded_route(Front::Graphql, &schema_path, schema),
                 );
         }
-        let limits = self.limits.clone();
-        let metrics = handler(move |_| {
-            let text = limits.metrics();
-            let content_type = [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")];
-            std::future::ready((content_type, text).into_response())
-        });
-        let metrics = only(http::Method::GET, metrics);
-        app = app.route(
-            "/_rosetta/metrics",
-            guarded_route(Front::Rest, "/_rosetta/metrics", metrics),
-        );
-        if let Some((store, token)) = &self.cache_purge {
-            let (store, token, pool) = (store.clone(), *token, self.pool.clone());
-            let purge =
-                handler(move |request| purge_endpoint(store.clone(), token, pool.clone(), request));
-            let purge = only(http::Method::POST, purge);
+        if let Some(token) = self.admin_token {
+            let pool = self.pool.clone();
+            let metrics = self.metrics_endpoint();
+            let metrics = handler(move |request: http::Request<axum::body::Body>| {
+                let (metrics, pool) = (metrics.clone(), pool.clone());
+                async move {
+                    match unauthorized(request.headers(), &token, &pool) {
+                        None => metrics(request).await,
+                        Some(refusal) => refusal,
+                    }
+                }
+            });
             app = app.route(
-                "/_rosetta/cache/purge",
-                guarded_route(Front::Rest, "/_rosetta/cache/purge", purge),
+                METRICS_PATH,
+                guarded_route(Front::Rest, METRICS_PATH, metrics),
             );
+        }
+        if let Some(purge) = self.purge_endpoint() {
+            app = app.route(PURGE_PATH, guarded_route(Front::Rest, PURGE_PATH, purge));
         }
         for proxy in &self.proxies {
             let served = proxy.clone();
@@ -2804,6 +2836,69 @@ impl Gateway {
     }
 }
 
+const METRICS_PATH: &str = "/_rosetta/metrics";
+const PURGE_PATH: &str = "/_rosetta/cache/purge";
+
+impl Gateway {
+    /// The admin endpoints alone, for the admin listener: the metrics without a token, the
+    /// purge endpoint behind its own.
+    pub fn admin_app(&self) -> axum::Router {
+        let route = |serve: Handler| axum::routing::any(move |request| serve(request));
+        let mut app = axum::Router::new().route(METRICS_PATH, route(self.metrics_endpoint()));
+        if let Some(purge) = self.purge_endpoint() {
+            app = app.route(PURGE_PATH, route(purge));
+        }
+        let pool = self.pool.clone();
+        app.fallback(move || {
+            let status = crate::status::Status::not_found("no admin endpoint at this path");
+            std::future::ready(crate::frontend::rest::response::error(&status, &pool))
+        })
+    }
+
+    /// `GET /_rosetta/metrics`: the Prometheus text.
+    fn metrics_endpoint(&self) -> Handler {
+        let (limits, injections) = (self.limits.clone(), self.injections.clone());
+        let metrics = handler(move |_| {
+            let text = limits.metrics() + &injections.metrics();
+            let content_type = [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")];
+            std::future::ready((content_type, text).into_response())
+        });
+        only(http::Method::GET, metrics)
+    }
+
+    /// `POST /_rosetta/cache/purge`, when gateway.yaml gives it a token.
+    fn purge_endpoint(&self) -> Option<Handler> {
+        let (store, token) = self.cache_purge.clone()?;
+        let pool = self.pool.clone();
+        let purge =
+            handler(move |request| purge_endpoint(store.clone(), token, pool.clone(), request));
+        Some(only(http::Method::POST, purge))
+    }
+}
+
+/// The 401 to answer unless the request carries `Authorization: Bearer <token>` for the token
+/// whose SHA-256 is `token` (compared in constant time).
+fn unauthorized(
+    headers: &http::HeaderMap,
+    token: &[u8; 32],
+    pool: &DescriptorPool,
+) -> Option<axum::response::Response> {
+    use subtle::ConstantTimeEq;
+    let presented = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| crate::stages::auth::digest(t.trim().as_bytes()));
+    if presented.is_some_and(|p| bool::from(p.ct_eq(token))) {
+        return None;
+    }
+    let status = crate::status::Status::unauthenticated("a bearer token is required").with_header(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer realm=\"rosetta\""),
+    );
+    Some(crate::frontend::rest::response::error(&status, pool))
+}
+
 /// `POST /_rosetta/cache/purge[?method=<full name>][&key=<key>]` with `Authorization: Bearer
 /// <token>`: forgets entries, in memory and in Redis. 204, or an error in the REST shape.
 async fn purge_endpoint(
@@ -2813,21 +2908,9 @@ async fn purge_endpoint(
     request: http::Request<axum::body::Body>,
 ) -> axum::response::Response {
     use crate::status::Status;
-    use subtle::ConstantTimeEq;
     let error = |status: Status| crate::frontend::rest::response::error(&status, &pool);
-    let presented = request
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| crate::stages::auth::digest(t.trim().as_bytes()));
-    if !presented.is_some_and(|p| bool::from(p.ct_eq(&token))) {
-        return error(
-            Status::unauthenticated("the purge token is required").with_header(
-                http::header::WWW_AUTHENTICATE,
-                http::HeaderValue::from_static("Bearer realm=\"rosetta\""),
-            ),
-        );
+    if let Some(refusal) = unauthorized(request.headers(), &token, &pool) {
+        return refusal;
     }
     let query: HashMap<String, String> =
         form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
@@ -2987,27 +3070,64 @@ pub async fn serve(
 }
 
 /// The gateway being served, replaced whole on reload: requests already running finish on the
-/// gateway they started on.
-pub struct Live(std::sync::RwLock<axum::Router>);
+/// gateway they started on. The listener's limits are those it started with.
+pub struct Live {
+    app: std::sync::RwLock<axum::Router>,
+    admin: std::sync::RwLock<axum::Router>,
+    listener: crate::server::Settings,
+}
 
 impl Live {
     pub fn new(gateway: &Gateway) -> Self {
-        Live(std::sync::RwLock::new(gateway.app()))
+        Live {
+            app: std::sync::RwLock::new(gateway.app()),
+            admin: std::sync::RwLock::new(gateway.admin_app()),
+            listener: gateway.listener.clone(),
+        }
     }
 
     /// Serves `gateway` from now on (a reload: new routes, new GraphQL schemas).
     pub fn replace(&self, gateway: &Gateway) {
-        let app = gateway.app();
-        if let Ok(mut current) = self.0.write() {
-            *current = app;
+        for (lock, app) in [
+            (&self.app, gateway.app()),
+            (&self.admin, gateway.admin_app()),
+        ] {
+            if let Ok(mut current) = lock.write() {
+                *current = app;
+            }
         }
     }
 
+    /// Serves the admin endpoints of whatever gateway `live` holds on `listener`.
+    pub async fn serve_admin(
+        live: Arc<Live>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let settings = live.listener.clone();
+        crate::server::serve(Arc::new(AdminApp(live)), listener, settings, shutdown).await
+    }
+}
+
+fn read(lock: &std::sync::RwLock<axum::Router>) -> axum::Router {
+    match lock.read() {
+        Ok(app) => app.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+impl crate::server::App for Live {
     fn current(&self) -> axum::Router {
-        match self.0.read() {
-            Ok(app) => app.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        read(&self.app)
+    }
+}
+
+/// The admin endpoints of the gateway being served.
+struct AdminApp(Arc<Live>);
+
+impl crate::server::App for AdminApp {
+    fn current(&self) -> axum::Router {
+        read(&self.0.admin)
     }
 }
 
@@ -3017,27 +3137,8 @@ pub async fn serve_live(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use tower::ServiceExt;
-    let app = axum::Router::new().fallback(move |request: http::Request<axum::body::Body>| {
-        let app = live.current();
-        async move {
-            match app.oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            }
-        }
-    });
-    // Small responses must leave at once, not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // Each request knows the peer's address (for the stages that key on the client).
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let settings = live.listener.clone();
+    crate::server::serve(live, listener, settings, shutdown).await
 }
 
 /// A place for things that come from no file (tests, generated configuration).

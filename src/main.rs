@@ -300,6 +300,21 @@ async fn serve(gateway: gateway::Gateway, config: Option<PathBuf>) -> ExitCode {
         "rosetta is listening"
     );
     let live = Arc::new(gateway::Live::new(&gateway));
+    if let Some(address) = gateway.admin_listen {
+        let admin = match tokio::net::TcpListener::bind(address).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {address} (admin.listen): {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(%address, "the admin endpoints are listening");
+        tokio::spawn(gateway::Live::serve_admin(
+            live.clone(),
+            admin,
+            std::future::pending(),
+        ));
+    }
     if let Some(config) = config {
         tokio::spawn(reload_on_hangup(live.clone(), config));
     }

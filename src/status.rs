@@ -106,6 +106,15 @@ impl Status {
     }
 
     /// 413: the request body is larger than the configured limit.
+    /// 408: the client sent its request body too slowly.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            Code::DeadlineExceeded,
+            "the request body was not sent in time",
+        )
+        .with_http(StatusCode::REQUEST_TIMEOUT)
+    }
+
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             Code::ResourceExhausted,

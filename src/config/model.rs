@@ -199,10 +199,31 @@ pub struct GatewayConfig {
     /// The validation of every mapping without `validation` of its own.
     #[serde(default)]
     pub validation: Option<ValidationConfig>,
+    /// The injection filtering of every mapping without `injection` of its own (off unless
+    /// written).
+    #[serde(default)]
+    pub injection: Option<InjectionConfig>,
     /// Header changes for every method of every mapping, before the mapping's own transforms
     /// (no `methods`, no `fields`: those belong to a mapping's schema).
     #[serde(default)]
     pub transforms: Vec<Located<TransformConfig>>,
+    /// Where the admin endpoints (`/_rosetta/metrics`) are served. By default nowhere: never
+    /// on the public listener without a token.
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// The admin endpoints: a listener of their own, or the public listener behind a token.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// An address and port for the admin endpoints alone (`127.0.0.1:9901`); keep it off the
+    /// internet.
+    #[serde(default)]
+    pub listen: Option<Located<String>>,
+    /// A bearer token (`${ENV}` or `file:`) with which the public listener serves them too.
+    #[serde(default)]
+    pub token: Option<Located<String>>,
 }
 
 /// Where cached replies are kept.
@@ -231,15 +252,70 @@ pub struct CacheOptions {
     /// Only these methods (default: every read of the mapping).
     #[serde(default)]
     pub methods: Vec<Located<String>>,
-    /// One entry for every consumer (default: an entry per consumer).
+    /// One entry for every consumer and every caller's credentials (default: an entry per
+    /// consumer, or per credentials when the gateway authenticates no consumer; a reply that
+    /// says `Cache-Control: public` or `s-maxage` is shared all the same).
     #[serde(default)]
     pub public: bool,
+    /// Request headers that identify a user to the backend besides `Authorization`, `Cookie`
+    /// and the API-key headers of the authenticators: a request that carries one gets entries
+    /// of its own.
+    #[serde(default)]
+    pub credential_headers: Vec<Located<String>>,
     /// After it is stale, answer with the entry for this long while it is fetched again.
     #[serde(default)]
     pub stale_while_revalidate: Option<DurationText>,
     /// After it is stale, answer with the entry for this long when the backend fails.
     #[serde(default)]
     pub stale_if_error: Option<DurationText>,
+}
+
+/// Injection filtering (security.md): the string fields of each decoded input message are
+/// checked for SQL, script, command and path injection before the backend is called.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InjectionConfig {
+    /// `block` answers a call that has an injection with INVALID_ARGUMENT (400); `log-only`
+    /// lets it through and logs the field and the rule (never the value).
+    #[serde(default)]
+    pub mode: InjectionMode,
+    /// The detectors that run (default all four).
+    #[serde(default = "every_injection")]
+    pub detect: Vec<InjectionKind>,
+    /// Only these fields, by full name (`shop.v1.Order.note`); default every string field.
+    #[serde(default)]
+    pub fields: Vec<Located<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum InjectionMode {
+    #[default]
+    Block,
+    LogOnly,
+}
+
+/// What a detector looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InjectionKind {
+    /// SQL injection (libinjection's tokenizer and fingerprints).
+    Sql,
+    /// Script injection into HTML (libinjection's HTML5 tokenizer).
+    Script,
+    /// Shell command injection (after OWASP CRS rules 932100-932160).
+    Command,
+    /// Path traversal and local file inclusion (after OWASP CRS rules 930100-930120).
+    Path,
+}
+
+fn every_injection() -> Vec<InjectionKind> {
+    vec![
+        InjectionKind::Sql,
+        InjectionKind::Script,
+        InjectionKind::Command,
+        InjectionKind::Path,
+    ]
 }
 
 /// Checks of a mapping's input messages (validation.md).
@@ -607,6 +683,33 @@ pub struct LimitsConfig {
     /// 431.
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: ByteSize,
+    /// How long a client may take to send a request's headers, from its first byte (from the
+    /// connection's start for its first request); then the connection is closed. Default 30s
+    /// (hyper's; nginx's `client_header_timeout` is 60s).
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: DurationText,
+    /// Longest pause while a request body is sent; then 408. Default 60s (nginx's
+    /// `client_body_timeout`). gRPC streams are exempt: a stream may be quiet.
+    #[serde(default = "default_body_idle_timeout")]
+    pub body_idle_timeout: DurationText,
+    /// How long a client may take to send a whole request body once its headers are in; then
+    /// 408. Default 300s (Envoy's edge recommendation for `request_timeout`); `0s` for none.
+    /// gRPC streams are exempt.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: DurationText,
+    /// How long a connection is kept with no request in flight; then it is closed (HTTP/2:
+    /// GOAWAY). Default 75s (nginx's `keepalive_timeout`).
+    #[serde(default = "default_keep_alive_timeout")]
+    pub keep_alive_timeout: DurationText,
+    /// Most connections open at once (default 10000, and never more than the open-file limit
+    /// leaves room for); a connection beyond is closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most connections open at once from one client address (an IPv6 /64 counts as one
+    /// address; default 512, `0` for no limit); a connection beyond is closed at once. It is
+    /// the peer's address: behind a load balancer, raise it or set 0.
+    #[serde(default = "default_max_connections_per_client")]
+    pub max_connections_per_client: usize,
 }
 
 impl Default for LimitsConfig {
@@ -615,8 +718,38 @@ impl Default for LimitsConfig {
             max_body_size: default_max_body(),
             max_headers: default_max_headers(),
             max_header_bytes: default_max_header_bytes(),
+            header_read_timeout: default_header_read_timeout(),
+            body_idle_timeout: default_body_idle_timeout(),
+            request_timeout: default_request_timeout(),
+            keep_alive_timeout: default_keep_alive_timeout(),
+            max_connections: default_max_connections(),
+            max_connections_per_client: default_max_connections_per_client(),
         }
     }
+}
+
+fn default_header_read_timeout() -> DurationText {
+    DurationText(Duration::from_secs(30))
+}
+
+fn default_body_idle_timeout() -> DurationText {
+    DurationText(Duration::from_secs(60))
+}
+
+fn default_request_timeout() -> DurationText {
+    DurationText(Duration::from_secs(300))
+}
+
+fn default_keep_alive_timeout() -> DurationText {
+    DurationText(Duration::from_secs(75))
+}
+
+fn default_max_connections() -> usize {
+    10_000
+}
+
+fn default_max_connections_per_client() -> usize {
+    512
 }
 
 /// hyper's own bound on the headers of an HTTP/1.1 request.
@@ -836,6 +969,10 @@ pub struct MappingConfig {
     /// Checks of the input messages before they reach the backend.
     #[serde(default)]
     pub validation: Option<ValidationConfig>,
+    /// Injection filtering of the input messages' string fields (instead of gateway.yaml's
+    /// `injection`).
+    #[serde(default)]
+    pub injection: Option<InjectionConfig>,
     /// Changes to headers and message fields on the way in and out.
     #[serde(default)]
     pub transforms: Vec<Located<TransformConfig>>,
@@ -1055,6 +1192,14 @@ pub struct GraphqlOptions {
     /// Accept automatic persisted queries (`extensions.persistedQuery.sha256Hash`).
     #[serde(default = "yes")]
     pub persisted_queries: bool,
+    /// How long a graphql-transport-ws socket may take to send `connection_init` before it is
+    /// closed with 4408 (graphql-ws's default).
+    #[serde(default = "default_websocket_init_timeout")]
+    pub websocket_init_timeout: DurationText,
+    /// Most subscriptions running at once on one WebSocket; one more is answered with an
+    /// `error` message.
+    #[serde(default = "default_socket_subscriptions")]
+    pub max_socket_subscriptions: usize,
 }
 
 impl Default for GraphqlOptions {
@@ -1072,8 +1217,18 @@ impl Default for GraphqlOptions {
             max_request_size: None,
             introspection: true,
             persisted_queries: true,
+            websocket_init_timeout: default_websocket_init_timeout(),
+            max_socket_subscriptions: default_socket_subscriptions(),
         }
     }
+}
+
+fn default_websocket_init_timeout() -> DurationText {
+    DurationText(Duration::from_secs(3))
+}
+
+fn default_socket_subscriptions() -> usize {
+    100
 }
 
 fn default_graphql_path() -> Located<String> {

@@ -32,6 +32,10 @@ pub struct Entry {
     stored_at: f64,
     fresh_for: f64,
     vary: Vec<(String, String)>,
+    /// The reply said `public` or `s-maxage`: any caller may be served it, credentials or
+    /// not (RFC 9111 section 3.5).
+    #[serde(default)]
+    public: bool,
 }
 
 mod base64_bytes {
@@ -221,8 +225,13 @@ pub struct CacheStage {
     pub ttl: Duration,
     /// Methods (full names) whose replies are cached.
     pub methods: std::collections::HashSet<String>,
-    /// Entries shared by every consumer.
+    /// Entries shared by every consumer and every caller's credentials.
     pub public: bool,
+    /// Request headers that carry credentials (sorted): a call with one has entries of its
+    /// own unless the reply is explicitly public.
+    pub credential_headers: Vec<HeaderName>,
+    /// Query parameters that carry credentials (API keys), likewise.
+    pub credential_query: Vec<String>,
     pub stale_while_revalidate: Duration,
     pub stale_if_error: Duration,
 }
@@ -241,13 +250,29 @@ fn bypass(headers: &HeaderMap) -> bool {
         .any(|d| d == "no-store" || d == "no-cache")
 }
 
-/// How long a reply may be kept, by its `Cache-Control` (`None`: not at all).
-fn freshness(metadata: &HeaderMap, ttl: Duration, public: bool) -> Option<Duration> {
+/// What a reply's `Cache-Control` lets a cache do with it.
+#[derive(Debug, PartialEq)]
+enum Storable {
+    /// Not at all.
+    No,
+    /// For this long, in the entry of the caller's consumer or credentials, or the shared one
+    /// when the call has neither.
+    For(Duration),
+    /// For this long, in the shared entry, whatever the caller's credentials (`public`,
+    /// `s-maxage`).
+    Public(Duration),
+    /// For this long, but only in an entry of the caller's own (`private`).
+    Private(Duration),
+}
+
+/// How a reply may be kept, by its `Cache-Control`; `ttl` bounds every freshness.
+fn storable(metadata: &HeaderMap, ttl: Duration) -> Storable {
     if metadata.contains_key(http::header::SET_COOKIE) {
-        return None;
+        return Storable::No;
     }
     let mut fresh = ttl;
     let mut shared_max_age = None;
+    let (mut public, mut private) = (false, false);
     for directive in metadata
         .get_all(http::header::CACHE_CONTROL)
         .iter()
@@ -256,27 +281,101 @@ fn freshness(metadata: &HeaderMap, ttl: Duration, public: bool) -> Option<Durati
     {
         let directive = directive.trim().to_ascii_lowercase();
         match directive.split_once('=') {
-            None if directive == "no-store" || directive == "no-cache" => return None,
-            // Meant for one user: only a cache keyed by consumer may keep it.
-            None if directive == "private" && public => return None,
-            Some(("max-age", n)) => fresh = fresh.min(Duration::from_secs(n.parse().ok()?)),
-            Some(("s-maxage", n)) => shared_max_age = n.parse().ok().map(Duration::from_secs),
+            None if directive == "no-store" || directive == "no-cache" => return Storable::No,
+            None if directive == "private" => private = true,
+            None if directive == "public" => public = true,
+            Some(("private", _)) => private = true,
+            Some(("max-age", n)) => match n.trim_matches('"').parse() {
+                Ok(n) => fresh = fresh.min(Duration::from_secs(n)),
+                Err(_) => return Storable::No,
+            },
+            Some(("s-maxage", n)) => match n.trim_matches('"').parse() {
+                Ok(n) => shared_max_age = Some(Duration::from_secs(n)),
+                Err(_) => return Storable::No,
+            },
             _ => {}
         }
     }
-    let fresh = shared_max_age.map_or(fresh, |s| s.min(ttl));
-    (!fresh.is_zero()).then_some(fresh)
+    let fresh = match shared_max_age {
+        Some(shared) if !private => shared.min(ttl),
+        _ => fresh,
+    };
+    if fresh.is_zero() {
+        Storable::No
+    } else if private {
+        Storable::Private(fresh)
+    } else if public || shared_max_age.is_some() {
+        Storable::Public(fresh)
+    } else {
+        Storable::For(fresh)
+    }
+}
+
+/// Where the entry of a call may be.
+struct Keys {
+    /// The entry every caller may be served.
+    shared: String,
+    /// The entry of the caller's consumer or credentials: when the call has either and the
+    /// cache is not public.
+    own: Option<String>,
+}
+
+impl Keys {
+    /// The key misses are filled under (one backend call at a time per key).
+    fn filling(&self) -> &str {
+        self.own.as_deref().unwrap_or(&self.shared)
+    }
 }
 
 impl CacheStage {
-    fn key(&self, call: &Call, input: &[u8]) -> String {
-        let digest = super::auth::digest(input);
-        let consumer = match (&call.consumer, self.public) {
-            (Some(consumer), false) => consumer.id.as_str(),
-            _ => "",
+    fn keys(&self, call: &Call, input: &[u8]) -> Keys {
+        let method = call.operation.method.full_name();
+        let hex =
+            |digest: [u8; 32]| -> String { digest.iter().map(|b| format!("{b:02x}")).collect() };
+        let input = hex(super::auth::digest(input));
+        let own = if self.public {
+            None
+        } else if let Some(consumer) = &call.consumer {
+            Some(format!("consumer:{}", consumer.id))
+        } else {
+            self.credentials(call)
+                .map(|d| format!("credentials:{}", hex(d)))
         };
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}|{consumer}|{hex}", call.operation.method.full_name())
+        Keys {
+            shared: format!("{method}||{input}"),
+            own: own.map(|own| format!("{method}|{own}|{input}")),
+        }
+    }
+
+    /// A digest of the credentials the call carries, if it carries any.
+    fn credentials(&self, call: &Call) -> Option<[u8; 32]> {
+        let headers = &call.origin.headers;
+        let mut seen = Vec::new();
+        for name in &self.credential_headers {
+            for value in headers.get_all(name) {
+                seen.extend_from_slice(name.as_str().as_bytes());
+                seen.push(0);
+                seen.extend_from_slice(value.as_bytes());
+                seen.push(0);
+            }
+        }
+        if let Some(query) = call
+            .origin
+            .uri
+            .query()
+            .filter(|_| !self.credential_query.is_empty())
+        {
+            for (key, value) in crate::frontend::query_pairs(query).flatten() {
+                if self.credential_query.iter().any(|q| *q == key) {
+                    seen.extend_from_slice(b"?");
+                    seen.extend_from_slice(key.as_bytes());
+                    seen.push(0);
+                    seen.extend_from_slice(value.as_bytes());
+                    seen.push(0);
+                }
+            }
+        }
+        (!seen.is_empty()).then(|| super::auth::digest(&seen))
     }
 
     /// How long an entry stays after it is fresh (for stale answers).
@@ -304,28 +403,34 @@ impl CacheStage {
             return Err(Status::invalid_argument("no request message"));
         };
         let canonical = message.decoded()?.encode_to_vec();
-        let key = self.key(&call, &canonical);
+        let keys = self.keys(&call, &canonical);
         call.input = futures::stream::once(async move { message }).boxed();
         let output = method.output();
-        let cached = self
-            .store
-            .get(&key)
-            .await
-            .filter(|entry| !entry.varies_from(&call.origin.headers));
+        let shared = self.store.get(&keys.shared).await;
+        let cached = match &keys.own {
+            None => shared,
+            // A caller with credentials is served a shared entry only when its reply was
+            // explicitly public.
+            Some(own) => match shared.filter(|entry| entry.public) {
+                Some(entry) => Some(entry),
+                None => self.store.get(own).await,
+            },
+        }
+        .filter(|entry| !entry.varies_from(&call.origin.headers));
         if let Some(entry) = &cached {
             let age = entry.age();
             if age < entry.fresh_for {
                 return Ok(entry.reply(&output, "HIT"));
             }
             if age < entry.fresh_for + self.stale_while_revalidate.as_secs_f64() {
-                let refresh = self.clone().load(inner, call, key);
+                let refresh = self.clone().load(inner, call, keys);
                 tokio::spawn(async move {
                     let _ = refresh.await;
                 });
                 return Ok(entry.reply(&output, "STALE"));
             }
         }
-        match self.clone().load(inner, call, key).await {
+        match self.clone().load(inner, call, keys).await {
             Ok((entry, first)) => Ok(entry.reply(&output, if first { "MISS" } else { "HIT" })),
             Err(status) => match cached {
                 Some(entry)
@@ -343,53 +448,59 @@ impl CacheStage {
         self: Arc<Self>,
         inner: S,
         call: Call,
-        key: String,
+        keys: Keys,
     ) -> Result<(Arc<Entry>, bool), Status>
     where
         S: tower::Service<Call, Response = Reply, Error = Status> + Clone + Send + 'static,
         S::Future: Send,
     {
-        let (pending, first) = {
+        let (pending, first, filling) = {
             let mut inflight = self
                 .store
                 .inflight
                 .lock()
                 .map_err(|_| Status::internal("cache lock"))?;
-            match inflight.get(&key) {
-                Some(pending) => (pending.clone(), false),
+            match inflight.get(keys.filling()) {
+                Some(pending) => (pending.clone(), false, String::new()),
                 None => {
                     let stage = self.clone();
                     let request = call.origin.headers.clone();
-                    let key_for_fill = key.clone();
+                    let filling = keys.filling().to_owned();
                     let pending = async move {
                         let reply = call_inner(inner, call).await;
-                        let result = stage.entry(reply, &request).await;
+                        let result = stage.entry(reply, &request, keys.own.is_some()).await;
                         if let Ok((entry, Some(keep))) = &result {
-                            stage.store.put(key_for_fill, entry.clone(), *keep).await;
+                            let key = match (entry.public, keys.own) {
+                                (false, Some(own)) => own,
+                                _ => keys.shared,
+                            };
+                            stage.store.put(key, entry.clone(), *keep).await;
                         }
                         result.map(|(entry, _)| entry)
                     }
                     .boxed()
                     .shared();
-                    inflight.insert(key.clone(), pending.clone());
-                    (pending, true)
+                    inflight.insert(filling.clone(), pending.clone());
+                    (pending, true, filling)
                 }
             }
         };
         let result = pending.await;
         if first {
             if let Ok(mut inflight) = self.store.inflight.lock() {
-                inflight.remove(&key);
+                inflight.remove(&filling);
             }
         }
         result.map(|entry| (entry, first))
     }
 
-    /// The entry of a reply, and how long to keep it (`None`: not to be stored).
+    /// The entry of a reply, and how long to keep it (`None`: not to be stored); `own_entry`:
+    /// the call has an entry of its own (a consumer or credentials, and no public cache).
     async fn entry(
         &self,
         reply: Result<Reply, Status>,
         request: &HeaderMap,
+        own_entry: bool,
     ) -> Result<(Arc<Entry>, Option<Duration>), Status> {
         let mut reply = reply?;
         let message = reply
@@ -401,7 +512,14 @@ impl CacheStage {
             Message::Encoded(_, bytes) => bytes.to_vec(),
             Message::Decoded(message) => message.encode_to_vec(),
         };
-        let fresh = freshness(&reply.metadata, self.ttl, self.public);
+        // `private` is kept only in an entry of the caller's own: never with a public cache,
+        // nor for a call without consumer or credentials, whose entry is the shared one.
+        let (fresh, public) = match storable(&reply.metadata, self.ttl) {
+            Storable::No => (None, false),
+            Storable::For(fresh) => (Some(fresh), false),
+            Storable::Public(fresh) => (Some(fresh), true),
+            Storable::Private(fresh) => (Some(fresh).filter(|_| own_entry), false),
+        };
         let vary: Vec<(String, String)> = reply
             .metadata
             .get_all(http::header::VARY)
@@ -432,6 +550,7 @@ impl CacheStage {
             stored_at: now(),
             fresh_for: fresh.unwrap_or_default().as_secs_f64(),
             vary,
+            public,
         };
         Ok((Arc::new(entry), fresh.map(|f| self.keep(f))))
     }

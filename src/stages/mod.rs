@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod cors;
 pub mod guard;
+pub mod injection;
 pub mod ip_rules;
 pub mod jwt;
 pub mod rate_limit;
@@ -61,6 +62,7 @@ pub type LimitsIn<'a> = (&'a [Located<LimitConfig>], &'a Arc<str>);
 pub struct StageSettings<'a> {
     pub transforms: [transform::TransformsIn<'a>; 2],
     pub validation: Option<(&'a config::ValidationConfig, &'a Arc<str>)>,
+    pub injection: Option<(&'a config::InjectionConfig, &'a Arc<str>)>,
     pub cache: Option<(&'a Located<config::CacheOptions>, &'a Arc<str>)>,
     pub rate_limits: Option<LimitsIn<'a>>,
     pub auth: Option<(&'a AuthOptions, &'a Arc<str>)>,
@@ -83,6 +85,7 @@ impl<'a> StageSettings<'a> {
         StageSettings {
             transforms: [(&gateway.transforms, theirs), (&own.transforms, mine)],
             validation: nearest(own.validation.as_ref(), gateway.validation.as_ref(), files),
+            injection: nearest(own.injection.as_ref(), gateway.injection.as_ref(), files),
             cache: nearest(own.cache.as_ref(), gateway.cache.as_ref(), files),
             rate_limits: nearest(rate_limits, Some(&gateway.rate_limits[..]), files),
             auth: nearest(own.auth.as_ref(), gateway.auth.as_ref(), files),
@@ -186,6 +189,8 @@ pub struct Security {
     vars: config::Vars,
     /// The SHA-256 of the purge endpoint's token, if there is one.
     pub purge_token: Option<[u8; 32]>,
+    /// What injection filtering found, for the metrics.
+    pub injections: Arc<injection::Counters>,
 }
 
 impl Security {
@@ -346,6 +351,7 @@ impl Security {
                 cache_redis,
             )),
             purge_token,
+            injections: Arc::default(),
             vars: config.vars.clone(),
         }
     }
@@ -527,7 +533,8 @@ impl Security {
         query
     }
 
-    /// Wraps a mapping's invoker in its transforms and validation.
+    /// Wraps a mapping's invoker in its transforms, injection filtering and validation (the
+    /// calls meet them in the other order).
     fn checked(
         &self,
         invoker: Invoker,
@@ -540,6 +547,13 @@ impl Security {
             invoker
         } else {
             tower::Layer::layer(&StageLayer(Arc::new(transforms)), invoker)
+        };
+        let filter = settings.injection.and_then(|(config, file)| {
+            injection::build(file, config, methods, self.injections.clone(), diags)
+        });
+        let invoker = match filter {
+            Some(filter) => tower::Layer::layer(&StageLayer(Arc::new(filter)), invoker),
+            None => invoker,
         };
         let validator = settings
             .validation
@@ -577,11 +591,40 @@ impl Security {
                     .map(|m| m.full_name().to_owned()),
             );
         }
+        let mut credential_headers = vec![http::header::AUTHORIZATION, http::header::COOKIE];
+        for authenticator in self.authenticators.values() {
+            if let Method::ApiKey { header, .. } = &authenticator.method {
+                credential_headers.push(header.clone());
+            }
+        }
+        for name in &options.credential_headers {
+            match http::HeaderName::from_bytes(name.value.as_bytes()) {
+                Ok(header) => credential_headers.push(header),
+                Err(_) => diags.push(Diagnostic::at(
+                    &pos_in(file, name),
+                    format!("`{}` is not a header name", name.value),
+                )),
+            }
+        }
+        credential_headers.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        credential_headers.dedup();
+        let mut credential_query: Vec<String> = self
+            .authenticators
+            .values()
+            .filter_map(|a| match &a.method {
+                Method::ApiKey { query, .. } => query.clone(),
+                _ => None,
+            })
+            .collect();
+        credential_query.sort();
+        credential_query.dedup();
         Arc::new(cache::CacheStage {
             store: self.cache.clone(),
             ttl: options.ttl.0,
             methods: cached,
             public: options.public,
+            credential_headers,
+            credential_query,
             stale_while_revalidate: options
                 .stale_while_revalidate
                 .map_or(Duration::ZERO, |d| d.0),

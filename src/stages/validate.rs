@@ -40,7 +40,7 @@ pub struct FieldRule {
 }
 
 /// One field that is not as it must be: its path (proto names, `order.items[2].sku`) and why.
-type Violation = (String, String);
+pub(super) type Violation = (String, String);
 
 impl FieldRule {
     fn check(&self, value: &Value, path: &str, out: &mut Vec<Violation>) {
@@ -211,23 +211,7 @@ impl Validator {
         if violations.is_empty() {
             return Ok(());
         }
-        let summary = violations
-            .iter()
-            .map(|(field, why)| format!("{field} {why}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let detail = BadRequest {
-            field_violations: violations
-                .into_iter()
-                .map(|(field, description)| FieldViolation { field, description })
-                .collect(),
-        };
-        Err(
-            Status::invalid_argument(summary).with_detail(prost_types::Any {
-                type_url: "type.googleapis.com/google.rpc.BadRequest".into(),
-                value: detail.encode_to_vec(),
-            }),
-        )
+        Err(bad_request(violations))
     }
 
     fn walk(&self, message: &DynamicMessage, prefix: &str, out: &mut Vec<Violation>) {
@@ -288,6 +272,25 @@ impl Validator {
     }
 }
 
+/// INVALID_ARGUMENT with a `google.rpc.BadRequest` that names every violation.
+pub(super) fn bad_request(violations: Vec<Violation>) -> Status {
+    let summary = violations
+        .iter()
+        .map(|(field, why)| format!("{field} {why}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let detail = BadRequest {
+        field_violations: violations
+            .into_iter()
+            .map(|(field, description)| FieldViolation { field, description })
+            .collect(),
+    };
+    Status::invalid_argument(summary).with_detail(prost_types::Any {
+        type_url: "type.googleapis.com/google.rpc.BadRequest".into(),
+        value: detail.encode_to_vec(),
+    })
+}
+
 /// `google.rpc.BadRequest`, for encoding.
 #[derive(Clone, PartialEq, prost::Message)]
 struct BadRequest {
@@ -306,65 +309,74 @@ struct FieldViolation {
 impl Stage for Validator {
     fn call(
         self: Arc<Self>,
-        mut call: Call,
+        call: Call,
         next: Invoker,
     ) -> BoxFuture<'static, Result<Reply, Status>> {
         if !self.checks(&call.operation.method.input()) {
             return Box::pin(next.oneshot(call));
         }
-        let validator = self;
-        match call.operation.kind {
-            CallKind::Unary | CallKind::ServerStreaming => Box::pin(async move {
-                let message = call.input.next().await;
-                if let Some(message) = &message {
-                    validator.validate(message)?;
-                }
-                call.input = futures::stream::iter(message).boxed();
-                next.oneshot(call).await
-            }),
-            CallKind::ClientStreaming | CallKind::Bidi => {
-                // The first bad message ends the stream to the backend; the reply then ends
-                // with its error (whatever the backend made of the shortened stream).
-                let failure: Arc<Mutex<Option<Status>>> = Arc::default();
-                let seen = failure.clone();
-                call.input = call
-                    .input
-                    .take_while(move |message| {
-                        let verdict = validator.validate(message);
-                        let ok = verdict.is_ok();
-                        if let Err(status) = verdict {
-                            if let Ok(mut slot) = seen.lock() {
-                                *slot = Some(status);
-                            }
-                        }
-                        futures::future::ready(ok)
-                    })
-                    .boxed();
-                let take = move |failure: &Arc<Mutex<Option<Status>>>| {
-                    failure.lock().ok().and_then(|mut slot| slot.take())
-                };
-                Box::pin(async move {
-                    let reply = next.oneshot(call).await;
-                    if let Some(status) = take(&failure) {
-                        return Err(status);
-                    }
-                    let mut reply = reply?;
-                    let ended = failure.clone();
-                    let messages = reply
-                        .messages
-                        .map(move |item| match take(&failure) {
-                            Some(status) => Err(status),
-                            None => item,
-                        })
-                        .chain(
-                            futures::stream::once(async move { take(&ended) })
-                                .filter_map(|status| futures::future::ready(status.map(Err))),
-                        );
-                    // Nothing after the first error.
-                    reply.messages = crate::call::until_error(messages.boxed());
-                    Ok(reply)
-                })
+        check_messages(call, next, move |message| self.validate(message))
+    }
+}
+
+/// Calls `next` with every input message that passes `check`. A unary input that fails is the
+/// call's error, and the backend is not called; in a client stream the first message that
+/// fails ends the stream sent to the backend, and the reply then ends with its error (whatever
+/// the backend made of the shortened stream).
+pub(super) fn check_messages(
+    mut call: Call,
+    next: Invoker,
+    check: impl Fn(&Message) -> Result<(), Status> + Send + Sync + 'static,
+) -> BoxFuture<'static, Result<Reply, Status>> {
+    match call.operation.kind {
+        CallKind::Unary | CallKind::ServerStreaming => Box::pin(async move {
+            let message = call.input.next().await;
+            if let Some(message) = &message {
+                check(message)?;
             }
+            call.input = futures::stream::iter(message).boxed();
+            next.oneshot(call).await
+        }),
+        CallKind::ClientStreaming | CallKind::Bidi => {
+            let failure: Arc<Mutex<Option<Status>>> = Arc::default();
+            let seen = failure.clone();
+            call.input = call
+                .input
+                .take_while(move |message| {
+                    let verdict = check(message);
+                    let ok = verdict.is_ok();
+                    if let Err(status) = verdict {
+                        if let Ok(mut slot) = seen.lock() {
+                            *slot = Some(status);
+                        }
+                    }
+                    futures::future::ready(ok)
+                })
+                .boxed();
+            let take = move |failure: &Arc<Mutex<Option<Status>>>| {
+                failure.lock().ok().and_then(|mut slot| slot.take())
+            };
+            Box::pin(async move {
+                let reply = next.oneshot(call).await;
+                if let Some(status) = take(&failure) {
+                    return Err(status);
+                }
+                let mut reply = reply?;
+                let ended = failure.clone();
+                let messages = reply
+                    .messages
+                    .map(move |item| match take(&failure) {
+                        Some(status) => Err(status),
+                        None => item,
+                    })
+                    .chain(
+                        futures::stream::once(async move { take(&ended) })
+                            .filter_map(|status| futures::future::ready(status.map(Err))),
+                    );
+                // Nothing after the first error.
+                reply.messages = crate::call::until_error(messages.boxed());
+                Ok(reply)
+            })
         }
     }
 }

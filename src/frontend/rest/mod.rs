@@ -258,6 +258,7 @@ pub(crate) async fn read_body(
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(Status::payload_too_large(limit)),
+        Err(e) if crate::server::timed_out(&*e) => Err(Status::request_timeout()),
         Err(_) => Err(Status::invalid_argument(
             "the request body could not be read",
         )),
@@ -356,23 +357,11 @@ fn streaming_input(
     .boxed()
 }
 
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-    "content-type",
-];
+/// Headers that never become metadata besides the hop-by-hop ones: gRPC sets them itself.
+const NOT_METADATA: [&str; 2] = ["host", "content-type"];
 
 /// Request headers forwarded as gRPC metadata: the allow-list, and `grpc-metadata-*` with the
-/// prefix removed; never hop-by-hop headers.
+/// prefix removed; never hop-by-hop headers (also those the request's `Connection` names).
 pub fn forward_metadata(headers: &HeaderMap, allow: &[HeaderName]) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
@@ -380,9 +369,12 @@ pub fn forward_metadata(headers: &HeaderMap, allow: &[HeaderName]) -> HeaderMap 
             Some(stripped) => HeaderName::from_bytes(stripped.as_bytes()).ok(),
             None => allow.contains(name).then(|| name.clone()),
         };
-        if let Some(target) =
-            target.filter(|t| !HOP_BY_HOP.contains(&t.as_str()) && !t.as_str().starts_with("grpc-"))
-        {
+        if let Some(target) = target.filter(|t| {
+            !NOT_METADATA.contains(&t.as_str())
+                && !t.as_str().starts_with("grpc-")
+                && !crate::hop_by_hop::is_hop_by_hop(t, headers)
+                && !crate::hop_by_hop::is_hop_by_hop(name, headers)
+        }) {
             out.append(target, value.clone());
         }
     }
