@@ -404,6 +404,17 @@ async fn jwt_tokens_and_the_attack_set() {
             c["aud"] = json!("someone-else");
             rsa_token("k1", &c)
         }),
+        // A configured issuer or audience makes the claim required.
+        ("no iss", {
+            let mut c = good_claims();
+            c.as_object_mut().unwrap().remove("iss");
+            rsa_token("k1", &c)
+        }),
+        ("no aud", {
+            let mut c = good_claims();
+            c.as_object_mut().unwrap().remove("aud");
+            rsa_token("k1", &c)
+        }),
         ("tampered payload", {
             let mut c = good_claims();
             c["sub"] = json!("admin");

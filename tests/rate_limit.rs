@@ -213,8 +213,8 @@ fn hex(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_gateways_share_one_limit_in_redis() {
     let mut redis = RedisServer::start().await;
-    let extra = "rate_limiting:\n  redis: ${REDIS}\nrate_limits:\n  - {key: global, requests: 5, per: 60s}\n";
-    let vars = [("REDIS", redis.url.clone())];
+    let extra = "rate_limiting:\n  redis: ${REDIS}\nrate_limits:\n  - {key: global, requests: 5, per: 60s}\nadmin:\n  token: ${ADMIN}\n";
+    let vars = [("REDIS", redis.url.clone()), ("ADMIN", "sesame".to_owned())];
     let one = Pins::start_with(extra, &vars, &[("rest.yaml", THINGS)]).await;
     let two = Pins::start_with(extra, &vars, &[("rest.yaml", THINGS)]).await;
     let mut allowed = 0;
@@ -232,7 +232,10 @@ async fn two_gateways_share_one_limit_in_redis() {
     // Redis goes away: fail open (the default) lets calls through, and says so.
     redis.stop();
     assert_eq!(echo(&one, &[]).await.status(), 200);
-    let metrics = reqwest::get(one.gateway.url("/_rosetta/metrics"))
+    let metrics = reqwest::Client::new()
+        .get(one.gateway.url("/_rosetta/metrics"))
+        .bearer_auth("sesame")
+        .send()
         .await
         .unwrap()
         .text()

@@ -93,18 +93,26 @@ impl RestBackend {
     }
 
     /// The URL of `target` (a path, escaped, and maybe `?query`) below the backend's address.
-    fn url_of(&self, target: &str) -> reqwest::Url {
+    /// A path that could climb out of it is refused: URL libraries and servers resolve `.` and
+    /// `..` segments (RFC 3986 section 5.2.4), in their `%2E` spellings too, and some servers
+    /// also split segments at a decoded `%2F` or `\`.
+    fn url_of(&self, target: &str) -> Result<reqwest::Url, Status> {
         let (path, query) = match target.split_once('?') {
             Some((path, query)) => (path, Some(query)),
             None => (target, None),
         };
+        if path.split('/').any(climbs) {
+            return Err(Status::invalid_argument(
+                "the path has a `.` or `..` segment; a request never leaves its route",
+            ));
+        }
         let mut url = self.base_url.clone();
         url.set_path(&format!(
             "{}{path}",
             self.base_url.path().trim_end_matches('/')
         ));
         url.set_query(query.filter(|q| !q.is_empty()));
-        url
+        Ok(url)
     }
 
     async fn invoke(&self, mut call: Call) -> Result<Reply, Status> {
@@ -131,7 +139,7 @@ impl RestBackend {
         let request = http_request(rest, &input)?;
         let mut builder = self
             .client
-            .request(rest.method.clone(), self.url_of(&request.target))
+            .request(rest.method.clone(), self.url_of(&request.target)?)
             .headers(call.metadata)
             .headers(request.headers)
             .header(http::header::ACCEPT, "application/json");
@@ -211,7 +219,7 @@ impl RestBackend {
         };
         let method = Method::from_bytes(text("method").as_bytes())
             .map_err(|_| Status::invalid_argument("not an HTTP method"))?;
-        let url = self.url_of(&format!("{}?{}", text("path"), text("query")));
+        let url = self.url_of(&format!("{}?{}", text("path"), text("query")))?;
         let body = match request.get_field_by_name("body").as_deref() {
             Some(Value::Bytes(b)) => b.clone(),
             _ => Bytes::new(),
@@ -260,6 +268,8 @@ impl RestBackend {
                 (status, headers, Bytes::from(body))
             }
         };
+        let mut headers = headers;
+        crate::hop_by_hop::remove(&mut headers);
         let status = status.as_u16() as i32;
         let mut answer = DynamicMessage::new(call.operation.method.output());
         answer.set_field_by_name("status", Value::I32(status));
@@ -300,6 +310,15 @@ pub(crate) fn send_error(e: reqwest::Error) -> Status {
     } else {
         Status::unavailable("the backend is unavailable")
     }
+}
+
+/// Whether an escaped path segment is a dot-segment once decoded, or holds one between
+/// separators that a server may decode (`..%2F`, `%2e%2e%5C`).
+fn climbs(segment: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+    decoded
+        .split(['/', '\\'])
+        .any(|part| part == "." || part == "..")
 }
 
 /// The URL and body of the request for one input message.

@@ -45,7 +45,12 @@ pub struct GrpcFrontend {
 
 impl GrpcFrontend {
     /// Serves `targets` (by method full name); `pool` holds their descriptors.
-    pub fn new(targets: HashMap<String, GrpcTarget>, pool: &DescriptorPool) -> Self {
+    /// `max_message`: the largest request message accepted.
+    pub fn new(
+        targets: HashMap<String, GrpcTarget>,
+        pool: &DescriptorPool,
+        max_message: usize,
+    ) -> Self {
         let mut services: Vec<ServiceDescriptor> = Vec::new();
         for target in targets.values() {
             let service = target.operation.method.parent_service();
@@ -55,7 +60,7 @@ impl GrpcFrontend {
         }
         services.sort_by(|a, b| a.full_name().cmp(b.full_name()));
         let handler: Arc<dyn Handler<Message>> = Arc::new(Relay(Arc::new(targets)));
-        let mut router = server::router(&services, handler);
+        let mut router = server::router_with_limit(&services, handler, max_message);
 
         let names: Vec<String> = services.iter().map(|s| s.full_name().to_owned()).collect();
         let files = file_set(&services, pool);
@@ -174,12 +179,30 @@ impl Handler<Message> for Relay {
                 body: None,
                 peer,
             });
-            // A broken request stream ends the input; the backend sees fewer messages and the
-            // client already knows its stream broke.
+            // A broken request stream (a message over the size limit, a bad frame) ends the
+            // input, and the call fails with its status: the backend saw fewer messages.
+            let broken: Arc<std::sync::Mutex<Option<tonic::Status>>> = Arc::default();
+            let seen = broken.clone();
             let input = messages
+                .map(move |item| {
+                    item.map_err(|status| {
+                        // tonic reports a message over the size limit as OUT_OF_RANGE; the
+                        // gRPC spec (doc/statuscodes.md) says RESOURCE_EXHAUSTED.
+                        let status = match status.code() {
+                            tonic::Code::OutOfRange => {
+                                tonic::Status::resource_exhausted(status.message())
+                            }
+                            _ => status,
+                        };
+                        if let Ok(mut slot) = seen.lock() {
+                            slot.get_or_insert(status);
+                        }
+                    })
+                })
                 .take_while(|item| futures::future::ready(item.is_ok()))
                 .filter_map(|item| futures::future::ready(item.ok()))
                 .boxed();
+            let input_error = move || broken.lock().ok().and_then(|mut slot| slot.take());
             let call = Call::for_request(
                 target.operation.clone(),
                 input,
@@ -188,9 +211,11 @@ impl Handler<Message> for Relay {
                 target.timeout,
             )
             .map_err(|s| to_tonic(&s))?;
-            let reply = call::invoke(&target.invoker, call)
-                .await
-                .map_err(|s| to_tonic(&s))?;
+            let reply = call::invoke(&target.invoker, call).await;
+            if let Some(status) = input_error() {
+                return Err(status);
+            }
+            let reply = reply.map_err(|s| to_tonic(&s))?;
             let messages = reply
                 .messages
                 .map(|item| item.map_err(|status| to_tonic(&status)))

@@ -25,21 +25,6 @@ use crate::status::Status;
 /// The full name of the proxy operation's method.
 pub const FORWARD: &str = "rosetta.proxy.Proxy.Forward";
 
-/// Headers that belong to one connection, never relayed (RFC 9110 section 7.6.1), and the
-/// ones the HTTP stack sets itself.
-const HOP_BY_HOP: [&str; 10] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-];
-
 /// One proxied path prefix.
 pub struct ProxyRoute {
     pub prefix: String,
@@ -153,7 +138,7 @@ pub fn headers_of(message: &DynamicMessage) -> HeaderMap {
     out
 }
 
-/// A `headers` field's value, hop-by-hop headers left out.
+/// A `headers` field's value (the caller has removed the hop-by-hop headers).
 pub fn header_list(message: &DynamicMessage, headers: &HeaderMap) -> Value {
     use prost_reflect::{Kind, ReflectMessage};
     let desc = match message
@@ -167,7 +152,6 @@ pub fn header_list(message: &DynamicMessage, headers: &HeaderMap) -> Value {
     Value::List(
         headers
             .iter()
-            .filter(|(name, _)| !HOP_BY_HOP.contains(&name.as_str()))
             .map(|(name, value)| {
                 let mut header = DynamicMessage::new(desc.clone());
                 header.set_field_by_name("name", Value::String(name.as_str().to_owned()));
@@ -193,6 +177,7 @@ impl ProxyRoute {
         let body = rest::read_body(body, &parts.headers, self.max_body).await?;
         let mut headers = parts.headers.clone();
         headers.remove(http::header::HOST);
+        crate::hop_by_hop::remove(&mut headers);
         self.request_headers.apply(&mut headers);
         let mut message = DynamicMessage::new(self.operation.method.input());
         message.set_field_by_name("method", Value::String(parts.method.as_str().to_owned()));
@@ -225,9 +210,7 @@ impl ProxyRoute {
             _ => StatusCode::BAD_GATEWAY,
         };
         let mut headers = headers_of(&answer);
-        for name in HOP_BY_HOP {
-            headers.remove(name);
-        }
+        crate::hop_by_hop::remove(&mut headers);
         self.response_headers.apply(&mut headers);
         let body = match answer.get_field_by_name("body").as_deref() {
             Some(Value::Bytes(bytes)) => bytes.clone(),

@@ -29,10 +29,20 @@ pub trait Handler<M = DynamicMessage>: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<tonic::Response<ResponseStream<M>>, Status>>;
 }
 
-/// An axum router that serves `services` with `handler`.
+/// An axum router that serves `services` with `handler`, messages up to tonic's default size.
 pub fn router<M: WireMessage>(
     services: &[ServiceDescriptor],
     handler: Arc<dyn Handler<M>>,
+) -> axum::Router {
+    router_with_limit(services, handler, 4 << 20)
+}
+
+/// [`router`], with request messages up to `max_message` bytes (a larger one is
+/// RESOURCE_EXHAUSTED).
+pub fn router_with_limit<M: WireMessage>(
+    services: &[ServiceDescriptor],
+    handler: Arc<dyn Handler<M>>,
+    max_message: usize,
 ) -> axum::Router {
     let methods: Arc<HashMap<String, MethodDescriptor>> = Arc::new(
         services
@@ -58,6 +68,7 @@ pub fn router<M: WireMessage>(
             let codec = DescriptorCodec::<M>::new(method.input());
             let dispatch = Dispatch { method, handler };
             Grpc::new(codec)
+                .max_decoding_message_size(max_message)
                 .streaming(dispatch, request)
                 .await
                 .map(Body::new)

@@ -38,8 +38,19 @@ impl Jwt {
         let mut validation = Validation::new(header.alg);
         validation.leeway = self.leeway.as_secs();
         validation.validate_nbf = true;
-        let required: &[&str] = if self.require_exp { &["exp"] } else { &[] };
-        validation.set_required_spec_claims(required);
+        // jsonwebtoken checks `iss` and `aud` only when the token has them: a configured
+        // issuer or audience makes the claim required.
+        let required = [
+            ("exp", self.require_exp),
+            ("iss", self.issuer.is_some()),
+            ("aud", !self.audience.is_empty()),
+        ];
+        let required: Vec<&str> = required
+            .iter()
+            .filter(|(_, wanted)| *wanted)
+            .map(|(claim, _)| *claim)
+            .collect();
+        validation.set_required_spec_claims(&required);
         match &self.issuer {
             Some(issuer) => validation.set_issuer(&[issuer]),
             None => validation.iss = None,

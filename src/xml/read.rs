@@ -148,11 +148,15 @@ impl<'a> Reader<'a> {
         e: BytesStart<'a>,
         empty: bool,
     ) -> Result<Start<'a>, XmlError> {
+        let at_document_level = self.children.len() == 1;
         let count = self
             .children
             .last_mut()
             .expect("the document level is never closed");
         *count += 1;
+        if at_document_level && *count > 1 {
+            return Err(XmlError::new("content after the document element"));
+        }
         if *count > self.limits.max_children {
             return Err(XmlError::new(format!(
                 "an element has more than {} children",
@@ -221,6 +225,25 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips the rest of an element whose start was read.
+    /// Reads the rest of the document: what is left of the open elements, unread, then
+    /// nothing but white space, comments and processing instructions after the document
+    /// element. A second root element, or text after the first, makes the document
+    /// ill-formed (XML 1.0 section 2.1).
+    pub(crate) fn finish(&mut self) -> Result<(), XmlError> {
+        while self.children.len() > 1 {
+            self.next()?;
+        }
+        loop {
+            match self.reader.read_event() {
+                Ok(Event::Eof) => return Ok(()),
+                Ok(Event::Text(t)) if t.iter().all(u8::is_ascii_whitespace) => {}
+                Ok(Event::Comment(_) | Event::PI(_)) => {}
+                Ok(_) => return Err(XmlError::new("content after the document element")),
+                Err(e) => return Err(XmlError::new(format!("not well-formed XML: {e}"))),
+            }
+        }
+    }
+
     pub(crate) fn skip(&mut self, start: &Start) -> Result<(), XmlError> {
         if start.empty {
             return Ok(());
@@ -651,7 +674,11 @@ impl Decoder<'_> {
             };
             match section.local {
                 "Header" => self.content(&mut reader, &section, xml, &[Role::Header], &mut out)?,
-                "Body" => return self.body(&mut reader, &section, body, xml, out, faults),
+                "Body" => {
+                    let response = self.body(&mut reader, &section, body, xml, out, faults)?;
+                    reader.finish()?;
+                    return Ok(response);
+                }
                 _ => reader.skip(&section)?,
             }
         }

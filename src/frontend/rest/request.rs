@@ -78,7 +78,12 @@ fn query_bindings(route: &Route, query: &str, out: &mut Vec<Binding>) -> Result<
     let input = route.operation.method.input();
     let ignore_unknown = route.mapping.ignore_unknown_query_params;
     let mut seen = HashSet::new();
-    for (key, text) in form_urlencoded::parse(query.as_bytes()) {
+    for pair in crate::frontend::query_pairs(query) {
+        let (key, text) = pair.map_err(|key| {
+            Status::invalid_argument(format!(
+                "query parameter `{key}` is not valid UTF-8 once unescaped"
+            ))
+        })?;
         let (name, map_key) = match key.strip_suffix(']').and_then(|k| k.split_once('[')) {
             Some((name, map_key)) => (name, Some(map_key)),
             None => (key.as_ref(), None),

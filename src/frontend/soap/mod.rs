@@ -195,6 +195,7 @@ impl SoapEndpoint {
             })?;
             let input = target.operation.method.input();
             let json = read_object(&mut reader, &operation, &input).map_err(|e| bad(version, e))?;
+            reader.finish().map_err(|e| bad(version, e))?;
             let json = serde_json::to_vec(&json)
                 .map_err(|e| (version, Status::internal(e.to_string())))?;
             return Ok((version, name, json));
