@@ -103,58 +103,57 @@ fn spreads<'d>(set: &'d SelectionSet, out: &mut Vec<(&'d Name, Pos)>) {
 }
 
 /// The document's fragments, each after every fragment it spreads; a cycle is an error at the
-/// spread that closes it. An iterative depth-first walk: a chain of thousands of fragments must
-/// not use the stack.
+/// spread that closes it. An iterative depth-first walk over fragments numbered once, so that a
+/// chain of thousands of fragments uses no stack and hashes each name once.
 fn fragment_order(document: &ExecutableDocument) -> Result<Vec<&Name>, ServerError> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        Open,
-        Done,
-    }
-    let edges: HashMap<&Name, Vec<(&Name, Pos)>> = document
-        .fragments
+    // Sorted, so that of several cycles the same one is always named.
+    let mut names: Vec<&Name> = document.fragments.keys().collect();
+    names.sort();
+    let index: HashMap<&Name, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let edges: Vec<Vec<(usize, Pos)>> = names
         .iter()
-        .map(|(name, fragment)| {
+        .map(|name| {
             let mut out = Vec::new();
-            spreads(&fragment.node.selection_set.node, &mut out);
-            out.retain(|(to, _)| document.fragments.contains_key(*to));
-            (name, out)
+            spreads(&document.fragments[*name].node.selection_set.node, &mut out);
+            out.into_iter()
+                .filter_map(|(to, pos)| Some((*index.get(to)?, pos)))
+                .collect()
         })
         .collect();
-    let mut marks: HashMap<&Name, Mark> = HashMap::with_capacity(edges.len());
-    let mut order = Vec::with_capacity(edges.len());
-    // Sorted, so that of several cycles the same one is always named.
-    let mut roots: Vec<&Name> = edges.keys().copied().collect();
-    roots.sort();
-    for root in roots {
-        if marks.contains_key(root) {
+    const NEW: u8 = 0;
+    const OPEN: u8 = 1;
+    const DONE: u8 = 2;
+    let mut marks = vec![NEW; names.len()];
+    let mut order = Vec::with_capacity(names.len());
+    for root in 0..names.len() {
+        if marks[root] != NEW {
             continue;
         }
         // (fragment, index of its next edge to follow)
         let mut stack = vec![(root, 0usize)];
-        marks.insert(root, Mark::Open);
-        while let Some((name, next)) = stack.last_mut() {
-            let name: &Name = name;
-            match edges[name].get(*next) {
+        marks[root] = OPEN;
+        while let Some((at, next)) = stack.last_mut() {
+            let at = *at;
+            match edges[at].get(*next) {
                 Some(&(to, pos)) => {
                     *next += 1;
-                    match marks.get(to) {
-                        Some(Mark::Open) => {
+                    match marks[to] {
+                        OPEN => {
                             return Err(ServerError::new(
-                                format!("Cannot spread fragment \"{to}\" within itself"),
+                                format!("Cannot spread fragment \"{}\" within itself", names[to]),
                                 Some(pos),
                             ))
                         }
-                        Some(Mark::Done) => {}
-                        None => {
-                            marks.insert(to, Mark::Open);
+                        DONE => {}
+                        _ => {
+                            marks[to] = OPEN;
                             stack.push((to, 0));
                         }
                     }
                 }
                 None => {
-                    marks.insert(name, Mark::Done);
-                    order.push(name);
+                    marks[at] = DONE;
+                    order.push(names[at]);
                     stack.pop();
                 }
             }

@@ -3,7 +3,7 @@
 //! Root fields decode their arguments into the canonical call, and replies come back as proto3
 //! JSON, which is already the GraphQL form of every scalar of section 4.
 
-mod cost;
+pub mod cost;
 mod endpoint;
 pub mod schema;
 mod variables;

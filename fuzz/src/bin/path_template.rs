@@ -1,0 +1,3 @@
+fn main() {
+    afl::fuzz!(|data: &[u8]| rosetta_fuzz::targets::path_template(data));
+}

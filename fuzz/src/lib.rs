@@ -1,0 +1,2 @@
+//! rosetta's fuzz targets; see `targets` and `fuzz/run`.
+pub mod targets;
