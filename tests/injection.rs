@@ -106,15 +106,7 @@ async fn injections_are_blocked_or_logged_on_every_frontend() {
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
 
     // Counted per rule and action.
-    let metrics = reqwest::Client::new()
-        .get(pins.gateway.url("/_rosetta/metrics"))
-        .bearer_auth("sesame")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = pins.gateway.metrics("sesame").await;
     for line in [
         "rosetta_injection_detected_total{rule=\"sql\",action=\"blocked\"} 2",
         "rosetta_injection_detected_total{rule=\"command\",action=\"blocked\"} 2",

@@ -232,15 +232,7 @@ async fn two_gateways_share_one_limit_in_redis() {
     // Redis goes away: fail open (the default) lets calls through, and says so.
     redis.stop();
     assert_eq!(echo(&one, &[]).await.status(), 200);
-    let metrics = reqwest::Client::new()
-        .get(one.gateway.url("/_rosetta/metrics"))
-        .bearer_auth("sesame")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = one.gateway.metrics("sesame").await;
     assert!(
         metrics.contains("\nrosetta_rate_limit_redis_failures_total 1\n"),
         "{metrics}"

@@ -38,6 +38,15 @@ impl RunningGateway {
         format!("{}{}", self.base, path)
     }
 
+    /// `GET /_rosetta/metrics` with the admin token (gateway.yaml's `admin.token`).
+    #[allow(dead_code)] // not every test binary reads the metrics
+    pub async fn metrics(&self, token: &str) -> String {
+        let request = reqwest::Client::new()
+            .get(self.url("/_rosetta/metrics"))
+            .bearer_auth(token);
+        request.send().await.unwrap().text().await.unwrap()
+    }
+
     /// The JSON answer to a GraphQL query posted to `/graphql`.
     #[allow(dead_code)] // not every test binary asks GraphQL
     pub async fn graphql(&self, query: &str) -> serde_json::Value {
