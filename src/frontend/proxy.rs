@@ -209,8 +209,8 @@ impl ProxyRoute {
             }
             _ => StatusCode::BAD_GATEWAY,
         };
+        // The backend has removed the hop-by-hop headers of its response.
         let mut headers = headers_of(&answer);
-        crate::hop_by_hop::remove(&mut headers);
         self.response_headers.apply(&mut headers);
         let body = match answer.get_field_by_name("body").as_deref() {
             Some(Value::Bytes(bytes)) => bytes.clone(),
