@@ -390,7 +390,10 @@ async fn slow_clients_are_cut_off_in_time() {
         .find(|l| l.starts_with("Max open files"))
         .unwrap();
     let numbers: Vec<&str> = files.split_whitespace().skip(3).take(2).collect();
-    assert_eq!(numbers[0], numbers[1], "{files}");
+    // An unlimited hard limit leaves the soft one at the kernel's own bound (nr_open).
+    let raised = numbers[0] == numbers[1]
+        || (numbers[1] == "unlimited" && numbers[0].parse::<u64>().is_ok_and(|n| n > 65_536));
+    assert!(raised, "{files}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
