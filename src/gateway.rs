@@ -435,7 +435,10 @@ pub fn build(
             header_count_limit(config, diags),
             config.gateway.limits.max_header_bytes.0 as usize,
         ),
-        listener: crate::server::Settings::new(&config.gateway.limits),
+        listener: crate::server::Settings::new(
+            &config.gateway.limits,
+            &security.store.trusted_proxies,
+        ),
         guards: served_guards,
         limits: security.store.clone(),
         injections: security.injections.clone(),

@@ -49,11 +49,15 @@ pub struct Settings {
     pub max_connections: usize,
     /// `None`: no bound per client.
     pub max_connections_per_client: Option<usize>,
+    /// Peers not held to the bound per client: the trusted proxies, whose connections carry
+    /// many clients.
+    pub proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
-    pub fn new(limits: &LimitsConfig) -> Self {
+    pub fn new(limits: &LimitsConfig, proxies: &[ipnet::IpNet]) -> Self {
         Settings {
+            proxies: proxies.to_vec(),
             header_read_timeout: limits.header_read_timeout.0,
             body_idle_timeout: limits.body_idle_timeout.0,
             request_timeout: Some(limits.request_timeout.0).filter(|d| !d.is_zero()),
@@ -61,12 +65,6 @@ impl Settings {
             max_connections: limits.max_connections,
             max_connections_per_client: Some(limits.max_connections_per_client).filter(|n| *n > 0),
         }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings::new(&LimitsConfig::default())
     }
 }
 
@@ -148,6 +146,7 @@ struct Admission {
     per_client: Mutex<HashMap<IpAddr, usize>>,
     max: usize,
     max_per_client: Option<usize>,
+    proxies: Vec<ipnet::IpNet>,
 }
 
 impl Admission {
@@ -157,6 +156,7 @@ impl Admission {
             per_client: Mutex::new(HashMap::new()),
             max: settings.max_connections,
             max_per_client: settings.max_connections_per_client,
+            proxies: settings.proxies.clone(),
         }
     }
 
@@ -166,7 +166,10 @@ impl Admission {
             return None;
         }
         let client = client_of(ip);
-        if let Some(most) = self.max_per_client {
+        let counted = self
+            .max_per_client
+            .filter(|_| !self.proxies.iter().any(|p| p.contains(&ip)));
+        if let Some(most) = counted {
             let mut per_client = self.per_client.lock().unwrap_or_else(|e| e.into_inner());
             let count = per_client.entry(client).or_insert(0);
             if *count >= most {
@@ -178,7 +181,7 @@ impl Admission {
         }
         Some(Permit {
             admission: self.clone(),
-            client,
+            client: counted.map(|_| client),
         })
     }
 }
@@ -202,22 +205,23 @@ fn client_of(ip: IpAddr) -> IpAddr {
 /// upgrade to WebSocket).
 struct Permit {
     admission: Arc<Admission>,
-    client: IpAddr,
+    /// The address counted against the bound per client, if one was.
+    client: Option<IpAddr>,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
         self.admission.open.fetch_sub(1, Ordering::AcqRel);
-        if self.admission.max_per_client.is_some() {
+        if let Some(client) = self.client {
             let mut per_client = self
                 .admission
                 .per_client
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            if let Some(count) = per_client.get_mut(&self.client) {
+            if let Some(count) = per_client.get_mut(&client) {
                 *count -= 1;
                 if *count == 0 {
-                    per_client.remove(&self.client);
+                    per_client.remove(&client);
                 }
             }
         }

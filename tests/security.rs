@@ -383,6 +383,24 @@ async fn slow_clients_are_cut_off_in_time() {
     assert_eq!(read_response(&mut other).await.0, 405);
     drop(held);
 
+    // A trusted proxy (a load balancer) carries many clients: it is not held to the bound.
+    let behind = "limits:\n  max_connections_per_client: 1\nrate_limiting:\n  trusted_proxies: [127.0.0.3]\n";
+    let balanced = Pins::start_with(behind, &[], &[("rest.yaml", THINGS)]).await;
+    let addr = balanced.gateway.addr;
+    let _first = connect_from("127.0.0.3", addr).await.unwrap();
+    let mut second = connect_from("127.0.0.3", addr).await.unwrap();
+    second
+        .write_all(
+            b"GET /pins.v1.Things/GetThing HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut second).await.0, 405);
+    let _one = connect_from("127.0.0.4", addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut two = connect_from("127.0.0.4", addr).await.unwrap();
+    assert!(closed_within(&mut two, Duration::from_millis(500)).await);
+
     // The process may open as many files as its hard limit allows.
     let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
     let files = limits

@@ -707,7 +707,8 @@ pub struct LimitsConfig {
     pub max_connections: usize,
     /// Most connections open at once from one client address (an IPv6 /64 counts as one
     /// address; default 512, `0` for no limit); a connection beyond is closed at once. It is
-    /// the peer's address: behind a load balancer, raise it or set 0.
+    /// the peer's address: `rate_limiting.trusted_proxies` (a load balancer) are not held to
+    /// it.
     #[serde(default = "default_max_connections_per_client")]
     pub max_connections_per_client: usize,
 }
