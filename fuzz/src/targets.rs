@@ -218,9 +218,19 @@ pub fn xml_request(data: &[u8]) {
 }
 
 /// An envelope to the demo SOAP service, which reads it the way the SOAP backend reads
-/// responses and faults.
+/// responses and faults; the first byte picks the operation (its SOAPAction), without which
+/// the service would refuse every envelope before reading it.
 pub fn soap_envelope(data: &[u8]) {
-    send(&WORLD.countries, post("/countries", "text/xml", data));
+    const ACTIONS: [&str; 3] = ["CapitalCity", "FullCountryInfo", "ListOfCountryNamesByName"];
+    let Some((first, envelope)) = data.split_first() else {
+        return;
+    };
+    let mut request = post("/countries", "text/xml", envelope);
+    let action = ACTIONS[usize::from(*first) % ACTIONS.len()];
+    if let Ok(value) = http::HeaderValue::from_str(&format!("\"{action}\"")) {
+        request.headers_mut().insert("soapaction", value);
+    }
+    send(&WORLD.countries, request);
 }
 
 /// A GraphQL request to the demo endpoint: the body as sent (JSON with `query`, `variables`,
