@@ -14,8 +14,11 @@ use rosetta::config::{Diagnostics, Files};
 use rosetta::protojson::{json_to_wire, wire_to_json, JsonOptions, Plan};
 use tower::ServiceExt;
 
+/// A target: one input in, nothing out.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name `fuzz/run` takes.
-pub const TARGETS: [(&str, fn(&[u8])); 9] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("path_template", path_template),
     ("rest_request", rest_request),
     ("json_to_proto", json_to_proto),
