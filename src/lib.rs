@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod hop_by_hop;
 pub mod pattern;
 pub mod protojson;
+pub mod query_string;
 pub mod registry;
 pub mod server;
 pub mod stages;

@@ -365,7 +365,7 @@ impl CacheStage {
             .query()
             .filter(|_| !self.credential_query.is_empty())
         {
-            for (key, value) in crate::frontend::query_pairs(query).flatten() {
+            for (key, value) in crate::query_string::pairs(query).flatten() {
                 if self.credential_query.iter().any(|q| *q == key) {
                     seen.extend_from_slice(b"?");
                     seen.extend_from_slice(key.as_bytes());

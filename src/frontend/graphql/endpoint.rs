@@ -445,7 +445,7 @@ fn query_params(query: &str) -> Result<Params, Refused> {
             format!("`{what}` is not a JSON object: {e}"),
         )
     };
-    for pair in crate::frontend::query_pairs(query) {
+    for pair in crate::query_string::pairs(query) {
         let (key, value) = pair.map_err(|key| {
             Refused(
                 StatusCode::BAD_REQUEST,

@@ -78,7 +78,7 @@ fn query_bindings(route: &Route, query: &str, out: &mut Vec<Binding>) -> Result<
     let input = route.operation.method.input();
     let ignore_unknown = route.mapping.ignore_unknown_query_params;
     let mut seen = HashSet::new();
-    for pair in crate::frontend::query_pairs(query) {
+    for pair in crate::query_string::pairs(query) {
         let (key, text) = pair.map_err(|key| {
             Status::invalid_argument(format!(
                 "query parameter `{key}` is not valid UTF-8 once unescaped"

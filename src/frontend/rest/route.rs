@@ -70,7 +70,7 @@ impl VersionSource {
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.trim().to_owned()),
-            VersionSource::Query(name) => crate::frontend::query_pairs(parts.uri.query()?)
+            VersionSource::Query(name) => crate::query_string::pairs(parts.uri.query()?)
                 .flatten()
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.into_owned()),
