@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use prost::Message;
 use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
 use rosetta::config::{Diagnostics, Files, Pos};
-use rosetta::frontend::rest::{request, response};
+use rosetta::frontend::rest::request;
 use rosetta::protojson::{json_to_wire, wire_to_json, JsonOptions, Plan};
 use rosetta::registry::proto::{self, SchemaRequest};
 
@@ -140,7 +140,7 @@ fn protobuf_to_json_via_dynamic(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(name), &wire, |b, wire| {
             b.iter(|| {
                 let message = DynamicMessage::decode(desc.clone(), wire.as_slice()).unwrap();
-                response::message_json(&message, &options).unwrap()
+                rosetta::protojson::message_json(&message, &options).unwrap()
             })
         });
     }

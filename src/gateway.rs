@@ -27,12 +27,12 @@ use crate::config::{
 };
 use crate::frontend::graphql::{self, EndpointOptions, Root, RootField, Target};
 use crate::frontend::grpc::{GrpcFrontend, GrpcTarget};
-use crate::frontend::proxy::{self, ProxyRoute};
+use crate::frontend::proxy::ProxyRoute;
 use crate::frontend::rest::matcher::{Lookup, Matcher};
-use crate::frontend::rest::route::{self, MappingSettings, Route, RuleSpec};
-use crate::frontend::rest::template;
+use crate::frontend::rest::route::{self, MappingSettings, Route};
 use crate::frontend::rest::RestFrontend;
 use crate::frontend::soap::{SoapEndpoint, SoapTarget};
+use crate::http_rule::{self, template, RuleSpec};
 use crate::protojson::{JsonOptions, Plan};
 use crate::registry::openapi::{self, ImportedRule};
 use crate::registry::proto::{self, Compiled, SchemaRequest};
@@ -271,7 +271,7 @@ pub fn build(
         .mappings
         .iter()
         .any(|m| m.config.proxy.is_some())
-        .then(|| proxy::operation(&mut compiled.pool));
+        .then(|| crate::relay::operation(&mut compiled.pool));
     let mut proxies = Vec::new();
     let mut callables = compose::Callables::new();
     for (mapping, made_backend) in config.mappings.iter().zip(made_backends) {
@@ -1111,7 +1111,7 @@ fn rest_backend(
         let Some(method) = select_method(methods, selector, &pos(selector), diags) else {
             continue;
         };
-        match route::config_rules(rule, &pos(selector), &pos) {
+        match http_rule::config_rules(rule, &pos(selector), &pos) {
             Ok(mut specs) => {
                 written.insert(method.full_name().to_owned(), specs.remove(0));
             }
@@ -1136,7 +1136,11 @@ fn rest_backend(
             });
         let spec = written
             .remove(method.full_name())
-            .or_else(|| route::annotation_rules(method, &origin).into_iter().next())
+            .or_else(|| {
+                http_rule::annotation_rules(method, &origin)
+                    .into_iter()
+                    .next()
+            })
             .or(imported);
         let Some(spec) = spec else {
             diags.warn(Diagnostic::at(
@@ -1148,7 +1152,7 @@ fn rest_backend(
             ));
             continue;
         };
-        match route::resolve(&spec, method) {
+        match http_rule::resolve(&spec, method) {
             Ok(resolved) => {
                 calls.insert(
                     method.full_name().to_owned(),
@@ -1425,7 +1429,7 @@ fn mapping_routes(
             ));
             continue;
         }
-        match route::config_rules(rule, &pos(selector), &pos) {
+        match http_rule::config_rules(rule, &pos(selector), &pos) {
             Ok(specs) => {
                 let entry =
                     overrides
@@ -1482,13 +1486,13 @@ fn mapping_routes(
                 .map(|(_, spec)| spec.clone());
             specs.splice(
                 0..0,
-                route::annotation_rules(&method, &declared)
+                http_rule::annotation_rules(&method, &declared)
                     .into_iter()
                     .chain(given),
             );
         }
         if specs.is_empty() && mapping.config.options.auto_routes {
-            specs.push(route::auto_rule(&method, &declared, is_soap));
+            specs.push(http_rule::auto_rule(&method, &declared, is_soap));
         }
         let operation = Operation::new(method.clone());
         let request_plan = plans.get(&method.input());
@@ -1500,7 +1504,7 @@ fn mapping_routes(
             if let Some(prefix) = &prefix {
                 spec.path.insert_str(0, prefix);
             }
-            match route::resolve(&spec, &method) {
+            match http_rule::resolve(&spec, &method) {
                 Ok(resolved) => routes.push(Route {
                     operation: operation.clone(),
                     http_method: spec.method.clone(),

@@ -154,7 +154,7 @@ fn pick(data: &[u8]) -> Option<(&'static MessageDescriptor, &[u8])> {
 /// The google.api.http path template parser.
 pub fn path_template(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = rosetta::frontend::rest::template::parse(text);
+        let _ = rosetta::http_rule::template::parse(text);
     }
 }
 

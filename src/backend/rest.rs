@@ -16,8 +16,8 @@ use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value
 
 use crate::backend::grpc::TlsSettings;
 use crate::call::{Call, Message, Reply};
-use crate::frontend::rest::route::BodyBinding;
-use crate::frontend::rest::template::{PathTemplate, Segment};
+use crate::http_rule::template::{PathTemplate, Segment};
+use crate::http_rule::BodyBinding;
 use crate::protojson::{json_to_wire, Plan};
 use crate::status::{Code, Status};
 
@@ -117,7 +117,7 @@ impl RestBackend {
 
     async fn invoke(&self, mut call: Call) -> Result<Reply, Status> {
         let operation = call.operation.clone();
-        if operation.full_name() == crate::frontend::proxy::FORWARD {
+        if operation.full_name() == crate::relay::FORWARD {
             return self.relay(call).await;
         }
         if operation.kind.streams_requests() {
@@ -163,7 +163,7 @@ impl RestBackend {
         if operation.kind.streams_responses() {
             let response_plan = rest.response_plan.clone();
             let max = self.settings.max_response;
-            let mut splitter = crate::frontend::rest::json_seq::JsonSplitter::new(max);
+            let mut splitter = crate::http_rule::json_seq::JsonSplitter::new(max);
             let messages = response
                 .bytes_stream()
                 .map(move |chunk| -> Vec<Result<Message, Status>> {
@@ -224,7 +224,7 @@ impl RestBackend {
             Some(Value::Bytes(b)) => b.clone(),
             _ => Bytes::new(),
         };
-        let headers = crate::frontend::proxy::headers_of(&request);
+        let headers = crate::relay::headers_of(&request);
         let (status, headers, body) = match &self.relay_client {
             Some(client) => {
                 let mut outgoing = http::Request::new(http_body_util::Full::new(body));
@@ -273,7 +273,7 @@ impl RestBackend {
         let status = status.as_u16() as i32;
         let mut answer = DynamicMessage::new(call.operation.method.output());
         answer.set_field_by_name("status", Value::I32(status));
-        let list = crate::frontend::proxy::header_list(&answer, &headers);
+        let list = crate::relay::header_list(&answer, &headers);
         answer.set_field_by_name("headers", list);
         answer.set_field_by_name("body", Value::Bytes(body));
         Ok(Reply {

@@ -276,3 +276,18 @@ impl MessagePlan {
         }
     }
 }
+
+/// The JSON of a message with `options` (the slow path: from a decoded message).
+pub fn message_json(
+    message: &prost_reflect::DynamicMessage,
+    options: &prost_reflect::SerializeOptions,
+) -> Result<bytes::Bytes, crate::status::Status> {
+    use bytes::BufMut;
+    let mut out = serde_json::Serializer::new(bytes::BytesMut::with_capacity(128).writer());
+    message
+        .serialize_with_options(&mut out, options)
+        .map_err(|e| {
+            crate::status::Status::internal(format!("cannot write the response as JSON: {e}"))
+        })?;
+    Ok(out.into_inner().into_inner().freeze())
+}

@@ -29,7 +29,7 @@ use prost_reflect::{DescriptorPool, MethodDescriptor};
 use crate::call::Invoker;
 use crate::call::{self, Call, Message, Origin};
 use crate::config::Pos;
-use crate::frontend::rest::response::message_json;
+use crate::protojson::message_json;
 use crate::protojson::{error_text, json_to_wire, wire_to_json, Plan};
 use crate::registry::{comments, Operation};
 use crate::status::{Status, CODE_NAMES};

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use http::Method;
 
-use super::template::{PathTemplate, Segment};
+use crate::http_rule::template::{PathTemplate, Segment};
 
 type Ends = HashMap<Option<String>, HashMap<Method, usize>>;
 
@@ -206,8 +206,8 @@ pub fn unescape(raw: &str, single_segment: bool) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::template::parse;
     use super::*;
+    use crate::http_rule::template::parse;
 
     fn matcher(routes: &[(&str, &str)]) -> Matcher {
         let mut m = Matcher::default();

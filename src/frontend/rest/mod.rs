@@ -1,31 +1,27 @@
 //! The REST/JSON frontend: routes HTTP requests by `google.api.http` rules and transcodes them
 //! to and from the canonical call (conventions section 3).
 
-pub(crate) mod json_seq;
 pub mod matcher;
 pub mod openapi;
 pub mod request;
 pub mod response;
 pub mod route;
-pub mod template;
 mod websocket;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, HeaderName, Method};
+use http::{HeaderMap, Method};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost_reflect::DescriptorPool;
-use tokio::time::Instant;
 
 use crate::call::{self, Call, MessageStream, Origin, ReplyStream};
+use crate::http_rule::json_seq::JsonSplitter;
 use crate::status::Status;
-use json_seq::JsonSplitter;
 use matcher::{Lookup, Matcher};
 use request::Binding;
 use response::Framing;
@@ -355,101 +351,4 @@ fn streaming_input(
         }
     })
     .boxed()
-}
-
-/// Headers that never become metadata besides the hop-by-hop ones: gRPC sets them itself.
-const NOT_METADATA: [&str; 2] = ["host", "content-type"];
-
-/// Request headers forwarded as gRPC metadata: the allow-list, and `grpc-metadata-*` with the
-/// prefix removed; never hop-by-hop headers (also those the request's `Connection` names).
-pub fn forward_metadata(headers: &HeaderMap, allow: &[HeaderName]) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    for (name, value) in headers {
-        let target = match name.as_str().strip_prefix("grpc-metadata-") {
-            Some(stripped) => HeaderName::from_bytes(stripped.as_bytes()).ok(),
-            None => allow.contains(name).then(|| name.clone()),
-        };
-        if let Some(target) = target.filter(|t| {
-            !NOT_METADATA.contains(&t.as_str())
-                && !t.as_str().starts_with("grpc-")
-                && !crate::hop_by_hop::is_hop_by_hop(t, headers)
-                && !crate::hop_by_hop::is_hop_by_hop(name, headers)
-        }) {
-            out.append(target, value.clone());
-        }
-    }
-    out
-}
-
-/// The call's deadline: the sooner of the request's `grpc-timeout` and the route's timeout.
-pub fn deadline(
-    headers: &HeaderMap,
-    route_timeout: Option<Duration>,
-) -> Result<Option<Instant>, Status> {
-    let requested = match headers.get("grpc-timeout") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(parse_grpc_timeout)
-                .ok_or_else(|| Status::invalid_argument("invalid grpc-timeout header"))?,
-        ),
-    };
-    let timeout = match (requested, route_timeout) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    Ok(timeout.map(|t| Instant::now() + t))
-}
-
-/// `grpc-timeout`: up to 8 digits and a unit (H, M, S, m, u, n).
-fn parse_grpc_timeout(text: &str) -> Option<Duration> {
-    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
-    if digits.is_empty() || digits.len() > 8 {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grpc_timeouts() {
-        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
-        assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_grpc_timeout("123456789S"), None);
-        assert_eq!(parse_grpc_timeout("5x"), None);
-        assert_eq!(parse_grpc_timeout("S"), None);
-    }
-
-    #[test]
-    fn metadata_forwarding() {
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", "Bearer t".parse().unwrap());
-        headers.insert("grpc-metadata-tenant", "acme".parse().unwrap());
-        headers.insert("cookie", "secret".parse().unwrap());
-        headers.insert("connection", "close".parse().unwrap());
-        headers.insert("grpc-metadata-grpc-status", "0".parse().unwrap());
-        let allow = vec![
-            HeaderName::from_static("authorization"),
-            HeaderName::from_static("connection"),
-        ];
-        let out = forward_metadata(&headers, &allow);
-        let mut names: Vec<_> = out.keys().map(|k| k.as_str()).collect();
-        names.sort();
-        assert_eq!(names, vec!["authorization", "tenant"]);
-    }
 }

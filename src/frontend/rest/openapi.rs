@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{json, Map, Value};
 
-use super::route::{BodyBinding, Route};
-use super::template::Segment;
+use super::route::Route;
+use crate::http_rule::template::Segment;
+use crate::http_rule::BodyBinding;
 use crate::registry::{comments, wkt};
 
 /// The document for `routes`.

@@ -8,8 +8,9 @@ use prost_reflect::{
     DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value,
 };
 
-use super::route::{BodyBinding, Route};
+use super::route::Route;
 use crate::call::Message;
+use crate::http_rule::{resolve_path, BodyBinding};
 use crate::protojson::json_to_wire;
 use crate::registry::wkt::{is_nillable_stand_in, TEXT_FORMS, WRAPPERS};
 use crate::status::Status;
@@ -177,26 +178,6 @@ fn value_to_map_key(value: Value) -> Option<MapKey> {
         Value::String(s) => MapKey::String(s),
         _ => return None,
     })
-}
-
-/// Resolves a dotted field path (proto or JSON names) through singular message fields.
-pub fn resolve_path(message: &MessageDescriptor, dotted: &str) -> Option<Vec<FieldDescriptor>> {
-    let mut path = Vec::new();
-    let mut current = message.clone();
-    let mut parts = dotted.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let field = current
-            .get_field_by_name(part)
-            .or_else(|| current.get_field_by_json_name(part))?;
-        if parts.peek().is_some() {
-            match field.kind() {
-                Kind::Message(m) if !field.is_list() && !field.is_map() => current = m,
-                _ => return None,
-            }
-        }
-        path.push(field);
-    }
-    Some(path)
 }
 
 /// Applies bindings to a message decoded from the body. A path variable that sets a field the
@@ -431,20 +412,5 @@ fn parse_well_known(desc: &MessageDescriptor, text: &str) -> Result<DynamicMessa
             Ok(message)
         }
         _ => Err(format!("a message of type {name} cannot be given as text")),
-    }
-}
-
-/// Whether a field can be bound from text (a path variable or query parameter) at all.
-pub fn settable_from_text(field: &FieldDescriptor) -> bool {
-    match field.kind() {
-        Kind::Message(m) if is_nillable_stand_in(&m) => m
-            .get_field_by_name("value")
-            .is_some_and(|inner| settable_from_text(&inner)),
-        Kind::Message(m) => {
-            TEXT_FORMS.contains(&m.full_name())
-                || WRAPPERS.contains(&m.full_name())
-                || m.full_name() == "google.protobuf.Value"
-        }
-        _ => true,
     }
 }

@@ -17,15 +17,6 @@ use crate::status::Status;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// The JSON of a message with the mapping's options.
-pub fn message_json(message: &DynamicMessage, options: &SerializeOptions) -> Result<Bytes, Status> {
-    let mut out = serde_json::Serializer::new(BytesMut::with_capacity(128).writer());
-    message
-        .serialize_with_options(&mut out, options)
-        .map_err(|e| Status::internal(format!("cannot write the response as JSON: {e}")))?;
-    Ok(out.into_inner().into_inner().freeze())
-}
-
 /// The HTTP body of one response message: its JSON, the JSON of its `response_body` field, or
 /// the raw bytes of a `google.api.HttpBody`. Returns the bytes and their content type.
 pub fn payload(route: &Route, message: &Message) -> Result<(Bytes, HeaderValue), Status> {
@@ -55,7 +46,10 @@ pub fn payload(route: &Route, message: &Message) -> Result<(Bytes, HeaderValue),
                 .expect("selected implies a field");
             let mut holder = DynamicMessage::new(message.descriptor());
             holder.set_field(field, message.get_field(field).into_owned());
-            let json = message_json(&holder, &options.clone().skip_default_fields(false))?;
+            let json = crate::protojson::message_json(
+                &holder,
+                &options.clone().skip_default_fields(false),
+            )?;
             let value: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
             let key = if route.mapping.proto_field_names {
                 field.name()
@@ -76,7 +70,7 @@ fn http_body_or_json(
     options: &SerializeOptions,
 ) -> Result<(Bytes, HeaderValue), Status> {
     if !is_http_body(&message.descriptor()) {
-        return Ok((message_json(message, options)?, JSON));
+        return Ok((crate::protojson::message_json(message, options)?, JSON));
     }
     let content_type = match message.get_field_by_name("content_type").as_deref() {
         Some(Value::String(s)) if !s.is_empty() => HeaderValue::from_str(s).unwrap_or(JSON),

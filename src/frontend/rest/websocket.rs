@@ -12,7 +12,8 @@ use prost_reflect::DescriptorPool;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::route::Route;
-use super::{deadline, request, response};
+use super::{request, response};
+use crate::call::deadline;
 use crate::call::{self, Call, Origin};
 use crate::status::Status;
 
