@@ -1,4 +1,4 @@
-//! The canonical call (conventions section 1): what a frontend decodes a request into and
+//! The canonical call (design.md section 1): what a frontend decodes a request into and
 //! what a backend answers with. Stages and backends see only these types.
 
 use std::sync::Arc;

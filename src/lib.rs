@@ -4,8 +4,10 @@
 //! -> frontend encode. Schemas are reflected at run time into one `DescriptorPool`
 //! ([`registry`]); errors are one canonical [`status::Status`].
 
+pub mod admin;
 pub mod backend;
 pub mod call;
+pub mod compose;
 pub mod config;
 pub mod demo;
 pub mod frontend;
@@ -13,6 +15,7 @@ pub mod gateway;
 pub mod grpc;
 pub mod hop_by_hop;
 pub mod http_rule;
+pub(crate) mod mapping;
 pub mod pattern;
 pub mod protojson;
 pub mod query_string;

@@ -229,7 +229,7 @@ async fn run(command: Command) -> ExitCode {
                 Files::Disk,
                 &config,
                 env_vars(),
-                &gateway::connect_grpc,
+                &gateway::connect,
                 mapping.as_deref(),
             );
             match loaded {
@@ -299,7 +299,7 @@ async fn serve(gateway: gateway::Gateway, config: Option<PathBuf>) -> ExitCode {
         routes = gateway.rest.routes().len(),
         "rosetta is listening"
     );
-    let live = Arc::new(gateway::Live::new(&gateway));
+    let live = Arc::new(gateway.live());
     if let Some(address) = gateway.admin_listen {
         let admin = match tokio::net::TcpListener::bind(address).await {
             Ok(l) => l,
@@ -309,7 +309,7 @@ async fn serve(gateway: gateway::Gateway, config: Option<PathBuf>) -> ExitCode {
             }
         };
         tracing::info!(%address, "the admin endpoints are listening");
-        tokio::spawn(gateway::Live::serve_admin(
+        tokio::spawn(rosetta::server::Live::serve_admin(
             live.clone(),
             admin,
             std::future::pending(),
@@ -318,7 +318,7 @@ async fn serve(gateway: gateway::Gateway, config: Option<PathBuf>) -> ExitCode {
     if let Some(config) = config {
         tokio::spawn(reload_on_hangup(live.clone(), config));
     }
-    match gateway::serve_live(live, listener, shutdown_signal()).await {
+    match rosetta::server::serve_live(live, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -468,7 +468,7 @@ async fn run_demo(listen: SocketAddr) -> ExitCode {
 }
 
 /// Reloads the configuration on every SIGHUP.
-async fn reload_on_hangup(live: Arc<gateway::Live>, config: PathBuf) {
+async fn reload_on_hangup(live: Arc<rosetta::server::Live>, config: PathBuf) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         return;
@@ -477,7 +477,7 @@ async fn reload_on_hangup(live: Arc<gateway::Live>, config: PathBuf) {
         match gateway::load(Files::Disk, &config, env_vars()) {
             Ok(gateway) => {
                 eprint!("{}", gateway.warnings_text);
-                live.replace(&gateway);
+                live.replace(gateway.app(), gateway.admin.app());
                 tracing::info!(
                     routes = gateway.rest.routes().len(),
                     graphql = gateway.graphql.len(),

@@ -1,4 +1,4 @@
-//! The canonical error: `google.rpc.Status` (conventions section 1 and 6).
+//! The canonical error: `google.rpc.Status` (design.md section 1 and 6).
 //!
 //! Every frontend renders a [`Status`] in its own form; this module holds the protocol-neutral
 //! parts (codes, the HTTP status table, details) and the JSON body shared by REST.
@@ -11,7 +11,7 @@ use prost_types::Any;
 
 pub use tonic::Code;
 
-/// The canonical code of an HTTP error a backend answered with, by meaning (conventions
+/// The canonical code of an HTTP error a backend answered with, by meaning (design.md
 /// section 6).
 pub fn code_for_http(status: u16) -> Code {
     match status {
@@ -36,7 +36,7 @@ pub struct Status {
     pub code: Code,
     pub message: String,
     pub details: Vec<Any>,
-    /// An HTTP status that overrides the table of section 6, for gateway-made errors that have
+    /// An HTTP status that overrides the table of design.md section 6, for gateway-made errors that have
     /// no code of their own (405 and 413).
     pub http_override: Option<StatusCode>,
     /// Headers the gateway sends with the error (`WWW-Authenticate`, `Retry-After`): HTTP
@@ -133,13 +133,13 @@ impl Status {
         self
     }
 
-    /// The HTTP status of section 6 for this code (or the override).
+    /// The HTTP status of design.md section 6 for this code (or the override).
     pub fn http_status(&self) -> StatusCode {
         self.http_override
             .unwrap_or_else(|| http_status_for(self.code))
     }
 
-    /// The JSON body of section 6: `{"code", "message", "details"}`. Details whose type the pool
+    /// The JSON body of design.md section 6: `{"code", "message", "details"}`. Details whose type the pool
     /// knows are rendered as proto3 JSON with `@type`; unknown ones keep their bytes in base64.
     pub fn to_json(&self, pool: &DescriptorPool) -> serde_json::Value {
         serde_json::to_value(self.body(pool)).unwrap_or_default()
@@ -251,7 +251,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_table_matches_conventions() {
+    fn status_table_matches_design() {
         let table: Vec<(i32, u16)> = (0..=16)
             .map(|c| (c, http_status_for(Code::from_i32(c)).as_u16()))
             .collect();

@@ -138,7 +138,7 @@ async fn the_petstore_and_a_union_over_graphql_rest_and_grpc() {
         ]}}})
     );
     assert_eq!(seen.lock().unwrap().last().unwrap(), "GET /v1/pets?limit=2");
-    // `show...` is not a query verb of conventions section 4: a mutation.
+    // `show...` is not a query verb of design.md section 4: a mutation.
     let body = query(r#"mutation { showPetById(petId: "7") { items { id } } }"#).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
     assert_eq!(seen.lock().unwrap().last().unwrap(), "GET /v1/pets/7");

@@ -340,7 +340,7 @@ fn hostile_wire_input_falls_back_instead_of_crashing() {
     let request = rosetta::registry::proto::SchemaRequest {
         path: "node.proto".into(),
         dir: "t".into(),
-        pos: rosetta::gateway::unplaced("node.proto"),
+        pos: rosetta::config::unplaced("node.proto"),
     };
     let mut diags = rosetta::config::Diagnostics::default();
     let pool = rosetta::registry::proto::compile(&files, vec!["t".into()], &[request], &mut diags)

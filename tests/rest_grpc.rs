@@ -1,5 +1,5 @@
 //! REST/JSON -> gRPC end to end: the demo tonic backend and the gateway on loopback, driven
-//! over real HTTP (conventions sections 3 and 6).
+//! over real HTTP (design.md sections 3 and 6).
 
 mod common;
 

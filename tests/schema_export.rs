@@ -82,7 +82,7 @@ async fn exported_protos_compile_back_to_the_same_services() {
         requests.push(rosetta::registry::proto::SchemaRequest {
             path: name,
             dir: dir.path().to_owned(),
-            pos: rosetta::gateway::unplaced("export"),
+            pos: rosetta::config::unplaced("export"),
         });
     }
     let mut diags = rosetta::config::Diagnostics::default();

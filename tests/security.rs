@@ -704,10 +704,10 @@ async fn the_admin_endpoints_are_off_the_public_listener() {
         .unwrap();
     assert_eq!(response.status(), 200);
     // On a listener of their own: open there, absent from the public one.
-    let live = Arc::new(rosetta::gateway::Live::new(&open.gateway));
+    let live = Arc::new(open.gateway.live());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin = listener.local_addr().unwrap();
-    tokio::spawn(rosetta::gateway::Live::serve_admin(
+    tokio::spawn(rosetta::server::Live::serve_admin(
         live,
         listener,
         std::future::pending(),

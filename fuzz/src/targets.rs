@@ -280,7 +280,7 @@ pub fn wsdl_import(data: &[u8]) {
     no_network();
     use rosetta::registry::wsdl::{self, build::Choice, Location};
     let files = only_file("fuzz/service.wsdl", data);
-    let at = rosetta::gateway::unplaced("fuzz");
+    let at = rosetta::config::unplaced("fuzz");
     let mut diags = Diagnostics::default();
     let Some(loaded) = wsdl::load(
         &files,

@@ -1,9 +1,11 @@
-//! Backends: one module per protocol, each turning a canonical call into that protocol's call.
+//! Backends: a folder per protocol, each with its builder (`build.rs`: its section of the
+//! configuration checked, its schema imported) and its invoker (a canonical call made in that
+//! protocol). The builders are registered in [`build::PROTOCOLS`].
 
-pub mod compose;
-pub mod compose_schema;
+pub(crate) mod build;
 pub mod graphql;
-pub mod graphql_schema;
 pub mod grpc;
 pub mod rest;
 pub mod soap;
+
+pub use build::{connect, BackendSettings, Connect};

@@ -233,7 +233,7 @@ pub fn expand(
     ok.then_some(out)
 }
 
-/// A secret (conventions section 2): `${ENV_VAR}` (expanded), or `file:PATH` relative to `dir`
+/// A secret (design.md section 2): `${ENV_VAR}` (expanded), or `file:PATH` relative to `dir`
 /// (read, one trailing newline dropped). Its value never appears in a diagnostic.
 pub fn secret(
     text: &Located<String>,
@@ -280,4 +280,13 @@ pub fn json_schemas() -> [(&'static str, serde_json::Value); 2] {
             serde_json::to_value(schemars::schema_for!(MappingConfig)).unwrap_or_default(),
         ),
     ]
+}
+
+/// A place for things that come from no file (tests, generated configuration).
+pub fn unplaced(what: &str) -> Pos {
+    Pos {
+        file: what.into(),
+        line: 1,
+        column: 1,
+    }
 }

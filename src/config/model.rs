@@ -243,7 +243,7 @@ pub struct CachingConfig {
 }
 
 /// What a mapping caches: the replies of its reads (unary methods that are GraphQL queries by
-/// name, section 4); never a mutation.
+/// name, design.md section 4); never a mutation.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheOptions {
@@ -1087,7 +1087,7 @@ pub struct GraphqlDocument {
     pub result: Option<String>,
 }
 
-/// Options of the REST frontend (conventions section 3).
+/// Options of the REST frontend (design.md section 3).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestOptions {
@@ -1149,7 +1149,7 @@ fn default_forward_headers() -> Vec<String> {
         .to_vec()
 }
 
-/// Options of the GraphQL frontend (conventions section 4). Mappings served at the same `path`
+/// Options of the GraphQL frontend (design.md section 4). Mappings served at the same `path`
 /// share one schema; of their limits the strictest applies.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -1290,7 +1290,7 @@ pub struct GraphqlBatch {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GraphqlMethodOptions {
-    /// The root type of its field (default: by name, section 4; server streaming is always a
+    /// The root type of its field (default: by name, design.md section 4; server streaming is always a
     /// subscription).
     #[serde(default)]
     pub root: Option<Located<GraphqlRoot>>,

@@ -1,5 +1,5 @@
 //! The registry of operations: every schema source reflected into one `DescriptorPool`
-//! (conventions section 1). Frontends and backends see only operations and typed messages.
+//! (design.md section 1). Frontends and backends see only operations and typed messages.
 
 pub mod openapi;
 pub mod print;
@@ -68,7 +68,7 @@ impl Operation {
     }
 }
 
-/// Whether a method's name says it reads (`GetUser`, `listOrders`; conventions section 4):
+/// Whether a method's name says it reads (`GetUser`, `listOrders`; design.md section 4):
 /// GraphQL makes it a query, the cache may keep its replies.
 pub fn reads_by_name(method: &MethodDescriptor) -> bool {
     const READ_PREFIXES: [&str; 10] = [

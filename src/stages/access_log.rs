@@ -1,4 +1,4 @@
-//! The access log (conventions section 7: the last step on the way out): a line per request
+//! The access log (design.md section 7: the last step on the way out): a line per request
 //! at `info` on the `rosetta::access` target. tower-http's `TraceLayer` keeps a span around the
 //! request and writes the line when the response starts; authentication records the consumer
 //! in that span. The line names the method, the path (never the query, which may carry an API

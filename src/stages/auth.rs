@@ -1,4 +1,4 @@
-//! Authentication (conventions section 7): API keys, HTTP Basic, JWT bearer tokens and HMAC
+//! Authentication (design.md section 7): API keys, HTTP Basic, JWT bearer tokens and HMAC
 //! request signatures, several per mapping with "any of" semantics. It reads credentials from
 //! the call's origin (every header, whatever the frontend), names the consumer, checks the
 //! consumer's plan, and forwards the consumer to the backend as metadata.

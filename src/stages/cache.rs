@@ -1,4 +1,4 @@
-//! Response caching (conventions section 7): unary reads only, keyed by the method and the
+//! Response caching (design.md section 7): unary reads only, keyed by the method and the
 //! decoded input message (so REST, GraphQL and gRPC calls for the same data share entries),
 //! plus the consumer unless the mapping's cache is public. Memory (moka, bounded by bytes)
 //! first, Redis as a shared second level. Honours `Cache-Control` (`no-store`, `private`,

@@ -1,4 +1,4 @@
-//! CORS (conventions section 7): tower-http's layer, with the policy of the route a request
+//! CORS (design.md section 7): tower-http's layer, with the policy of the route a request
 //! goes to. A policy is written in gateway.yaml, a mapping or one of its `routes`; the nearest
 //! one applies. It acts on HTTP requests, before a frontend decodes a call, because a
 //! preflight must be answered without calling anything.

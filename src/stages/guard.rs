@@ -1,4 +1,4 @@
-//! What answers an HTTP request before a frontend decodes it, in the order of conventions
+//! What answers an HTTP request before a frontend decodes it, in the order of design.md
 //! section 7: the IP gate (a client refused by every rule set at the path), then CORS. Each
 //! served path has a guard; REST routes carry theirs, the fixed paths (GraphQL and SOAP
 //! endpoints, gRPC methods, proxies) are looked up here.

@@ -1,4 +1,4 @@
-//! IP allow and deny lists (conventions section 7: the first stage after the client's address
+//! IP allow and deny lists (design.md section 7: the first stage after the client's address
 //! is known). The address is the one rate limits use: the peer, or through trusted proxies
 //! the right-most untrusted hop.
 //!

@@ -1,4 +1,4 @@
-//! Stages (conventions section 7): tower layers over a mapping's invoker, each with a typed
+//! Stages (design.md section 7): tower layers over a mapping's invoker, each with a typed
 //! configuration. They act on the canonical call, so every frontend gets them alike.
 
 pub mod access_log;
@@ -389,7 +389,7 @@ impl Security {
 
     /// Wraps a mapping's invoker in its stages, from the inside out: transforms, validation,
     /// cache, rate limits, authentication (which names the consumer that limits may count
-    /// by), IP rules (section 7). Methods with `routes` settings get their own outer stages;
+    /// by), IP rules (design.md section 7). Methods with `routes` settings get their own outer stages;
     /// transforms and validation are the mapping's for every method. Also gives the IP rules
     /// of each method.
     pub fn stages(
@@ -687,7 +687,7 @@ impl Security {
     }
 }
 
-/// Whether the cache may keep a method's replies: a unary read (section 4's names).
+/// Whether the cache may keep a method's replies: a unary read (design.md section 4's names).
 fn cacheable(method: &MethodDescriptor) -> bool {
     !method.is_client_streaming()
         && !method.is_server_streaming()

@@ -1,4 +1,4 @@
-//! Rate limiting (conventions section 7): GCRA, by `governor` in each instance, or in Redis by
+//! Rate limiting (design.md section 7): GCRA, by `governor` in each instance, or in Redis by
 //! an atomic script on the Redis clock, shared by every instance. Keys: the client's address
 //! (through trusted proxies only), the consumer, the credential, a header, the method, or one
 //! global key. 429 (RESOURCE_EXHAUSTED on gRPC, a GraphQL error) with `Retry-After`,

@@ -1,4 +1,4 @@
-//! Transforms (conventions section 7: the last stage before the backend on the way in, the
+//! Transforms (design.md section 7: the last stage before the backend on the way in, the
 //! first on the way out): headers renamed, removed and set on the call's metadata and the
 //! reply's, message fields renamed, removed and set in the canonical messages. Everything is
 //! resolved against the schema at load time, so a transform cannot fail on a call.

@@ -1,4 +1,4 @@
-//! Validation of input messages (conventions section 7: after the cache lookup, before
+//! Validation of input messages (design.md section 7: after the cache lookup, before
 //! transforms): fields marked `(google.api.field_behavior) = REQUIRED`, enum numbers the enum
 //! defines, and the mapping's rules for fields (length, pattern, range, item counts). A call
 //! with violations gets INVALID_ARGUMENT (400) with a `google.rpc.BadRequest` naming every

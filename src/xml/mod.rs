@@ -1,6 +1,6 @@
 //! XML for messages of the canonical model, driven by the schema facts kept beside their
 //! descriptors ([`schema`]): the SOAP envelope writer and a streaming, namespace-aware reader
-//! with the input limits of conventions section 5.
+//! with the input limits of design.md section 5.
 
 pub mod json;
 pub mod read;
@@ -13,7 +13,7 @@ pub const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 pub const SOAP11_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const SOAP12_ENV: &str = "http://www.w3.org/2003/05/soap-envelope";
 
-/// Limits on every XML document read (conventions section 5); all on by default.
+/// Limits on every XML document read (design.md section 5); all on by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_depth: usize,

@@ -1,4 +1,4 @@
-//! What XML needs beyond a message descriptor (conventions section 1): for every field, its
+//! What XML needs beyond a message descriptor (design.md section 1): for every field, its
 //! element or attribute name and namespace, its place in the document, and its XSD type.
 
 use std::collections::HashMap;

@@ -188,7 +188,7 @@ pub fn compile_corpus_file(
     let request = rosetta::registry::proto::SchemaRequest {
         path: file.to_owned(),
         dir: Default::default(),
-        pos: rosetta::gateway::unplaced(file),
+        pos: rosetta::config::unplaced(file),
     };
     rosetta::registry::proto::compile(&Files::Disk, vec![corpus_dir()], &[request], &mut diags)
         .ok_or(diags)

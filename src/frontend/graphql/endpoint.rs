@@ -2,7 +2,7 @@
 //! `application/json` and `application/graphql-response+json`, subscriptions over SSE
 //! (graphql-sse's distinct-connections mode) and WebSocket (graphql-transport-ws, through
 //! async-graphql-axum), GraphiQL, the SDL, automatic persisted queries and the limits of
-//! section 4.
+//! design.md section 4.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -250,7 +250,7 @@ impl Endpoint {
         })
     }
 
-    /// The limits of section 4, measured without expanding the document (see [`cost`]), before
+    /// The limits of design.md section 4, measured without expanding the document (see [`cost`]), before
     /// any walk of async-graphql's follows a fragment spread. Only documents that pass are
     /// cached, so a cached document is never measured again.
     fn check_limits(&self, document: &ExecutableDocument) -> Result<(), ServerError> {

@@ -1,10 +1,11 @@
-//! The GraphQL frontend (conventions section 4): a schema generated at load time from the
+//! The GraphQL frontend (design.md section 4): a schema generated at load time from the
 //! operations of the mappings served at one path, executed by async-graphql's dynamic schema.
 //! Root fields decode their arguments into the canonical call, and replies come back as proto3
-//! JSON, which is already the GraphQL form of every scalar of section 4.
+//! JSON, which is already the GraphQL form of every scalar of design.md section 4.
 
 pub mod cost;
 mod endpoint;
+pub(crate) mod mount;
 pub mod schema;
 mod variables;
 mod websocket;
@@ -310,10 +311,10 @@ fn options_origin(fields: &[RootField]) -> Pos {
     fields
         .first()
         .map(|f| f.origin.clone())
-        .unwrap_or_else(|| crate::gateway::unplaced("graphql"))
+        .unwrap_or_else(|| crate::config::unplaced("graphql"))
 }
 
-/// The root type a method's field goes under by default (section 4).
+/// The root type a method's field goes under by default (design.md section 4).
 pub fn default_root(method: &MethodDescriptor) -> Root {
     if method.is_server_streaming() {
         Root::Subscription
@@ -632,7 +633,7 @@ fn output_value(target: &Target, message: &Message) -> Result<Value, Error> {
     serde_json::from_slice(&json).map_err(|e| Error::new(format!("cannot read the reply: {e}")))
 }
 
-/// A canonical status as a GraphQL error with the extensions of section 4.
+/// A canonical status as a GraphQL error with the extensions of design.md section 4.
 pub fn status_error(status: &Status, pool: &DescriptorPool) -> Error {
     let details = match status.to_json(pool) {
         serde_json::Value::Object(mut body) => body.remove("details"),

@@ -1,5 +1,5 @@
 //! The GraphQL types of an endpoint, generated from the descriptors of its operations
-//! (conventions section 4), with what the resolvers need to turn GraphQL values into proto3
+//! (design.md section 4), with what the resolvers need to turn GraphQL values into proto3
 //! JSON and back.
 
 use std::collections::{HashMap, HashSet};
@@ -56,7 +56,7 @@ pub struct OutputField {
 /// For every output message: its fields by GraphQL name.
 pub type OutputNames = HashMap<String, HashMap<String, OutputField>>;
 
-/// The scalars of section 4 beyond GraphQL's own.
+/// The scalars of design.md section 4 beyond GraphQL's own.
 const SCALARS: [(&str, &str); 8] = [
     (
         "Int64",

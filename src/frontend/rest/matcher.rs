@@ -1,7 +1,7 @@
 //! The route trie: matches a request path against every path template in time proportional to
 //! the path's length, never by scanning the routes.
 //!
-//! Precedence (conventions section 3): a literal segment beats `*`, which beats `**`; a match
+//! Precedence (design.md section 3): a literal segment beats `*`, which beats `**`; a match
 //! must consume the whole path. Two templates that flatten to the same segments, verb and
 //! method match the same requests and are refused at load time.
 

@@ -1,7 +1,8 @@
 //! The REST/JSON frontend: routes HTTP requests by `google.api.http` rules and transcodes them
-//! to and from the canonical call (conventions section 3).
+//! to and from the canonical call (design.md section 3).
 
 pub mod matcher;
+pub(crate) mod mount;
 pub mod openapi;
 pub mod request;
 pub mod response;

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of the REST routes: a path per route template, parameters from
 //! path variables and (without a whole-message body) the remaining scalar fields, the request
 //! body and the response as the proto3 JSON schemas of their messages, and every error in the
-//! body shape of conventions section 6.
+//! body shape of design.md section 6.
 
 use std::collections::BTreeMap;
 
@@ -100,7 +100,7 @@ pub fn document(routes: &[std::sync::Arc<Route>]) -> Value {
             "schemas": schemas.done,
             "responses": {
                 "Error": {
-                    "description": "An error: a google.rpc.Status (conventions section 6).",
+                    "description": "An error: a google.rpc.Status (code, message, details).",
                     "content": {"application/json": {"schema": {
                         "type": "object",
                         "required": ["code", "message"],

@@ -1,5 +1,5 @@
 //! Building the input message of a REST request: path variables, query parameters and body
-//! (conventions section 3).
+//! (design.md section 3).
 
 use std::collections::HashSet;
 

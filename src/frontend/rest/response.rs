@@ -1,5 +1,5 @@
 //! Writing REST responses: proto3 JSON, `response_body`, `google.api.HttpBody`, the stream
-//! framings of section 3, errors in the body shape of section 6, and response metadata.
+//! framings of design.md section 3, errors in the body shape of design.md section 6, and response metadata.
 
 use axum::body::Body;
 use axum::response::Response;

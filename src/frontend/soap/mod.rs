@@ -2,9 +2,11 @@
 //! service, one per protobuf service, at `/soap/{Service}` with its generated WSDL at
 //! `?wsdl` (document/literal wrapped). A request envelope's body element names the operation;
 //! its content is read into the input message through proto3 JSON (`xml::json`), and the reply
-//! is written back the same way, or as a fault (conventions section 6).
+//! is written back the same way, or as a fault (design.md section 6).
 
 mod wsdl;
+
+pub(crate) mod mount;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -244,7 +246,7 @@ pub fn refusal(status: &Status, headers: &http::HeaderMap) -> Response {
 }
 
 fn fault(version: SoapVersion, status: &Status) -> Response {
-    // Client: the caller's mistake (conventions section 6); Server: everything else.
+    // Client: the caller's mistake (design.md section 6); Server: everything else.
     let client = matches!(
         status.code,
         Code::InvalidArgument

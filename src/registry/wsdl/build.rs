@@ -1,4 +1,4 @@
-//! One port of a loaded WSDL turned into a protobuf service (conventions sections 1 and 5):
+//! One port of a loaded WSDL turned into a protobuf service (design.md sections 1 and 5):
 //! every operation a method, every XSD type its input and output need a message, and the XML
 //! facts of each message kept in an [`XmlSchema`]. Only what the operations reach is built.
 
@@ -1360,7 +1360,7 @@ fn merge_facets(info: &mut SimpleInfo, facets: &Facets) {
     f.max_exclusive = facets.max_exclusive.clone().or(f.max_exclusive.take());
 }
 
-/// The protobuf type that holds a simple type (conventions section 5: decimal and the
+/// The protobuf type that holds a simple type (design.md section 5: decimal and the
 /// unbounded integers stay text, so nothing is rounded).
 fn proto_of(info: &SimpleInfo) -> Type {
     match &*info.builtin {

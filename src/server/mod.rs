@@ -14,6 +14,11 @@
 //! header timeout also runs while a kept-alive connection waits, so it cannot be told apart
 //! from the keep-alive timeout.
 
+pub mod handler;
+mod live;
+
+pub use live::{serve_live, Live};
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;

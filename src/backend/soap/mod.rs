@@ -1,6 +1,8 @@
 //! The SOAP backend: a canonical call becomes an envelope (schema-driven, see `crate::xml`),
 //! POSTed with reqwest over a pooled HTTP client; the response envelope or fault becomes the
-//! reply or the canonical status (conventions sections 5 and 6).
+//! reply or the canonical status (design.md sections 5 and 6).
+
+pub(crate) mod build;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -246,7 +248,7 @@ fn transport_error(e: reqwest::Error) -> Status {
     }
 }
 
-/// An HTTP error without a SOAP fault, by meaning (conventions section 6).
+/// An HTTP error without a SOAP fault, by meaning (design.md section 6).
 fn http_error(status: http::StatusCode) -> Status {
     let code = crate::status::code_for_http(status.as_u16());
     Status::new(

@@ -1,8 +1,10 @@
 //! The REST/JSON backend: calls an HTTP JSON API for each operation, described by a
 //! `google.api.http` rule (the method's annotation, or the mapping's `backend.rules`) read in
 //! reverse: path variables and the body come from the input message, every other field becomes
-//! a query parameter, and the JSON response becomes the output message (conventions section 3
-//! run backwards, as grpc-gateway's clients do). HTTP errors map back by meaning (section 6).
+//! a query parameter, and the JSON response becomes the output message (design.md section 3
+//! run backwards, as grpc-gateway's clients do). HTTP errors map back by meaning (design.md section 6).
+
+pub(crate) mod build;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -567,7 +569,7 @@ fn too_large(limit: usize) -> Status {
     .with_http(http::StatusCode::BAD_GATEWAY)
 }
 
-/// An HTTP error of the backend as a canonical status, by meaning (section 6). A body in the
+/// An HTTP error of the backend as a canonical status, by meaning (design.md section 6). A body in the
 /// shape of `google.rpc.Status` (what rosetta and grpc-gateway answer) gives the message, and
 /// its code when it names one; other bodies are not passed on (they may hold internals).
 pub(crate) fn http_error(status: http::StatusCode, body: &[u8]) -> Status {

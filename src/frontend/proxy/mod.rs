@@ -3,6 +3,8 @@
 //! `rosetta.proxy.Proxy.Forward` whose input and output are the HTTP request and response
 //! (method, path, query, headers, body), so that stages see it like any other call.
 
+pub(crate) mod mount;
+
 use std::sync::Arc;
 use std::time::Duration;
 

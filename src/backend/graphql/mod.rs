@@ -3,6 +3,9 @@
 //! errors become the canonical status (the code named by `extensions.code` when it is a
 //! canonical code name), HTTP errors map by meaning.
 
+pub(crate) mod build;
+pub mod schema;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +42,7 @@ impl GraphqlCall {
         method: &MethodDescriptor,
         query: &str,
         result: Option<&str>,
-        schema: Option<&super::graphql_schema::SchemaShape>,
+        schema: Option<&schema::SchemaShape>,
     ) -> Result<Self, String> {
         let document = async_graphql::parser::parse_query(query).map_err(|e| {
             let at = e
@@ -268,7 +271,7 @@ impl serde::Serialize for SerializeWith<'_> {
 }
 
 /// A GraphQL error as a canonical status: the code `extensions.code` names (rosetta writes
-/// gRPC code names there, section 4), else UNKNOWN; the error's message.
+/// gRPC code names there, design.md section 4), else UNKNOWN; the error's message.
 fn graphql_error(error: &Value) -> Status {
     let message = error
         .get("message")

@@ -1,12 +1,15 @@
 //! Composed endpoints (backend-for-frontend): a backend whose calls run several calls to
 //! operations the gateway serves, of any backend protocol, and answer with a response
 //! assembled from their results. Its request and response are messages like any other
-//! operation's ([`super::compose_schema`]), so every frontend serves it.
+//! operation's ([`schema`]), so every frontend serves it.
 //!
 //! Inputs and the response are JMESPath expressions (the `jmespath` crate: a specified,
 //! well-known language with a compliance suite, rather than one of our own) over
 //! `{path, query, headers, body, steps}`. A step depends on the steps its expressions name
 //! (`steps.user...`); steps run in waves, each wave concurrently.
+
+pub(crate) mod check;
+pub mod schema;
 
 use std::collections::HashMap;
 use std::sync::Arc;

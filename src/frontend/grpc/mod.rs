@@ -5,6 +5,8 @@
 //! Messages stay in wire form in both directions, so gRPC -> gRPC relays message bytes without
 //! decoding them; other backends decode what they need.
 
+pub(crate) mod mount;
+
 use axum::extract::ConnectInfo;
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! The gRPC backend: calls any operation through tonic with a descriptor-driven codec, on a
 //! small pool of HTTP/2 connections.
 
+pub(crate) mod build;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
