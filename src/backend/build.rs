@@ -57,6 +57,12 @@ pub(crate) trait Protocol: Sync {
     ) -> Option<Invoker> {
         Some(built.invoker.clone())
     }
+
+    /// The service the backend's own schema became, when it serves `mapping` (an OpenAPI
+    /// document's, a GraphQL schema's); by default none, the mapping names its services.
+    fn own_service<'b>(&self, _built: &'b Built, _mapping: &LoadedMapping) -> Option<&'b str> {
+        None
+    }
 }
 
 /// A backend's configuration and the file it is written in.
@@ -186,6 +192,11 @@ pub(crate) fn mapping_invoker(
     diags: &mut Diagnostics,
 ) -> Option<Invoker> {
     protocol(built.protocol).invoker(connector, built, mapping, methods, diags)
+}
+
+/// The service `built`'s own schema became, when it serves `mapping`.
+pub(crate) fn own_service<'b>(built: &'b Built, mapping: &LoadedMapping) -> Option<&'b str> {
+    protocol(built.protocol).own_service(built, mapping)
 }
 
 /// A key of the backend that another protocol owns: where, and what to say.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use prost_reflect::MethodDescriptor;
 
 use crate::backend::build::{
-    mapping_invoker, mapping_is_soap, unreachable_backend, Built, Connector,
+    mapping_invoker, mapping_is_soap, own_service, unreachable_backend, Built, Connector,
 };
 use crate::call::Invoker;
 use crate::compose::{self, check::compose_target};
@@ -111,7 +111,7 @@ impl<'a, 'c> Assembly<'a, 'c> {
             compiled,
             soap.as_ref(),
             is_soap,
-            own_service(mapping, built),
+            built.and_then(|b| own_service(b, mapping)),
             diags,
         ) else {
             return;
@@ -215,18 +215,6 @@ impl<'a, 'c> Assembly<'a, 'c> {
             },
         }
     }
-}
-
-/// The service a backend's own schema became, when it serves the mapping: an OpenAPI
-/// document's, or a GraphQL schema's for a mapping that names no services.
-fn own_service<'b>(mapping: &LoadedMapping, built: Option<&'b Built>) -> Option<&'b str> {
-    let http = built.and_then(|b| b.http.as_ref())?;
-    if let Some((service, _)) = &http.openapi {
-        return Some(service);
-    }
-    let names_none = mapping.config.services.is_empty() && mapping.config.schemas.is_empty();
-    let (_, service, _) = http.graphql_schema.as_ref().filter(|_| names_none)?;
-    Some(service)
 }
 
 /// A mapping's invoker in its stages, and what its frontend needs of them.

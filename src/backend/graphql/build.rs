@@ -56,6 +56,13 @@ impl Protocol for Graphql {
         let base = built.http.as_ref()?;
         mapping_invoker(connector, base, mapping, methods, diags)
     }
+
+    /// The imported schema serves the mappings that name no services.
+    fn own_service<'b>(&self, built: &'b Built, mapping: &LoadedMapping) -> Option<&'b str> {
+        let names_none = mapping.config.services.is_empty() && mapping.config.schemas.is_empty();
+        let (_, service, _) = built.http.as_ref()?.graphql_schema.as_ref()?;
+        names_none.then_some(service)
+    }
 }
 
 /// A GraphQL backend's schema (an SDL file or `introspection`), imported into the pool: its

@@ -58,6 +58,11 @@ impl Protocol for Rest {
         let base = built.http.as_ref()?;
         mapping_invoker(connector, base, mapping, methods, diags)
     }
+
+    fn own_service<'b>(&self, built: &'b Built, _mapping: &LoadedMapping) -> Option<&'b str> {
+        let (service, _) = built.http.as_ref()?.openapi.as_ref()?;
+        Some(service)
+    }
 }
 
 /// Imports an OpenAPI document into the pool: the service it became and the rules.
