@@ -54,6 +54,12 @@ impl LoadedConfig {
     pub fn pos<T>(&self, located: &Located<T>) -> Pos {
         pos_in(&self.gateway_file, located)
     }
+
+    /// A secret written in gateway.yaml (`${VAR}`, `file:`), resolved.
+    pub fn secret(&self, text: &Located<String>, diags: &mut Diagnostics) -> Option<String> {
+        let (dir, vars) = (&self.base_dir, &self.vars);
+        secret(text, self.pos(text), dir, &self.files, vars, diags)
+    }
 }
 
 pub fn pos_in<T>(file: &Arc<str>, located: &Located<T>) -> Pos {

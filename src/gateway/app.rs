@@ -1,7 +1,6 @@
 //! The gateway's router: every frontend mounted on one axum router, each path behind its IP
 //! gate and CORS policy, the header limits and the access log around them all.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use prost_reflect::DescriptorPool;
@@ -10,7 +9,11 @@ use super::Gateway;
 use crate::frontend::grpc::GrpcFrontend;
 use crate::frontend::rest::RestFrontend;
 use crate::server::handler::{handler, only, Handler};
-use crate::stages::guard::{Guard, PathGuards};
+use crate::stages::{
+    self,
+    guard::{Guard, PathGuards},
+};
+use crate::status::Status;
 
 impl Gateway {
     /// Every frontend in one router: the GraphQL endpoints at their paths, REST for the rest.
@@ -76,30 +79,9 @@ impl Gateway {
                 guarded(front, &guard, &pool, request, serve).await
             }
         });
-        let (max_headers, max_header_bytes) = self.header_limits;
         let pool = self.pool.clone();
-        app.layer(axum::middleware::from_fn(
-            move |request: axum::extract::Request, next: axum::middleware::Next| {
-                let pool = pool.clone();
-                async move {
-                let count = request.headers().len();
-                let bytes: usize = request
-                    .headers()
-                    .iter()
-                    .map(|(name, value)| name.as_str().len() + value.len())
-                    .sum();
-                if count > max_headers || bytes > max_header_bytes {
-                    let status = crate::status::Status::invalid_argument(format!(
-                        "the request's headers are too many or too large (at most {max_headers} headers, {max_header_bytes} bytes)"
-                    ))
-                    .with_http(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
-                    return crate::frontend::rest::response::error(&status, &pool);
-                }
-                next.run(request).await
-                }
-            },
-        ))
-        .layer(crate::stages::access_log::layer(self.admin.limits.clone()))
+        let refuse = move |status: &Status| crate::frontend::rest::response::error(status, &pool);
+        stages::around_router(app, self.admin.limits.clone(), self.header_limits, refuse)
     }
 }
 
@@ -124,8 +106,8 @@ enum Front {
     Soap,
 }
 
-/// Serves `request` behind `guard`, in the order of design.md section 7: a client the IP
-/// gate refuses is answered at once (its body unread, no CORS), then CORS, then `serve`.
+/// Serves `request` behind `guard` (`stages::guarded`); a client its IP gate refuses is
+/// answered in `front`'s terms.
 async fn guarded(
     front: Front,
     guard: &Guard,
@@ -133,38 +115,18 @@ async fn guarded(
     request: http::Request<axum::body::Body>,
     serve: Handler,
 ) -> axum::response::Response {
-    if let Some(gate) = &guard.ip {
-        let peer = request
-            .extensions()
-            .get::<axum::extract::ConnectInfo<SocketAddr>>()
-            .map(|info| info.0);
-        if gate.refuses(peer, request.headers()) {
-            let status = crate::stages::ip_rules::refusal();
-            let headers = request.headers();
-            // A browser's preflight is answered in HTTP's terms, whatever the frontend.
-            let preflight = request.method() == http::Method::OPTIONS;
-            return match if preflight { Front::Rest } else { front } {
-                Front::Rest => crate::frontend::rest::response::error(&status, pool),
-                Front::Grpc => crate::frontend::grpc::refusal(&status, headers),
-                Front::Graphql => crate::frontend::graphql::refusal(&status, headers, pool),
-                Front::Soap => crate::frontend::soap::refusal(&status, headers),
-            };
+    stages::guarded(guard, request, serve, |status, request| {
+        let headers = request.headers();
+        // A browser's preflight is answered in HTTP's terms, whatever the frontend.
+        let preflight = request.method() == http::Method::OPTIONS;
+        match if preflight { Front::Rest } else { front } {
+            Front::Rest => crate::frontend::rest::response::error(status, pool),
+            Front::Grpc => crate::frontend::grpc::refusal(status, headers),
+            Front::Graphql => crate::frontend::graphql::refusal(status, headers, pool),
+            Front::Soap => crate::frontend::soap::refusal(status, headers),
         }
-    }
-    match &guard.cors {
-        None => serve(request).await,
-        Some(policy) => {
-            use tower::{Layer, ServiceExt};
-            let service = tower::service_fn(move |request| {
-                let answer = serve(request);
-                async move { Ok::<_, std::convert::Infallible>(answer.await) }
-            });
-            match policy.layer.layer(service).oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            }
-        }
-    }
+    })
+    .await
 }
 
 /// The guard of a request that no fixed path serves: its gRPC method's, its REST route's, or

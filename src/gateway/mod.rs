@@ -260,14 +260,7 @@ fn address(
 /// The SHA-256 of `admin.token`, read from wherever it is kept.
 fn admin_token(config: &LoadedConfig, diags: &mut Diagnostics) -> Option<[u8; 32]> {
     let token = config.gateway.admin.token.as_ref()?;
-    let secret = config::secret(
-        token,
-        config.pos(token),
-        &config.base_dir,
-        &config.files,
-        &config.vars,
-        diags,
-    )?;
+    let secret = config.secret(token, diags)?;
     Some(crate::stages::auth::digest(secret.as_bytes()))
 }
 

@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::jwt::Jwt;
 use crate::call::{Call, Consumer, Origin, Reply};
+use crate::config::{AuthenticatorConfig, Diagnostic, Diagnostics, LoadedConfig, Located};
 use crate::status::Status;
 
 /// SHA-256, the form API keys and passwords are kept in.
@@ -395,4 +396,50 @@ impl super::Stage for AuthStage {
             tower::ServiceExt::oneshot(next, call).await
         })
     }
+}
+
+/// An authenticator's method from its configuration.
+pub(super) fn method(
+    config: &LoadedConfig,
+    a: &Located<AuthenticatorConfig>,
+    name: &str,
+    diags: &mut Diagnostics,
+) -> Option<Method> {
+    let given = [
+        a.api_key.is_some(),
+        a.basic.is_some(),
+        a.jwt.is_some(),
+        a.hmac.is_some(),
+    ];
+    if given.iter().filter(|g| **g).count() != 1 {
+        diags.push(Diagnostic::at(
+            &config.pos(a),
+            format!("authenticator `{name}` needs exactly one of api_key, basic, jwt, hmac"),
+        ));
+        return None;
+    }
+    if let Some(api_key) = &a.api_key {
+        let header = match &api_key.header {
+            Some(h) => match HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()) {
+                Ok(header) => header,
+                Err(_) => {
+                    diags.push(Diagnostic::at(&config.pos(h), "not a header name"));
+                    return None;
+                }
+            },
+            None => HeaderName::from_static("x-api-key"),
+        };
+        let query = api_key.query.as_ref().map(|q| q.value.clone());
+        return Some(Method::ApiKey { header, query });
+    }
+    if let Some(basic) = &a.basic {
+        let realm = basic.realm.clone().unwrap_or_else(|| "rosetta".into());
+        return Some(Method::Basic { realm });
+    }
+    if let Some(hmac) = &a.hmac {
+        let skew = hmac.clock_skew.map_or(Duration::from_secs(300), |d| d.0);
+        return Some(Method::Hmac(Hmac::new(skew, &hmac.headers)));
+    }
+    let jwt = a.jwt.as_ref()?;
+    Jwt::from_config(config, jwt, &config.pos(a), name, diags).map(|jwt| Method::Jwt(Arc::new(jwt)))
 }

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::auth::Credentials;
 use crate::call::Consumer;
+use crate::config::{Diagnostic, Diagnostics, JwtConfig, JwtKeyConfig, LoadedConfig, Located, Pos};
 
 pub struct Jwt {
     pub algorithms: Vec<Algorithm>,
@@ -29,6 +30,70 @@ pub struct Jwt {
 }
 
 impl Jwt {
+    /// A JWT authenticator from its configuration (`at` is the authenticator's place).
+    pub fn from_config(
+        config: &LoadedConfig,
+        jwt: &JwtConfig,
+        at: &Pos,
+        name: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<Jwt> {
+        let mut algorithms = Vec::new();
+        for text in &jwt.algorithms {
+            match text.parse::<Algorithm>() {
+                Ok(alg) => algorithms.push(alg),
+                Err(_) => diags.push(Diagnostic::at(
+                    &config.pos(text),
+                    format!(
+                        "`{}` is not a JWT algorithm (HS256, RS256, PS256, ES256, EdDSA, ...)",
+                        text.value
+                    ),
+                )),
+            }
+        }
+        if jwt.algorithms.is_empty() {
+            diags.push(Diagnostic::at(
+                at,
+                format!("authenticator `{name}`: `algorithms` lists the algorithms tokens may use"),
+            ));
+        }
+        let leeway = match &jwt.leeway {
+            Some(l) if l.value.0 > Duration::from_secs(60) => {
+                diags.push(Diagnostic::at(&config.pos(l), "the leeway is at most 60s"));
+                return None;
+            }
+            Some(l) => l.value.0,
+            None => Duration::from_secs(30),
+        };
+        let keys: Vec<_> = (jwt.keys.iter())
+            .filter_map(|key| Some((key.kid.clone(), decoding_key(config, key, at, name, diags)?)))
+            .collect();
+        let jwks = jwt.jwks_url.as_ref().map(|url| {
+            Jwks::new(
+                url.value.clone(),
+                jwt.jwks_refresh.map_or(Duration::from_secs(300), |d| d.0),
+                jwt.jwks_min_refetch
+                    .map_or(Duration::from_secs(10), |d| d.0),
+            )
+        });
+        if keys.is_empty() && jwks.is_none() {
+            diags.push(Diagnostic::at(
+                at,
+                format!("authenticator `{name}` has no `keys` and no `jwks_url`"),
+            ));
+        }
+        Some(Jwt {
+            algorithms,
+            keys,
+            jwks,
+            issuer: jwt.issuer.as_ref().map(|i| i.value.clone()),
+            audience: jwt.audience.iter().map(|a| a.value.clone()).collect(),
+            leeway,
+            require_exp: jwt.require_exp,
+            consumer_claim: jwt.consumer_claim.clone().unwrap_or_else(|| "sub".into()),
+        })
+    }
+
     /// The token's claims, if it is valid; otherwise why not (for the debug log only).
     pub async fn verify(&self, token: &str) -> Result<Map<String, Value>, &'static str> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| "unreadable header")?;
@@ -111,6 +176,51 @@ impl Jwt {
             });
         consumer.metadata.extend(claims);
         Arc::new(consumer)
+    }
+}
+
+/// A configured key: a shared secret, or a PEM public key read from its file.
+fn decoding_key(
+    config: &LoadedConfig,
+    key: &JwtKeyConfig,
+    at: &Pos,
+    name: &str,
+    diags: &mut Diagnostics,
+) -> Option<DecodingKey> {
+    let pos = |l: &Located<String>| config.pos(l);
+    match (&key.secret, &key.pem_file) {
+        (Some(secret), None) => {
+            (config.secret(secret, diags)).and_then(|s| DecodingKey::from_secret(s.as_bytes()).ok())
+        }
+        (None, Some(file)) => {
+            let pem = config
+                .files
+                .read_to_string(&config.base_dir.join(&file.value))
+                .map_err(|e| {
+                    diags.push(Diagnostic::at(
+                        &pos(file),
+                        format!("cannot read `{}`: {e}", file.value),
+                    ))
+                })
+                .ok()?;
+            let key = DecodingKey::from_rsa_pem(pem.as_bytes())
+                .or_else(|_| DecodingKey::from_ec_pem(pem.as_bytes()))
+                .or_else(|_| DecodingKey::from_ed_pem(pem.as_bytes()));
+            if key.is_err() {
+                diags.push(Diagnostic::at(
+                    &pos(file),
+                    "not a PEM RSA, EC or Ed25519 public key",
+                ));
+            }
+            key.ok()
+        }
+        _ => {
+            diags.push(Diagnostic::at(
+                at,
+                format!("authenticator `{name}`: a key has either `secret` or `pem_file`"),
+            ));
+            None
+        }
     }
 }
 

@@ -5,18 +5,19 @@
 
 pub mod cost;
 mod endpoint;
+mod join;
 pub(crate) mod mount;
 pub mod schema;
 mod variables;
 mod websocket;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::dynamic::{
-    Field, FieldFuture, Object, ResolverContext, Schema, SubscriptionField,
+    Field, FieldFuture, Object, ResolverContext, Schema, SchemaBuilder, SubscriptionField,
     SubscriptionFieldFuture, TypeRef,
 };
 use async_graphql::{
@@ -38,6 +39,7 @@ use crate::xml::schema::XmlSchema;
 use schema::{InputKind, InputPlans, OutputNames, Types};
 
 pub use endpoint::{refusal, Endpoint};
+pub use join::{Join, JoinKind, JoinLoaders};
 
 /// The root type of a root field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,69 +144,9 @@ fn schema(
     mode: ValidationMode,
 ) -> Result<Schema, Vec<(Pos, String)>> {
     let mut types = Types::new(options.maps_as_json, xml);
-    let (mut queries, mut mutations, mut subscriptions) = (Vec::new(), Vec::new(), Vec::new());
     // Resolvers are made before the plans they use are complete.
     let shared = Arc::new(std::sync::OnceLock::<Shared>::new());
-    for field in fields {
-        let method = &field.target.operation.method;
-        let output = types.output_message(&method.output());
-        let arguments = types.input_fields(&method.input());
-        let description = comments(&method.parent_file(), method.path());
-        let target = field.target.clone();
-        let shared = shared.clone();
-        if field.root == Root::Subscription {
-            let mut root =
-                SubscriptionField::new(&field.name, TypeRef::named(&output), move |ctx| {
-                    let (shared, target) = (shared.clone(), target.clone());
-                    SubscriptionFieldFuture::new(async move {
-                        let shared = shared.get().expect("the schema is made");
-                        let reply = invoke(&ctx, shared, &target).await?;
-                        let pool = shared.pool.clone();
-                        Ok(reply.messages.map(move |item| {
-                            item.map_err(|status| status_error(&status, &pool))
-                                .and_then(|message| output_value(&target, &message))
-                        }))
-                    })
-                });
-            for argument in arguments {
-                root = root.argument(argument);
-            }
-            if let Some(about) = description {
-                root = root.description(about);
-            }
-            subscriptions.push(root);
-            continue;
-        }
-        let mut root = Field::new(&field.name, TypeRef::named(&output), move |ctx| {
-            let (shared, target) = (shared.clone(), target.clone());
-            FieldFuture::new(async move {
-                let shared = shared.get().expect("the schema is made");
-                // async-graphql's dynamic schema drops a field whose resolver fails (instead of
-                // making it null) and leaves the error without a path: report it here.
-                match root_value(&ctx, shared, &target).await {
-                    Ok(value) => Ok(value),
-                    Err(error) => {
-                        let error = error.into_server_error(ctx.item.pos);
-                        ctx.add_error(ServerError {
-                            path: path_of(ctx.path_node.as_ref()),
-                            ..error
-                        });
-                        Ok(None)
-                    }
-                }
-            })
-        });
-        for argument in arguments {
-            root = root.argument(argument);
-        }
-        if let Some(about) = description {
-            root = root.description(about);
-        }
-        match field.root {
-            Root::Mutation => mutations.push(root),
-            _ => queries.push(root),
-        }
-    }
+    let roots = Roots::new(fields, &mut types, &shared);
     if !types.problems.is_empty() {
         let at = options_origin(fields);
         return Err(types
@@ -213,75 +155,12 @@ fn schema(
             .map(|p| (at.clone(), p))
             .collect());
     }
-    let mut query = Object::new("Query");
-    if queries.is_empty() {
-        // A schema needs a query type with a field.
-        query = query.field(
-            Field::new(EMPTY_ROOT_FIELD, TypeRef::named("Boolean"), |_| {
-                FieldFuture::Value(None)
-            })
-            .description("Always null: this API has no queries."),
-        );
-    }
-    for field in queries {
-        query = query.field(field);
-    }
-    let mutation = (!mutations.is_empty()).then(|| {
-        mutations
-            .into_iter()
-            .fold(Object::new("Mutation"), Object::field)
-    });
-    let subscription = (!subscriptions.is_empty()).then(|| {
-        subscriptions.into_iter().fold(
-            async_graphql::dynamic::Subscription::new("Subscription"),
-            |object, field| object.field(field),
-        )
-    });
-    let mut builder = Schema::build(
-        "Query",
-        mutation.as_ref().map(|_| "Mutation"),
-        subscription.as_ref().map(|_| "Subscription"),
-    )
-    .register(query)
-    .limit_depth(options.max_depth)
-    .limit_complexity(options.max_complexity)
-    .validation_mode(mode);
-    if !options.introspection {
-        builder = builder.disable_introspection();
-    }
-    if let Some(mutation) = mutation {
-        builder = builder.register(mutation);
-    }
-    if let Some(subscription) = subscription {
-        builder = builder.register(subscription);
-    }
+    let mut builder = roots.builder(options, mode);
     for scalar in types.scalars() {
         builder = builder.register(scalar);
     }
     let mut objects: Vec<Object> = types.objects.drain(..).collect();
-    let mut joined = std::collections::HashSet::new();
-    for (index, join) in joins.iter().enumerate() {
-        if types.has_field(&join.on, &join.field) || !joined.insert((&join.on, &join.field)) {
-            return Err(vec![(
-                join.origin.clone(),
-                format!("`{}` already has a field `{}`", join.on, join.field),
-            )]);
-        }
-        let Some(object) = objects.iter_mut().find(|o| o.type_name() == join.on) else {
-            return Err(vec![(
-                join.origin.clone(),
-                format!("no GraphQL type `{}` in this endpoint's schema", join.on),
-            )]);
-        };
-        let output = match &join.kind {
-            JoinKind::Single { target, .. } => {
-                types.output_message(&target.operation.method.output())
-            }
-            JoinKind::Batch { item, .. } => types.output_message(item),
-        };
-        let field = join_field(join, index, &output, shared.clone());
-        *object = std::mem::replace(object, Object::new("")).field(field);
-    }
+    join::add_fields(joins, &mut types, &mut objects, &shared)?;
     // Types the joins reached.
     objects.append(&mut types.objects);
     for object in objects {
@@ -305,6 +184,144 @@ fn schema(
         pool: pool.clone(),
     });
     Ok(schema)
+}
+
+/// An endpoint's root fields, by root type.
+#[derive(Default)]
+struct Roots {
+    queries: Vec<Field>,
+    mutations: Vec<Field>,
+    subscriptions: Vec<SubscriptionField>,
+}
+
+impl Roots {
+    fn new(fields: &[RootField], types: &mut Types, shared: &Arc<OnceLock<Shared>>) -> Roots {
+        let mut roots = Roots::default();
+        for field in fields {
+            let method = &field.target.operation.method;
+            let output = types.output_message(&method.output());
+            let arguments = types.input_fields(&method.input());
+            let description = comments(&method.parent_file(), method.path());
+            let (target, shared) = (field.target.clone(), shared.clone());
+            if field.root == Root::Subscription {
+                let mut root = subscription_field(&field.name, &output, target, shared);
+                for argument in arguments {
+                    root = root.argument(argument);
+                }
+                if let Some(about) = description {
+                    root = root.description(about);
+                }
+                roots.subscriptions.push(root);
+                continue;
+            }
+            let mut root = unary_field(&field.name, &output, target, shared);
+            for argument in arguments {
+                root = root.argument(argument);
+            }
+            if let Some(about) = description {
+                root = root.description(about);
+            }
+            match field.root {
+                Root::Mutation => roots.mutations.push(root),
+                _ => roots.queries.push(root),
+            }
+        }
+        roots
+    }
+
+    /// The schema's root types, and its limits.
+    fn builder(self, options: &EndpointOptions, mode: ValidationMode) -> SchemaBuilder {
+        let mut query = Object::new("Query");
+        if self.queries.is_empty() {
+            // A schema needs a query type with a field.
+            query = query.field(
+                Field::new(EMPTY_ROOT_FIELD, TypeRef::named("Boolean"), |_| {
+                    FieldFuture::Value(None)
+                })
+                .description("Always null: this API has no queries."),
+            );
+        }
+        let query = self.queries.into_iter().fold(query, Object::field);
+        let mutation = (!self.mutations.is_empty())
+            .then(|| (self.mutations.into_iter()).fold(Object::new("Mutation"), Object::field));
+        let subscription = (!self.subscriptions.is_empty()).then(|| {
+            let root = async_graphql::dynamic::Subscription::new("Subscription");
+            (self.subscriptions.into_iter()).fold(root, |object, field| object.field(field))
+        });
+        let mut builder = Schema::build(
+            "Query",
+            mutation.as_ref().map(|_| "Mutation"),
+            subscription.as_ref().map(|_| "Subscription"),
+        )
+        .register(query)
+        .limit_depth(options.max_depth)
+        .limit_complexity(options.max_complexity)
+        .validation_mode(mode);
+        if !options.introspection {
+            builder = builder.disable_introspection();
+        }
+        if let Some(mutation) = mutation {
+            builder = builder.register(mutation);
+        }
+        if let Some(subscription) = subscription {
+            builder = builder.register(subscription);
+        }
+        builder
+    }
+}
+
+/// A subscription root field: a server-streaming method's replies, one event each.
+fn subscription_field(
+    name: &str,
+    output: &str,
+    target: Arc<Target>,
+    shared: Arc<OnceLock<Shared>>,
+) -> SubscriptionField {
+    SubscriptionField::new(name, TypeRef::named(output), move |ctx| {
+        let (shared, target) = (shared.clone(), target.clone());
+        SubscriptionFieldFuture::new(async move {
+            let shared = shared.get().expect("the schema is made");
+            let reply = invoke(&ctx, shared, &target).await?;
+            let pool = shared.pool.clone();
+            Ok(reply.messages.map(move |item| {
+                item.map_err(|status| status_error(&status, &pool))
+                    .and_then(|message| output_value(&target, &message))
+            }))
+        })
+    })
+}
+
+/// A query or mutation root field.
+fn unary_field(
+    name: &str,
+    output: &str,
+    target: Arc<Target>,
+    shared: Arc<OnceLock<Shared>>,
+) -> Field {
+    Field::new(name, TypeRef::named(output), move |ctx| {
+        let (shared, target) = (shared.clone(), target.clone());
+        FieldFuture::new(async move {
+            let shared = shared.get().expect("the schema is made");
+            // async-graphql's dynamic schema drops a field whose resolver fails (instead of
+            // making it null) and leaves the error without a path: report it here.
+            match root_value(&ctx, shared, &target).await {
+                Ok(value) => Ok(value),
+                Err(error) => {
+                    let error = error.into_server_error(ctx.item.pos);
+                    ctx.add_error(ServerError {
+                        path: path_of(ctx.path_node.as_ref()),
+                        ..error
+                    });
+                    Ok(None)
+                }
+            }
+        })
+    })
+}
+
+/// The request a resolver runs for (every request's data holds it).
+fn request_origin(ctx: &ResolverContext<'_>) -> Arc<Origin> {
+    ctx.data_opt::<Arc<Origin>>().cloned().unwrap_or_default()
 }
 
 fn options_origin(fields: &[RootField]) -> Pos {
@@ -649,207 +666,5 @@ pub fn status_error(status: &Status, pool: &DescriptorPool) -> Error {
         extensions.set("grpcCode", code as i32);
         extensions.set("httpStatus", http_status);
         extensions.set("details", details.clone());
-    })
-}
-
-/// A field added to a generated type, resolved by another operation (a `graphql.joins` entry).
-pub struct Join {
-    /// The GraphQL type that gets the field.
-    pub on: String,
-    pub field: String,
-    pub origin: Pos,
-    pub kind: JoinKind,
-}
-
-pub enum JoinKind {
-    /// One call per parent: input fields (JSON names) from parent fields (JSON names).
-    Single {
-        target: Arc<Target>,
-        arguments: Vec<(String, String)>,
-    },
-    /// One call for the request's parents: keys in `keys`, results in `items` matched by `key`.
-    Batch {
-        target: Arc<Target>,
-        keys: String,
-        from: String,
-        items: String,
-        key: String,
-        item: prost_reflect::MessageDescriptor,
-    },
-}
-
-/// The loaders of a request's batch joins, made on first use (async-graphql's DataLoader
-/// gathers the keys its fields ask for in one tick into one call).
-#[derive(Default)]
-pub struct JoinLoaders(std::sync::Mutex<HashMap<usize, Arc<DataLoader<BatchLoader>>>>);
-
-pub struct BatchLoader {
-    target: Arc<Target>,
-    keys: String,
-    items: String,
-    key: String,
-    shared: Arc<std::sync::OnceLock<Shared>>,
-    origin: Arc<Origin>,
-}
-
-impl Loader<String> for BatchLoader {
-    type Value = Value;
-    type Error = Arc<Status>;
-
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Value>, Self::Error> {
-        let values: Vec<serde_json::Value> = keys
-            .iter()
-            .filter_map(|k| serde_json::from_str(k).ok())
-            .collect();
-        let input = serde_json::json!({ self.keys.as_str(): values });
-        let answer = call_with_json(&self.target, &input, &self.origin)
-            .await
-            .map_err(Arc::new)?;
-        let mut found = HashMap::new();
-        if let Some(Value::List(items)) = match &answer {
-            Value::Object(object) => object.get(self.items.as_str()),
-            _ => None,
-        } {
-            for item in items {
-                if let Value::Object(fields) = item {
-                    if let Some(key) = fields.get(self.key.as_str()) {
-                        let key = key
-                            .clone()
-                            .into_json()
-                            .map(|k| k.to_string())
-                            .unwrap_or_default();
-                        found.insert(key, item.clone());
-                    }
-                }
-            }
-        }
-        let _ = &self.shared;
-        Ok(found)
-    }
-}
-
-/// The request a resolver runs for (every request's data holds it).
-fn request_origin(ctx: &ResolverContext<'_>) -> Arc<Origin> {
-    ctx.data_opt::<Arc<Origin>>().cloned().unwrap_or_default()
-}
-
-/// Calls a target with a proto3 JSON input; the reply as a GraphQL value.
-async fn call_with_json(
-    target: &Target,
-    input: &serde_json::Value,
-    origin: &Arc<Origin>,
-) -> Result<Value, Status> {
-    let bytes = serde_json::to_vec(input).map_err(|e| Status::internal(e.to_string()))?;
-    let wire = json_to_wire(&target.request_plan, &bytes)
-        .map_err(|e| Status::invalid_argument(format!("invalid join argument: {e}")))?;
-    let message = Message::Encoded(target.operation.method.input(), wire.into());
-    let call = Call::unary(
-        target.operation.clone(),
-        message,
-        origin.clone(),
-        &target.forward_headers,
-        target.timeout,
-    )?;
-    let message = call::invoke(&target.invoker, call)
-        .await?
-        .into_message()
-        .await?;
-    output_value(target, &message).map_err(|e| Status::internal(e.message))
-}
-
-/// The resolver of a join field. Errors are reported with the field's path and make it null
-/// (async-graphql's dynamic schema would drop the field instead).
-fn join_field(
-    join: &Join,
-    index: usize,
-    output: &str,
-    shared: Arc<std::sync::OnceLock<Shared>>,
-) -> Field {
-    let kind = match &join.kind {
-        JoinKind::Single { target, arguments } => (target.clone(), Some(arguments.clone()), None),
-        JoinKind::Batch {
-            target,
-            keys,
-            from,
-            items,
-            key,
-            ..
-        } => (
-            target.clone(),
-            None,
-            Some((keys.clone(), from.clone(), items.clone(), key.clone())),
-        ),
-    };
-    Field::new(&join.field, TypeRef::named(output), move |ctx| {
-        let (target, arguments, batch) = kind.clone();
-        let shared = shared.clone();
-        FieldFuture::new(async move {
-            let parent = match ctx.parent_value.as_value() {
-                Some(Value::Object(object)) => object.clone(),
-                _ => return Ok(None),
-            };
-            let origin = request_origin(&ctx);
-            let result = match (arguments, batch) {
-                (Some(arguments), _) => {
-                    let mut input = serde_json::Map::new();
-                    for (field, from) in &arguments {
-                        if let Some(value) = parent.get(from.as_str()) {
-                            input.insert(
-                                field.clone(),
-                                value.clone().into_json().unwrap_or_default(),
-                            );
-                        }
-                    }
-                    call_with_json(&target, &serde_json::Value::Object(input), &origin)
-                        .await
-                        .map(Some)
-                }
-                (None, Some((keys, from, items, key))) => {
-                    let Some(parent_key) = parent.get(from.as_str()) else {
-                        return Ok(None);
-                    };
-                    let parent_key = parent_key
-                        .clone()
-                        .into_json()
-                        .map(|k| k.to_string())
-                        .unwrap_or_default();
-                    let loaders = ctx.data_opt::<JoinLoaders>();
-                    let loader = loaders.and_then(|l| l.0.lock().ok()).map(|mut map| {
-                        map.entry(index)
-                            .or_insert_with(|| {
-                                Arc::new(DataLoader::new(
-                                    BatchLoader {
-                                        target: target.clone(),
-                                        keys,
-                                        items,
-                                        key,
-                                        shared: shared.clone(),
-                                        origin: origin.clone(),
-                                    },
-                                    tokio::spawn,
-                                ))
-                            })
-                            .clone()
-                    });
-                    match loader {
-                        Some(loader) => loader.load_one(parent_key).await.map_err(|e| (*e).clone()),
-                        None => Ok(None),
-                    }
-                }
-                (None, None) => Ok(None),
-            };
-            match result {
-                Ok(value) => Ok(value),
-                Err(status) => {
-                    let pool = &shared.get().expect("the schema is made").pool;
-                    let error = status_error(&status, pool).into_server_error(ctx.item.pos);
-                    ctx.add_error(ServerError {
-                        path: path_of(ctx.path_node.as_ref()),
-                        ..error
-                    });
-                    Ok(None)
-                }
-            }
-        })
     })
 }
