@@ -136,57 +136,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> ExitCode {
     match command {
-        Command::Check { config, format } => {
-            let outcome = gateway::load(Files::Disk, &config, env_vars());
-            if format == Format::Json {
-                // One JSON document on stdout either way: {"ok", "routes", "graphql", "errors",
-                // "warnings"}.
-                let (routes, graphql, errors, warnings) = match &outcome {
-                    Ok(gateway) => (
-                        gateway.rest.routes().len(),
-                        graphql_paths(gateway),
-                        Vec::new(),
-                        gateway.warnings.clone(),
-                    ),
-                    Err(diags) => (0, Vec::new(), diags.items.clone(), diags.warnings.clone()),
-                };
-                let grpc = gateway_grpc(&outcome);
-                let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "graphql": graphql, "grpc": grpc, "errors": errors, "warnings": warnings});
-                println!("{report}");
-                return if errors.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                };
-            }
-            match outcome {
-                Ok(gateway) => {
-                    eprint!("{}", gateway.warnings_text);
-                    let graphql = graphql_paths(&gateway);
-                    let grpc = gateway.grpc.as_ref().map_or(0, |g| g.services.len());
-                    println!(
-                        "{}: ok ({} routes{}{})",
-                        config.display(),
-                        gateway.rest.routes().len(),
-                        if graphql.is_empty() {
-                            String::new()
-                        } else {
-                            format!(", GraphQL at {}", graphql.join(", "))
-                        },
-                        if grpc == 0 {
-                            String::new()
-                        } else {
-                            format!(", {grpc} gRPC services")
-                        }
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(diags) => {
-                    eprint!("{}", diags.render());
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::Check { config, format } => run_check(&config, format),
         Command::Serve { config, listen } => {
             match gateway::load(Files::Disk, &config, env_vars()) {
                 Ok(mut gateway) => {
@@ -217,38 +167,7 @@ async fn run(command: Command) -> ExitCode {
                     format,
                     mapping,
                 },
-        } => {
-            use rosetta::toolchain::export::{export, ExportFormat as Export};
-            let format = match format {
-                ExportFormat::Proto => Export::Proto,
-                ExportFormat::Openapi => Export::Openapi,
-                ExportFormat::Graphql => Export::Graphql,
-                ExportFormat::Wsdl => Export::Wsdl,
-            };
-            let loaded = gateway::load_mappings(
-                Files::Disk,
-                &config,
-                env_vars(),
-                &gateway::connect,
-                mapping.as_deref(),
-            );
-            match loaded {
-                Ok(gateway) => match export(&gateway, format) {
-                    Ok(text) => {
-                        println!("{text}");
-                        ExitCode::SUCCESS
-                    }
-                    Err(why) => {
-                        eprintln!("error: {why}");
-                        ExitCode::FAILURE
-                    }
-                },
-                Err(diags) => {
-                    eprint!("{}", diags.render());
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        } => run_export(&config, format, mapping.as_deref()),
         Command::Demo { listen } => run_demo(listen).await,
         Command::DemoBackend { listen } => match demo::start_grpc(listen).await {
             Ok(backend) => {
@@ -261,6 +180,89 @@ async fn run(command: Command) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// `rosetta check`: every problem of the configuration at `config`, or a summary of what it
+/// serves.
+fn run_check(config: &Path, format: Format) -> ExitCode {
+    let outcome = gateway::load(Files::Disk, config, env_vars());
+    if format == Format::Json {
+        // One JSON document on stdout either way: {"ok", "routes", "graphql", "errors",
+        // "warnings"}.
+        let (routes, graphql, errors, warnings) = match &outcome {
+            Ok(gateway) => (
+                gateway.rest.routes().len(),
+                graphql_paths(gateway),
+                Vec::new(),
+                gateway.warnings.clone(),
+            ),
+            Err(diags) => (0, Vec::new(), diags.items.clone(), diags.warnings.clone()),
+        };
+        let grpc = gateway_grpc(&outcome);
+        let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "graphql": graphql, "grpc": grpc, "errors": errors, "warnings": warnings});
+        println!("{report}");
+        return if errors.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    match outcome {
+        Ok(gateway) => {
+            eprint!("{}", gateway.warnings_text);
+            let graphql = graphql_paths(&gateway);
+            let grpc = gateway.grpc.as_ref().map_or(0, |g| g.services.len());
+            println!(
+                "{}: ok ({} routes{}{})",
+                config.display(),
+                gateway.rest.routes().len(),
+                if graphql.is_empty() {
+                    String::new()
+                } else {
+                    format!(", GraphQL at {}", graphql.join(", "))
+                },
+                if grpc == 0 {
+                    String::new()
+                } else {
+                    format!(", {grpc} gRPC services")
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            eprint!("{}", diags.render());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `rosetta schema export`: the mappings' schemas in `format`.
+fn run_export(config: &Path, format: ExportFormat, mapping: Option<&Path>) -> ExitCode {
+    use rosetta::toolchain::export::{export, ExportFormat as Export};
+    let format = match format {
+        ExportFormat::Proto => Export::Proto,
+        ExportFormat::Openapi => Export::Openapi,
+        ExportFormat::Graphql => Export::Graphql,
+        ExportFormat::Wsdl => Export::Wsdl,
+    };
+    let loaded =
+        gateway::load_mappings(Files::Disk, config, env_vars(), &gateway::connect, mapping);
+    match loaded {
+        Ok(gateway) => match export(&gateway, format) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(why) => {
+                eprintln!("error: {why}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(diags) => {
+            eprint!("{}", diags.render());
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -376,6 +376,53 @@ enum Number<'a> {
     Str(&'a str),
 }
 
+fn out_of_range() -> String {
+    "number out of range for the field".to_owned()
+}
+
+impl Number<'_> {
+    fn as_i64(self) -> Result<i64, String> {
+        match self {
+            Number::I(v) => Ok(v),
+            Number::U(v) => i64::try_from(v).map_err(|_| out_of_range()),
+            Number::F(v)
+                if v.fract() == 0.0
+                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v) =>
+            {
+                Ok(v as i64)
+            }
+            Number::F(_) => Err("expected an integer".into()),
+            Number::Str(s) => s.parse().map_err(|_| format!("invalid integer '{s}'")),
+        }
+    }
+
+    fn as_u64(self) -> Result<u64, String> {
+        match self {
+            Number::I(v) => u64::try_from(v).map_err(|_| out_of_range()),
+            Number::U(v) => Ok(v),
+            Number::F(v) if v.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&v) => {
+                Ok(v as u64)
+            }
+            Number::F(_) => Err("expected an unsigned integer".into()),
+            Number::Str(s) => s
+                .parse()
+                .map_err(|_| format!("invalid unsigned integer '{s}'")),
+        }
+    }
+
+    fn as_f64(self) -> Result<f64, String> {
+        match self {
+            Number::I(v) => Ok(v as f64),
+            Number::U(v) => Ok(v as f64),
+            Number::F(v) => Ok(v),
+            Number::Str("NaN") => Ok(f64::NAN),
+            Number::Str("Infinity") => Ok(f64::INFINITY),
+            Number::Str("-Infinity") => Ok(f64::NEG_INFINITY),
+            Number::Str(s) => s.parse().map_err(|_| format!("invalid number '{s}'")),
+        }
+    }
+}
+
 impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
     type Value = ();
 
@@ -495,45 +542,6 @@ fn write_number(
     value: Number,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let out_of_range = || "number out of range for the field".to_owned();
-    let as_i64 = || -> Result<i64, String> {
-        match value {
-            Number::I(v) => Ok(v),
-            Number::U(v) => i64::try_from(v).map_err(|_| out_of_range()),
-            Number::F(v)
-                if v.fract() == 0.0
-                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v) =>
-            {
-                Ok(v as i64)
-            }
-            Number::F(_) => Err("expected an integer".into()),
-            Number::Str(s) => s.parse().map_err(|_| format!("invalid integer '{s}'")),
-        }
-    };
-    let as_u64 = || -> Result<u64, String> {
-        match value {
-            Number::I(v) => u64::try_from(v).map_err(|_| out_of_range()),
-            Number::U(v) => Ok(v),
-            Number::F(v) if v.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&v) => {
-                Ok(v as u64)
-            }
-            Number::F(_) => Err("expected an unsigned integer".into()),
-            Number::Str(s) => s
-                .parse()
-                .map_err(|_| format!("invalid unsigned integer '{s}'")),
-        }
-    };
-    let as_f64 = || -> Result<f64, String> {
-        match value {
-            Number::I(v) => Ok(v as f64),
-            Number::U(v) => Ok(v as f64),
-            Number::F(v) => Ok(v),
-            Number::Str("NaN") => Ok(f64::NAN),
-            Number::Str("Infinity") => Ok(f64::INFINITY),
-            Number::Str("-Infinity") => Ok(f64::NEG_INFINITY),
-            Number::Str(s) => s.parse().map_err(|_| format!("invalid number '{s}'")),
-        }
-    };
     let i32_of = |v: i64| i32::try_from(v).map_err(|_| out_of_range());
     let u32_of = |v: u64| u32::try_from(v).map_err(|_| out_of_range());
     let wire_type = match kind {
@@ -546,11 +554,11 @@ fn write_number(
     let mut scratch = Vec::new();
     let encoded: &[u8] = match kind {
         FieldKind::Double => {
-            bytes[..8].copy_from_slice(&as_f64()?.to_le_bytes());
+            bytes[..8].copy_from_slice(&value.as_f64()?.to_le_bytes());
             &bytes[..8]
         }
         FieldKind::Float => {
-            let v = as_f64()?;
+            let v = value.as_f64()?;
             if v.is_finite() && v.abs() > f64::from(f32::MAX) {
                 return Err(out_of_range());
             }
@@ -558,44 +566,44 @@ fn write_number(
             &bytes[..4]
         }
         FieldKind::Fixed64 => {
-            bytes[..8].copy_from_slice(&as_u64()?.to_le_bytes());
+            bytes[..8].copy_from_slice(&value.as_u64()?.to_le_bytes());
             &bytes[..8]
         }
         FieldKind::Sfixed64 => {
-            bytes[..8].copy_from_slice(&as_i64()?.to_le_bytes());
+            bytes[..8].copy_from_slice(&value.as_i64()?.to_le_bytes());
             &bytes[..8]
         }
         FieldKind::Fixed32 => {
-            bytes[..4].copy_from_slice(&u32_of(as_u64()?)?.to_le_bytes());
+            bytes[..4].copy_from_slice(&u32_of(value.as_u64()?)?.to_le_bytes());
             &bytes[..4]
         }
         FieldKind::Sfixed32 => {
-            bytes[..4].copy_from_slice(&i32_of(as_i64()?)?.to_le_bytes());
+            bytes[..4].copy_from_slice(&i32_of(value.as_i64()?)?.to_le_bytes());
             &bytes[..4]
         }
         FieldKind::Int32 => {
-            encode_varint(i32_of(as_i64()?)? as i64 as u64, &mut scratch);
+            encode_varint(i32_of(value.as_i64()?)? as i64 as u64, &mut scratch);
             &scratch
         }
         FieldKind::Int64 => {
-            encode_varint(as_i64()? as u64, &mut scratch);
+            encode_varint(value.as_i64()? as u64, &mut scratch);
             &scratch
         }
         FieldKind::Uint32 => {
-            encode_varint(u64::from(u32_of(as_u64()?)?), &mut scratch);
+            encode_varint(u64::from(u32_of(value.as_u64()?)?), &mut scratch);
             &scratch
         }
         FieldKind::Uint64 => {
-            encode_varint(as_u64()?, &mut scratch);
+            encode_varint(value.as_u64()?, &mut scratch);
             &scratch
         }
         FieldKind::Sint32 => {
-            let v = i32_of(as_i64()?)?;
+            let v = i32_of(value.as_i64()?)?;
             encode_varint(u64::from(((v << 1) ^ (v >> 31)) as u32), &mut scratch);
             &scratch
         }
         FieldKind::Sint64 => {
-            let v = as_i64()?;
+            let v = value.as_i64()?;
             encode_varint(((v << 1) ^ (v >> 63)) as u64, &mut scratch);
             &scratch
         }

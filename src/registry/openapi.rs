@@ -75,94 +75,10 @@ pub fn import(files: &Files, path: &Path, package: &str) -> Result<Imported, Str
             let Some(operation) = item.get(verb) else {
                 continue;
             };
-            let at = format!(
-                "{}#/paths/{}/{verb}",
-                path.display(),
-                template.replace('/', "~1")
-            );
-            let name = builder.claim(
-                &match operation.get("operationId").and_then(Value::as_str) {
-                    Some(id) => pascal(id),
-                    None => pascal(&format!("{verb} {template}")),
-                },
-            );
-            let shared = item
-                .get("parameters")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let own = operation
-                .get("parameters")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let mut input = DescriptorProto {
-                name: Some(format!("{name}Request")),
-                ..Default::default()
-            };
-            let mut headers = Vec::new();
-            for parameter in shared.iter().chain(&own) {
-                let (parameter, parameter_file) = builder.resolve(parameter, &item_file)?;
-                let location = parameter.get("in").and_then(Value::as_str).unwrap_or("");
-                if !matches!(location, "path" | "query" | "header") {
-                    continue; // Cookies are the client's business.
-                }
-                let param_name = parameter
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| format!("{at}: a parameter has no name"))?;
-                let schema = parameter.get("schema").cloned().unwrap_or(Value::Null);
-                let field = builder.field(
-                    param_name,
-                    &schema,
-                    &parameter_file,
-                    &format!("{name}_{param_name}"),
-                    input.field.len(),
-                )?;
-                if location == "header" {
-                    headers.push((param_name.to_owned(), field.name().to_owned()));
-                }
-                input.field.push(field);
-            }
-            let body_schema = operation
-                .pointer("/requestBody")
-                .map(|b| builder.resolve(b, &item_file))
-                .transpose()?
-                .and_then(|(body, file)| json_schema(&body).map(|s| (s.clone(), file)));
-            let body = match body_schema {
-                Some((schema, file)) => {
-                    let field = builder.field(
-                        "body",
-                        &schema,
-                        &file,
-                        &format!("{name}Body"),
-                        input.field.len(),
-                    )?;
-                    input.field.push(field);
-                    Some("body".to_owned())
-                }
-                None => None,
-            };
-            let input_name = builder.add(input);
-            let (output_name, response_body) = builder.output(operation, &item_file, &name)?;
-            methods.push(MethodDescriptorProto {
-                name: Some(name.clone()),
-                input_type: Some(format!(".{package}.{input_name}")),
-                output_type: Some(format!(".{package}.{output_name}")),
-                ..Default::default()
-            });
-            let method = http::Method::from_bytes(verb.to_ascii_uppercase().as_bytes())
-                .expect("a known HTTP method");
-            rules.insert(
-                name,
-                ImportedRule {
-                    method,
-                    path: template.clone(),
-                    body,
-                    response_body,
-                    headers,
-                },
-            );
+            let (method, rule) =
+                builder.operation(operation, (template, verb), (&item, &item_file), path)?;
+            methods.push(method);
+            rules.insert(rule.0, rule.1);
         }
     }
     if methods.is_empty() {
@@ -218,6 +134,103 @@ struct Builder<'f> {
 }
 
 impl Builder<'_> {
+    /// One operation of the document: its method (input and output messages added) and its
+    /// rule, by the method's name.
+    fn operation(
+        &mut self,
+        operation: &Value,
+        (template, verb): (&str, &str),
+        (item, item_file): (&Value, &Path),
+        path: &Path,
+    ) -> Result<(MethodDescriptorProto, (String, ImportedRule)), String> {
+        let at = format!(
+            "{}#/paths/{}/{verb}",
+            path.display(),
+            template.replace('/', "~1")
+        );
+        let name = self.claim(
+            &match operation.get("operationId").and_then(Value::as_str) {
+                Some(id) => pascal(id),
+                None => pascal(&format!("{verb} {template}")),
+            },
+        );
+        let shared = item
+            .get("parameters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let own = operation
+            .get("parameters")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut input = DescriptorProto {
+            name: Some(format!("{name}Request")),
+            ..Default::default()
+        };
+        let mut headers = Vec::new();
+        for parameter in shared.iter().chain(&own) {
+            let (parameter, parameter_file) = self.resolve(parameter, item_file)?;
+            let location = parameter.get("in").and_then(Value::as_str).unwrap_or("");
+            if !matches!(location, "path" | "query" | "header") {
+                continue; // Cookies are the client's business.
+            }
+            let param_name = parameter
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("{at}: a parameter has no name"))?;
+            let schema = parameter.get("schema").cloned().unwrap_or(Value::Null);
+            let field = self.field(
+                param_name,
+                &schema,
+                &parameter_file,
+                &format!("{name}_{param_name}"),
+                input.field.len(),
+            )?;
+            if location == "header" {
+                headers.push((param_name.to_owned(), field.name().to_owned()));
+            }
+            input.field.push(field);
+        }
+        let body_schema = operation
+            .pointer("/requestBody")
+            .map(|b| self.resolve(b, item_file))
+            .transpose()?
+            .and_then(|(body, file)| json_schema(&body).map(|s| (s.clone(), file)));
+        let body = match body_schema {
+            Some((schema, file)) => {
+                let field = self.field(
+                    "body",
+                    &schema,
+                    &file,
+                    &format!("{name}Body"),
+                    input.field.len(),
+                )?;
+                input.field.push(field);
+                Some("body".to_owned())
+            }
+            None => None,
+        };
+        let input_name = self.add(input);
+        let (output_name, response_body) = self.output(operation, item_file, &name)?;
+        let method = MethodDescriptorProto {
+            name: Some(name.clone()),
+            input_type: Some(format!(".{}.{input_name}", self.package)),
+            output_type: Some(format!(".{}.{output_name}", self.package)),
+            ..Default::default()
+        };
+        let verb = http::Method::from_bytes(verb.to_ascii_uppercase().as_bytes())
+            .expect("a known HTTP method");
+        let rule = ImportedRule {
+            method: verb,
+            path: template.to_owned(),
+            body,
+            response_body,
+            headers,
+        };
+        Ok((method, (name, rule)))
+    }
+
     fn load(&mut self, path: &Path) -> Result<Value, String> {
         if let Some(document) = self.documents.get(path) {
             return Ok(document.clone());

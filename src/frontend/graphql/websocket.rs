@@ -74,6 +74,9 @@ enum ServerMessage<'a> {
     },
 }
 
+/// Each subscription's results, numbered, then `None` when it ends.
+type Running = StreamMap<String, BoxStream<'static, (usize, Option<async_graphql::Response>)>>;
+
 /// Serves one upgraded socket until either side closes it or the protocol is broken.
 pub async fn serve(
     endpoint: Arc<Endpoint>,
@@ -93,10 +96,7 @@ pub async fn serve(
     tokio::pin!(init_deadline);
     let mut acknowledged = false;
     // Each subscription's results, numbered, then `None` when it ends.
-    let mut running: StreamMap<
-        String,
-        BoxStream<'static, (usize, Option<async_graphql::Response>)>,
-    > = StreamMap::new();
+    let mut running: Running = StreamMap::new();
     loop {
         tokio::select! {
             () = &mut init_deadline, if !acknowledged => {
@@ -142,31 +142,7 @@ pub async fn serve(
                         return shut(&mut socket, close::DUPLICATE_ID, &reason).await;
                     }
                     ClientMessage::Subscribe { id, payload } => {
-                        let most = endpoint.options.max_socket_subscriptions;
-                        let refused = if running.len() >= most {
-                            Some(vec![ServerError::new(
-                                format!("at most {most} subscriptions may run at once on one socket"),
-                                None,
-                            )])
-                        } else {
-                            match endpoint.prepare(payload, false, origin.clone()) {
-                                Ok(prepared) => {
-                                    let results = endpoint
-                                        .schema
-                                        .execute_stream(prepared.request)
-                                        .map(Some)
-                                        .chain(futures::stream::once(async { None }))
-                                        .enumerate()
-                                        .boxed();
-                                    running.insert(id.clone(), results);
-                                    None
-                                }
-                                Err(Outcome::Refused(refused)) => {
-                                    Some(vec![ServerError::new(refused.1, None)])
-                                }
-                                Err(Outcome::Invalid(errors)) => Some(errors),
-                            }
-                        };
+                        let refused = subscribe(&endpoint, &origin, &mut running, &id, payload);
                         if let Some(errors) = refused {
                             let error = ServerMessage::Error { id: &id, payload: &errors };
                             if !send(&mut socket, &error).await {
@@ -193,6 +169,39 @@ pub async fn serve(
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Starts subscription `id`; the errors to answer it with when it cannot run.
+fn subscribe(
+    endpoint: &Endpoint,
+    origin: &Arc<Origin>,
+    running: &mut Running,
+    id: &str,
+    payload: Params,
+) -> Option<Vec<ServerError>> {
+    let most = endpoint.options.max_socket_subscriptions;
+    if running.len() >= most {
+        Some(vec![ServerError::new(
+            format!("at most {most} subscriptions may run at once on one socket"),
+            None,
+        )])
+    } else {
+        match endpoint.prepare(payload, false, origin.clone()) {
+            Ok(prepared) => {
+                let results = endpoint
+                    .schema
+                    .execute_stream(prepared.request)
+                    .map(Some)
+                    .chain(futures::stream::once(async { None }))
+                    .enumerate()
+                    .boxed();
+                running.insert(id.to_owned(), results);
+                None
+            }
+            Err(Outcome::Refused(refused)) => Some(vec![ServerError::new(refused.1, None)]),
+            Err(Outcome::Invalid(errors)) => Some(errors),
         }
     }
 }

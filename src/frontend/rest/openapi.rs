@@ -51,42 +51,7 @@ pub fn document(routes: &[std::sync::Arc<Route>]) -> Value {
         if !parameters.is_empty() {
             operation.insert("parameters".into(), Value::Array(parameters));
         }
-        let body_schema = match &route.body {
-            BodyBinding::None => None,
-            BodyBinding::Whole => Some(schemas.message(&input)),
-            BodyBinding::Field(path) => Some(schemas.field(path.last().expect("non-empty"))),
-        };
-        if let Some(schema) = body_schema {
-            let content = if route.operation.kind.streams_requests() {
-                json!({"application/x-ndjson": {"schema": schema}})
-            } else {
-                json!({"application/json": {"schema": schema}})
-            };
-            operation.insert(
-                "requestBody".into(),
-                json!({"required": true, "content": content}),
-            );
-        }
-        let output = match &route.response_body {
-            Some(field) => schemas.field(field),
-            None => schemas.message(&method.output()),
-        };
-        let content = if route.operation.kind.streams_responses() {
-            json!({
-                "application/json": {"schema": {"type": "array", "items": output}},
-                "application/x-ndjson": {"schema": output},
-                "text/event-stream": {"schema": output}
-            })
-        } else {
-            json!({"application/json": {"schema": output}})
-        };
-        operation.insert(
-            "responses".into(),
-            json!({
-                "200": {"description": "OK", "content": content},
-                "default": {"$ref": "#/components/responses/Error"}
-            }),
-        );
+        body_and_responses(route, &mut schemas, &mut operation);
         paths.entry(path).or_default().insert(
             route.http_method.as_str().to_ascii_lowercase(),
             Value::Object(operation),
@@ -114,6 +79,47 @@ pub fn document(routes: &[std::sync::Arc<Route>]) -> Value {
             }
         }
     })
+}
+
+/// A route's request body (if it has one) and responses, into `operation`.
+fn body_and_responses(route: &Route, schemas: &mut Schemas, operation: &mut Map<String, Value>) {
+    let method = &route.operation.method;
+    let body_schema = match &route.body {
+        BodyBinding::None => None,
+        BodyBinding::Whole => Some(schemas.message(&method.input())),
+        BodyBinding::Field(path) => Some(schemas.field(path.last().expect("non-empty"))),
+    };
+    if let Some(schema) = body_schema {
+        let content = if route.operation.kind.streams_requests() {
+            json!({"application/x-ndjson": {"schema": schema}})
+        } else {
+            json!({"application/json": {"schema": schema}})
+        };
+        operation.insert(
+            "requestBody".into(),
+            json!({"required": true, "content": content}),
+        );
+    }
+    let output = match &route.response_body {
+        Some(field) => schemas.field(field),
+        None => schemas.message(&method.output()),
+    };
+    let content = if route.operation.kind.streams_responses() {
+        json!({
+            "application/json": {"schema": {"type": "array", "items": output}},
+            "application/x-ndjson": {"schema": output},
+            "text/event-stream": {"schema": output}
+        })
+    } else {
+        json!({"application/json": {"schema": output}})
+    };
+    operation.insert(
+        "responses".into(),
+        json!({
+            "200": {"description": "OK", "content": content},
+            "default": {"$ref": "#/components/responses/Error"}
+        }),
+    );
 }
 
 /// The OpenAPI form of a route's template (`/v1/{name}`) and the names of its parameters. A

@@ -634,33 +634,7 @@ impl<'l> Builder<'l> {
             })
             .collect();
         let mut fields = Fields::default();
-        // Headers bound from other messages.
-        let mut headers: Vec<&Part> = header_parts.clone();
-        for (m, part) in &binding.headers {
-            if m != message_name {
-                match lookup(&self.loaded.definitions.messages, m) {
-                    Some(other) => headers.extend(other.parts.iter().find(|p| &p.name == part)),
-                    None => self.warnings.push((
-                        op.pos.clone(),
-                        format!(
-                            "operation `{}`: its soap:header message `{m}` is not defined; the \
-                             header is left out (configure it under `soap.headers`)",
-                            op.name
-                        ),
-                    )),
-                }
-            }
-        }
-        for part in headers {
-            let element = part.element.as_ref().ok_or_else(|| {
-                (
-                    part.pos.clone(),
-                    "a soap:header part needs an `element`".to_owned(),
-                )
-            })?;
-            let decl = self.global_element(element, &part.pos)?;
-            self.element(&decl, false, None, Role::Header, &mut fields)?;
-        }
+        self.headers(op, binding, message_name, header_parts, &mut fields)?;
         let wrapper = match style {
             Style::Rpc => {
                 let ns = binding.namespace.clone().unwrap_or_default();
@@ -713,6 +687,45 @@ impl<'l> Builder<'l> {
             wrapper,
             message: name,
         })
+    }
+
+    /// The header fields of a message: `own`, its parts that `soap:header` binds, and the
+    /// parts of other messages it binds (one that is not defined is left out with a warning).
+    fn headers(
+        &mut self,
+        op: &BindingOperation,
+        binding: &BodyBinding,
+        message_name: &QName,
+        own: Vec<&Part>,
+        fields: &mut Fields,
+    ) -> Result<(), Problem> {
+        let mut headers = own;
+        for (m, part) in &binding.headers {
+            if m != message_name {
+                match lookup(&self.loaded.definitions.messages, m) {
+                    Some(other) => headers.extend(other.parts.iter().find(|p| &p.name == part)),
+                    None => self.warnings.push((
+                        op.pos.clone(),
+                        format!(
+                            "operation `{}`: its soap:header message `{m}` is not defined; the \
+                             header is left out (configure it under `soap.headers`)",
+                            op.name
+                        ),
+                    )),
+                }
+            }
+        }
+        for part in headers {
+            let element = part.element.as_ref().ok_or_else(|| {
+                (
+                    part.pos.clone(),
+                    "a soap:header part needs an `element`".to_owned(),
+                )
+            })?;
+            let decl = self.global_element(element, &part.pos)?;
+            self.element(&decl, false, None, Role::Header, fields)?;
+        }
+        Ok(())
     }
 
     /// A part as a field: its element, or (rpc, or document without WS-I) a field named by
