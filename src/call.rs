@@ -64,10 +64,10 @@ impl Message {
 }
 
 /// Request messages: exactly one for unary and server-streaming operations.
-pub type MessageStream = BoxStream<'static, Message>;
+pub(crate) type MessageStream = BoxStream<'static, Message>;
 
 /// Response messages, ending early with a status when the backend fails mid-stream.
-pub type ReplyStream = BoxStream<'static, Result<Message, Status>>;
+pub(crate) type ReplyStream = BoxStream<'static, Result<Message, Status>>;
 
 pub struct Call {
     pub operation: Arc<Operation>,
@@ -168,15 +168,15 @@ impl Reply {
 }
 
 /// A backend, or a backend wrapped in stages: a tower service from calls to replies.
-pub type Invoker = BoxCloneSyncService<Call, Reply, Status>;
+pub(crate) type Invoker = BoxCloneSyncService<Call, Reply, Status>;
 
 /// What every backend protocol implements: one canonical call.
-pub trait Backend: Send + Sync + 'static {
+pub(crate) trait Backend: Send + Sync + 'static {
     fn call(&self, call: Call) -> impl std::future::Future<Output = Result<Reply, Status>> + Send;
 }
 
 /// A backend as an invoker, shared by every call.
-pub fn invoker<B: Backend>(backend: B) -> Invoker {
+pub(crate) fn invoker<B: Backend>(backend: B) -> Invoker {
     let backend = Arc::new(backend);
     Invoker::new(tower::service_fn(move |call: Call| {
         let backend = backend.clone();
@@ -185,7 +185,7 @@ pub fn invoker<B: Backend>(backend: B) -> Invoker {
 }
 
 /// Invokes `invoker`, bounding the call and every later message by the call's deadline.
-pub async fn invoke(invoker: &Invoker, call: Call) -> Result<Reply, Status> {
+pub(crate) async fn invoke(invoker: &Invoker, call: Call) -> Result<Reply, Status> {
     use tower::ServiceExt;
     let deadline = call.deadline;
     let pending = invoker.clone().oneshot(call);
@@ -202,7 +202,7 @@ pub async fn invoke(invoker: &Invoker, call: Call) -> Result<Reply, Status> {
 }
 
 /// `messages`, ending after the first error.
-pub fn until_error(messages: ReplyStream) -> ReplyStream {
+pub(crate) fn until_error(messages: ReplyStream) -> ReplyStream {
     futures::stream::unfold((messages, false), |(mut messages, failed)| async move {
         if failed {
             return None;
@@ -232,7 +232,7 @@ const NOT_METADATA: [&str; 2] = ["host", "content-type"];
 
 /// Request headers forwarded as gRPC metadata: the allow-list, and `grpc-metadata-*` with the
 /// prefix removed; never hop-by-hop headers (also those the request's `Connection` names).
-pub fn forward_metadata(headers: &HeaderMap, allow: &[HeaderName]) -> HeaderMap {
+pub(crate) fn forward_metadata(headers: &HeaderMap, allow: &[HeaderName]) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in headers {
         let target = match name.as_str().strip_prefix("grpc-metadata-") {
@@ -252,7 +252,7 @@ pub fn forward_metadata(headers: &HeaderMap, allow: &[HeaderName]) -> HeaderMap 
 }
 
 /// The call's deadline: the sooner of the request's `grpc-timeout` and the route's timeout.
-pub fn deadline(
+pub(crate) fn deadline(
     headers: &HeaderMap,
     route_timeout: Option<Duration>,
 ) -> Result<Option<Instant>, Status> {

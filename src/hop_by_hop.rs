@@ -20,13 +20,13 @@ const FIXED: [&str; 10] = [
 
 /// Whether `name` is hop-by-hop in a message with these `headers` (the list, or named by its
 /// `Connection` header).
-pub fn is_hop_by_hop(name: &HeaderName, headers: &HeaderMap) -> bool {
+pub(crate) fn is_hop_by_hop(name: &HeaderName, headers: &HeaderMap) -> bool {
     FIXED.contains(&name.as_str())
         || named_by_connection(headers).any(|n| n.eq_ignore_ascii_case(name.as_str()))
 }
 
 /// Removes the hop-by-hop headers of `headers`.
-pub fn remove(headers: &mut HeaderMap) {
+pub(crate) fn remove(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = named_by_connection(headers)
         .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
         .collect();

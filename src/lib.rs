@@ -1,29 +1,30 @@
+#![warn(unreachable_pub)]
 //! rosetta: a multi-protocol API translation gateway.
 //!
 //! A request flows: frontend decode -> canonical [`call::Call`] -> backend -> [`call::Reply`]
 //! -> frontend encode. Schemas are reflected at run time into one `DescriptorPool`
 //! ([`registry`]); errors are one canonical [`status::Status`].
 
-pub mod admin;
-pub mod backend;
-pub mod call;
-pub mod compose;
+pub(crate) mod admin;
+pub(crate) mod backend;
+pub(crate) mod call;
+pub(crate) mod compose;
 pub mod config;
 pub mod demo;
 pub mod frontend;
 pub mod gateway;
 pub mod grpc;
-pub mod hop_by_hop;
+pub(crate) mod hop_by_hop;
 pub mod http_rule;
 pub(crate) mod mapping;
-pub mod pattern;
+pub(crate) mod pattern;
 pub mod protojson;
-pub mod query_string;
+pub(crate) mod query_string;
 pub mod registry;
-pub mod relay;
+pub(crate) mod relay;
 pub mod server;
 pub mod stages;
-pub mod status;
+pub(crate) mod status;
 pub mod toolchain;
-pub mod wire;
+pub(crate) mod wire;
 pub mod xml;

@@ -158,14 +158,14 @@ pub(crate) struct Plans {
 }
 
 impl Plans {
-    pub fn new(options: JsonOptions) -> Self {
+    pub(crate) fn new(options: JsonOptions) -> Self {
         Plans {
             options,
             built: HashMap::new(),
         }
     }
 
-    pub fn get(&mut self, desc: &MessageDescriptor) -> Arc<Plan> {
+    pub(crate) fn get(&mut self, desc: &MessageDescriptor) -> Arc<Plan> {
         let options = self.options;
         self.built
             .entry(desc.full_name().to_owned())

@@ -5,7 +5,9 @@ use std::borrow::Cow;
 /// The `key=value` pairs of a query string, decoded (`+` is a space, RFC 3986 escapes), or
 /// `Err` with the pair's raw key when a key or value is not UTF-8 once decoded.
 /// `form_urlencoded::parse` would replace such bytes silently.
-pub fn pairs(query: &str) -> impl Iterator<Item = Result<(Cow<'_, str>, Cow<'_, str>), &str>> {
+pub(crate) fn pairs(
+    query: &str,
+) -> impl Iterator<Item = Result<(Cow<'_, str>, Cow<'_, str>), &str>> {
     fn decode(text: &str) -> Option<Cow<'_, str>> {
         if !text.contains(['%', '+']) {
             return Some(Cow::Borrowed(text));

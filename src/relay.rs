@@ -16,10 +16,10 @@ use prost_types::{
 use crate::registry::Operation;
 
 /// The full name of the proxy operation's method.
-pub const FORWARD: &str = "rosetta.proxy.Proxy.Forward";
+pub(crate) const FORWARD: &str = "rosetta.proxy.Proxy.Forward";
 
 /// Adds `rosetta/proxy.proto` to the pool (once) and returns the proxy operation.
-pub fn operation(pool: &mut DescriptorPool) -> Arc<Operation> {
+pub(crate) fn operation(pool: &mut DescriptorPool) -> Arc<Operation> {
     if pool.get_service_by_name("rosetta.proxy.Proxy").is_none() {
         let field =
             |name: &str, number: i32, r#type: Type, type_name: Option<&str>, repeated: bool| {
@@ -95,7 +95,7 @@ pub fn operation(pool: &mut DescriptorPool) -> Arc<Operation> {
 }
 
 /// The headers of a message's `headers` field.
-pub fn headers_of(message: &DynamicMessage) -> HeaderMap {
+pub(crate) fn headers_of(message: &DynamicMessage) -> HeaderMap {
     let mut out = HeaderMap::new();
     if let Some(Value::List(items)) = message.get_field_by_name("headers").as_deref() {
         for item in items {
@@ -120,7 +120,7 @@ pub fn headers_of(message: &DynamicMessage) -> HeaderMap {
 }
 
 /// A `headers` field's value (the caller has removed the hop-by-hop headers).
-pub fn header_list(message: &DynamicMessage, headers: &HeaderMap) -> Value {
+pub(crate) fn header_list(message: &DynamicMessage, headers: &HeaderMap) -> Value {
     use prost_reflect::{Kind, ReflectMessage};
     let desc = match message
         .descriptor()

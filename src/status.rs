@@ -9,11 +9,11 @@ use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use prost_types::Any;
 
-pub use tonic::Code;
+pub(crate) use tonic::Code;
 
 /// The canonical code of an HTTP error a backend answered with, by meaning (design.md
 /// section 6).
-pub fn code_for_http(status: u16) -> Code {
+pub(crate) fn code_for_http(status: u16) -> Code {
     match status {
         400 => Code::InvalidArgument,
         401 => Code::Unauthenticated,
@@ -198,7 +198,7 @@ fn detail_json(pool: &DescriptorPool, any: &Any) -> serde_json::Value {
 }
 
 /// The names of the canonical codes, by number (`google.rpc.Code`).
-pub const CODE_NAMES: [&str; 17] = [
+pub(crate) const CODE_NAMES: [&str; 17] = [
     "OK",
     "CANCELLED",
     "UNKNOWN",
@@ -219,7 +219,7 @@ pub const CODE_NAMES: [&str; 17] = [
 ];
 
 /// A canonical code by its name (`NOT_FOUND`).
-pub fn code_by_name(name: &str) -> Option<Code> {
+pub(crate) fn code_by_name(name: &str) -> Option<Code> {
     CODE_NAMES
         .iter()
         .position(|n| *n == name)
@@ -227,7 +227,7 @@ pub fn code_by_name(name: &str) -> Option<Code> {
 }
 
 /// Section 6: canonical code -> HTTP status.
-pub fn http_status_for(code: Code) -> StatusCode {
+pub(crate) fn http_status_for(code: Code) -> StatusCode {
     match code {
         Code::Ok => StatusCode::OK,
         Code::Cancelled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),

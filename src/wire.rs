@@ -1,26 +1,26 @@
 //! Writing the protobuf wire format directly (no message in between), for the JSON and XML
 //! readers.
 
-pub use prost::encoding::encode_varint;
+pub(crate) use prost::encoding::encode_varint;
 
-pub const VARINT: u64 = 0;
-pub const FIXED64: u64 = 1;
-pub const LEN: u64 = 2;
-pub const FIXED32: u64 = 5;
+pub(crate) const VARINT: u64 = 0;
+pub(crate) const FIXED64: u64 = 1;
+pub(crate) const LEN: u64 = 2;
+pub(crate) const FIXED32: u64 = 5;
 
-pub fn tag(number: u32, wire_type: u64, out: &mut Vec<u8>) {
+pub(crate) fn tag(number: u32, wire_type: u64, out: &mut Vec<u8>) {
     encode_varint((u64::from(number) << 3) | wire_type, out);
 }
 
 /// Starts a length-delimited value; returns where its content starts.
-pub fn begin_len(out: &mut Vec<u8>) -> usize {
+pub(crate) fn begin_len(out: &mut Vec<u8>) -> usize {
     out.push(0);
     out.len()
 }
 
 /// Writes the length of the content since `start`, moving the content when the length needs
 /// more than the one byte reserved.
-pub fn end_len(out: &mut Vec<u8>, start: usize) {
+pub(crate) fn end_len(out: &mut Vec<u8>, start: usize) {
     let len = out.len() - start;
     if len < 0x80 {
         out[start - 1] = len as u8;
@@ -35,7 +35,7 @@ pub fn end_len(out: &mut Vec<u8>, start: usize) {
 }
 
 /// A length-delimited field.
-pub fn bytes_field(number: u32, bytes: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn bytes_field(number: u32, bytes: &[u8], out: &mut Vec<u8>) {
     tag(number, LEN, out);
     encode_varint(bytes.len() as u64, out);
     out.extend_from_slice(bytes);

@@ -74,7 +74,7 @@ pub(crate) struct Written<'a> {
 }
 
 impl Written<'_> {
-    pub fn pos<T>(&self, located: &Located<T>) -> Pos {
+    pub(crate) fn pos<T>(&self, located: &Located<T>) -> Pos {
         config::pos_in(self.file, located)
     }
 }
@@ -135,7 +135,7 @@ pub(crate) struct Connector<'c> {
 
 impl Connector<'_> {
     /// Connects a mapping's own backend; a failure is reported at the mapping's `frontend`.
-    pub fn mapping(
+    pub(crate) fn mapping(
         &self,
         settings: &BackendSettings,
         mapping: &LoadedMapping,
@@ -229,7 +229,11 @@ fn foreign_key(written: &Written<'_>) -> Option<(Pos, String)> {
 
 impl BuildContext<'_, '_> {
     /// A backend from its configuration, by its protocol's builder.
-    pub fn backend(&mut self, written: &Written<'_>, diags: &mut Diagnostics) -> Option<Built> {
+    pub(crate) fn backend(
+        &mut self,
+        written: &Written<'_>,
+        diags: &mut Diagnostics,
+    ) -> Option<Built> {
         if let Some((at, message)) = foreign_key(written) {
             diags.push(Diagnostic::at(&at, message));
             return None;
@@ -238,7 +242,7 @@ impl BuildContext<'_, '_> {
     }
 
     /// A backend that every mapping shares, connected now (lazily: nothing is dialled yet).
-    pub fn shared(
+    pub(crate) fn shared(
         &self,
         protocol: BackendProtocol,
         settings: BackendSettings,
@@ -261,7 +265,7 @@ impl BuildContext<'_, '_> {
     }
 
     /// The backend a mapping calls: a named one, or one written in the mapping.
-    pub fn mapping_backend(
+    pub(crate) fn mapping_backend(
         &mut self,
         config: &LoadedConfig,
         mapping: &LoadedMapping,

@@ -3,9 +3,9 @@
 //! protocol). The builders are registered in [`build::PROTOCOLS`].
 
 pub(crate) mod build;
-pub mod graphql;
-pub mod grpc;
-pub mod rest;
-pub mod soap;
+pub(crate) mod graphql;
+pub(crate) mod grpc;
+pub(crate) mod rest;
+pub(crate) mod soap;
 
 pub use build::{connect, BackendSettings, Connect};

@@ -9,7 +9,7 @@
 //! (`steps.user...`); steps run in waves, each wave concurrently.
 
 pub(crate) mod check;
-pub mod schema;
+pub(crate) mod schema;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use crate::status::Status;
 
 /// An operation a step can call.
 #[derive(Clone)]
-pub struct Callable {
+pub(crate) struct Callable {
     pub operation: Arc<Operation>,
     pub invoker: Invoker,
     pub request_plan: Arc<Plan>,
@@ -38,11 +38,11 @@ pub struct Callable {
 }
 
 /// The callables of a gateway, by method full name.
-pub type Callables = HashMap<String, Callable>;
+pub(crate) type Callables = HashMap<String, Callable>;
 
-pub type Expression = jmespath::Expression<'static>;
+pub(crate) type Expression = jmespath::Expression<'static>;
 
-pub struct Step {
+pub(crate) struct Step {
     pub name: String,
     pub callable: Callable,
     pub input: Vec<(String, Expression)>,
@@ -57,13 +57,13 @@ pub struct Step {
 /// A fan-out made as one call of a batch method: the `for_each` elements go in the request's
 /// list field `keys`; each element's result is the item of the reply's list `items` whose
 /// field `key` equals it. All JSON names.
-pub struct Batch {
+pub(crate) struct Batch {
     pub keys: String,
     pub items: String,
     pub key: String,
 }
 
-pub struct ComposeBackend {
+pub(crate) struct ComposeBackend {
     pub steps: Vec<Step>,
     pub response: Vec<(String, Expression)>,
     /// The request's path variables and query parameters (JSON names).
@@ -110,7 +110,7 @@ struct Caller {
 }
 
 /// The header that names the optional steps that failed.
-pub const MISSING_STEPS: HeaderName = HeaderName::from_static("rosetta-missing-steps");
+pub(crate) const MISSING_STEPS: HeaderName = HeaderName::from_static("rosetta-missing-steps");
 
 impl Backend for ComposeBackend {
     async fn call(&self, call: Call) -> Result<Reply, Status> {

@@ -19,7 +19,7 @@ use crate::registry::{pascal, proto_name};
 
 /// What an expression yields, as far as its types tell.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Shape {
+pub(crate) enum Shape {
     Scalar(Type),
     Message(MessageDescriptor),
     Enum(EnumDescriptor),
@@ -34,7 +34,7 @@ pub enum Shape {
 
 impl Shape {
     /// The shape of a field of a step's response.
-    pub fn of_field(field: &FieldDescriptor) -> Shape {
+    pub(crate) fn of_field(field: &FieldDescriptor) -> Shape {
         let single = match field.kind() {
             Kind::Message(m) if m.is_map_entry() => return Shape::Any,
             Kind::Message(m) => Shape::Message(m),
@@ -88,7 +88,7 @@ fn scalar_type(kind: &Kind) -> Type {
 }
 
 /// The shape of what `ast` yields when applied to a value of shape `current`.
-pub fn infer(ast: &Ast, current: &Shape) -> Shape {
+pub(crate) fn infer(ast: &Ast, current: &Shape) -> Shape {
     match ast {
         Ast::Identity { .. } => current.clone(),
         Ast::Field { name, .. } => current.member(name),
@@ -173,7 +173,7 @@ fn same(a: Shape, b: Shape) -> Shape {
 
 /// What `ast` reads of the value it is applied to (the context): each top-level field, with
 /// the member read under it when there is one (`steps.user.name` -> `("steps", Some("user"))`).
-pub fn roots(ast: &Ast) -> Vec<(String, Option<String>)> {
+pub(crate) fn roots(ast: &Ast) -> Vec<(String, Option<String>)> {
     let mut out = Vec::new();
     collect_roots(ast, &mut out);
     out
@@ -224,7 +224,7 @@ fn collect_roots(ast: &Ast, out: &mut Vec<(String, Option<String>)>) {
 }
 
 /// The request and response of a composed endpoint's method.
-pub struct Signature<'a> {
+pub(crate) struct Signature<'a> {
     pub file: &'a str,
     pub package: &'a str,
     pub service: &'a str,
@@ -239,12 +239,12 @@ pub struct Signature<'a> {
 
 /// The message that lists the optional steps that failed, in a file of its own that every
 /// composed endpoint's file imports.
-pub const STEP_ERROR: &str = "rosetta.compose.StepError";
+pub(crate) const STEP_ERROR: &str = "rosetta.compose.StepError";
 const STEP_ERROR_FILE: &str = "rosetta/compose/step_error.proto";
 const VALUE: &str = ".google.protobuf.Value";
 
 /// A file with the composed endpoint's service, its messages and the step errors' message.
-pub fn file(signature: &Signature) -> FileDescriptorProto {
+pub(crate) fn file(signature: &Signature) -> FileDescriptorProto {
     let mut builder = Builder {
         dependencies: BTreeSet::new(),
     };
@@ -301,7 +301,7 @@ pub fn file(signature: &Signature) -> FileDescriptorProto {
 }
 
 /// The file of [`STEP_ERROR`].
-pub fn step_error_file() -> FileDescriptorProto {
+pub(crate) fn step_error_file() -> FileDescriptorProto {
     let (package, name) = STEP_ERROR.rsplit_once('.').unwrap_or_default();
     let mut step_error = DescriptorProto {
         name: Some(name.into()),

@@ -5,7 +5,7 @@
 
 mod diagnostic;
 mod files;
-pub mod model;
+pub(crate) mod model;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -3,10 +3,10 @@
 //! holds one collector per frontend: adding a frontend is its folder and a line there.
 
 pub mod graphql;
-pub mod grpc;
-pub mod proxy;
+pub(crate) mod grpc;
+pub(crate) mod proxy;
 pub mod rest;
-pub mod soap;
+pub(crate) mod soap;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +50,12 @@ pub(crate) struct Served {
 
 impl Served {
     /// Serves a mapping's methods with its frontend.
-    pub fn add(&mut self, cx: &MountContext<'_>, target: MappingTarget, diags: &mut Diagnostics) {
+    pub(crate) fn add(
+        &mut self,
+        cx: &MountContext<'_>,
+        target: MappingTarget,
+        diags: &mut Diagnostics,
+    ) {
         let mapping = cx.mapping;
         if mapping.config.frontend.value != FrontendProtocol::Graphql {
             if let Some(options) = &mapping.config.graphql {

@@ -35,7 +35,7 @@ pub(super) struct Assembly<'a, 'c> {
 }
 
 impl<'a, 'c> Assembly<'a, 'c> {
-    pub fn new(
+    pub(super) fn new(
         config: &'a LoadedConfig,
         security: &'a Security,
         cors: &'a CorsPolicies,
@@ -54,7 +54,7 @@ impl<'a, 'c> Assembly<'a, 'c> {
     }
 
     /// A `proxy` mapping: its path relayed to its HTTP backend, through its stages.
-    pub fn proxy(
+    pub(super) fn proxy(
         &mut self,
         mapping: &LoadedMapping,
         built: Option<&Built>,
@@ -87,7 +87,7 @@ impl<'a, 'c> Assembly<'a, 'c> {
     /// A mapping with a backend: its methods called through the backend's builder and the
     /// stages, served by its frontend. Without a backend its routes are still checked, so that
     /// every problem is reported.
-    pub fn mapping(
+    pub(super) fn mapping(
         &mut self,
         mapping: &LoadedMapping,
         built: Option<&Built>,
@@ -146,7 +146,7 @@ impl<'a, 'c> Assembly<'a, 'c> {
     }
 
     /// A composed endpoint, once every method its steps may call is known.
-    pub fn composed(
+    pub(super) fn composed(
         &mut self,
         mapping: &LoadedMapping,
         compiled: &mut Compiled,

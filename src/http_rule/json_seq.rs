@@ -14,7 +14,7 @@ enum Mode {
 }
 
 #[derive(Debug, Default)]
-pub struct JsonSplitter {
+pub(crate) struct JsonSplitter {
     buf: BytesMut,
     /// Next byte to scan, relative to `buf`.
     pos: usize,
@@ -30,7 +30,7 @@ pub struct JsonSplitter {
 
 impl JsonSplitter {
     /// `max_value`: the largest single value accepted, in bytes.
-    pub fn new(max_value: usize) -> Self {
+    pub(crate) fn new(max_value: usize) -> Self {
         JsonSplitter {
             max_value,
             ..Default::default()
@@ -38,7 +38,7 @@ impl JsonSplitter {
     }
 
     /// Adds bytes; returns the values they complete.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<Bytes>, String> {
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<Bytes>, String> {
         self.buf.extend_from_slice(chunk);
         let mut out = Vec::new();
         while self.pos < self.buf.len() {
@@ -65,7 +65,7 @@ impl JsonSplitter {
     }
 
     /// Ends the input; returns a last value that had no terminator.
-    pub fn finish(&mut self) -> Result<Option<Bytes>, String> {
+    pub(crate) fn finish(&mut self) -> Result<Option<Bytes>, String> {
         match (self.mode, self.start) {
             (Some(Mode::Array), _) if !self.closed => Err("the JSON array is not closed".into()),
             (_, Some(start)) if self.depth == 0 && !self.in_string => {

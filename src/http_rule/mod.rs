@@ -2,7 +2,7 @@
 //! routes, resolved against a method's messages. The REST frontend serves them and the REST
 //! backend calls them, so they live below both.
 
-pub mod json_seq;
+pub(crate) mod json_seq;
 pub mod template;
 
 use http::Method;

@@ -4,7 +4,7 @@
 pub mod openapi;
 pub mod print;
 pub mod proto;
-pub mod wkt;
+pub(crate) mod wkt;
 pub mod wsdl;
 
 use std::sync::Arc;

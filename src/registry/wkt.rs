@@ -1,14 +1,14 @@
 //! The protobuf well-known types whose proto3 JSON form is not an object of their fields.
 
 /// Written as a JSON string: an RFC 3339 time, `1.5s`, `a.b,c`.
-pub const TEXT_FORMS: [&str; 3] = [
+pub(crate) const TEXT_FORMS: [&str; 3] = [
     "google.protobuf.Timestamp",
     "google.protobuf.Duration",
     "google.protobuf.FieldMask",
 ];
 
 /// Written as their `value` field.
-pub const WRAPPERS: [&str; 9] = [
+pub(crate) const WRAPPERS: [&str; 9] = [
     "google.protobuf.DoubleValue",
     "google.protobuf.FloatValue",
     "google.protobuf.Int64Value",
@@ -30,13 +30,13 @@ const OTHERS: [&str; 5] = [
 ];
 
 /// Whether a message type has a JSON form of its own.
-pub fn has_own_json_form(full_name: &str) -> bool {
+pub(crate) fn has_own_json_form(full_name: &str) -> bool {
     TEXT_FORMS.contains(&full_name) || WRAPPERS.contains(&full_name) || OTHERS.contains(&full_name)
 }
 
 /// Whether a message is the WSDL importer's stand-in for a nillable element: JSON `null` when
 /// present without a value, else the JSON of its `value` field.
-pub fn is_nillable_stand_in(desc: &prost_reflect::MessageDescriptor) -> bool {
+pub(crate) fn is_nillable_stand_in(desc: &prost_reflect::MessageDescriptor) -> bool {
     use crate::registry::wsdl::build::{FILE_PREFIX, NILLABLE};
     desc.parent_message().is_none()
         && desc.name().starts_with(NILLABLE)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::response::IntoResponse;
 
 /// What serves a request: a frontend's handler, shared by the requests of its path.
-pub type Handler = Arc<
+pub(crate) type Handler = Arc<
     dyn Fn(
             http::Request<axum::body::Body>,
         ) -> futures::future::BoxFuture<'static, axum::response::Response>
@@ -13,7 +13,7 @@ pub type Handler = Arc<
         + Sync,
 >;
 
-pub fn handler<F, Fut>(serve: F) -> Handler
+pub(crate) fn handler<F, Fut>(serve: F) -> Handler
 where
     F: Fn(http::Request<axum::body::Body>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = axum::response::Response> + Send + 'static,
@@ -22,7 +22,7 @@ where
 }
 
 /// A handler for requests of `method` only (GET also answers HEAD); others get 405.
-pub fn only(method: http::Method, serve: Handler) -> Handler {
+pub(crate) fn only(method: http::Method, serve: Handler) -> Handler {
     let allow = if method == http::Method::GET {
         http::HeaderValue::from_static("GET,HEAD")
     } else {

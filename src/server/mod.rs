@@ -14,7 +14,7 @@
 //! header timeout also runs while a kept-alive connection waits, so it cannot be told apart
 //! from the keep-alive timeout.
 
-pub mod handler;
+pub(crate) mod handler;
 mod live;
 
 pub use live::{serve_live, Live};

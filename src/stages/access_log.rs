@@ -17,7 +17,7 @@ use super::rate_limit::Store;
 
 /// The span of a request: what is known before it is served.
 #[derive(Clone)]
-pub struct AccessSpan(Arc<Store>);
+pub(crate) struct AccessSpan(Arc<Store>);
 
 impl<B> MakeSpan<B> for AccessSpan {
     fn make_span(&mut self, request: &http::Request<B>) -> tracing::Span {
@@ -42,7 +42,7 @@ impl<B> MakeSpan<B> for AccessSpan {
 
 /// The line written when the response starts.
 #[derive(Clone)]
-pub struct AccessLine;
+pub(crate) struct AccessLine;
 
 impl<B> OnResponse<B> for AccessLine {
     fn on_response(self, response: &http::Response<B>, latency: Duration, _: &tracing::Span) {
@@ -60,11 +60,11 @@ impl<B> OnResponse<B> for AccessLine {
     }
 }
 
-pub type AccessLayer =
+pub(crate) type AccessLayer =
     TraceLayer<SharedClassifier<ServerErrorsAsFailures>, AccessSpan, (), AccessLine, (), (), ()>;
 
 /// The access log of a gateway whose client addresses `store` resolves.
-pub fn layer(store: Arc<Store>) -> AccessLayer {
+pub(crate) fn layer(store: Arc<Store>) -> AccessLayer {
     TraceLayer::new_for_http()
         .make_span_with(AccessSpan(store))
         .on_request(())
@@ -75,6 +75,6 @@ pub fn layer(store: Arc<Store>) -> AccessLayer {
 }
 
 /// Records the consumer that authentication named in the request's span.
-pub fn record_consumer(id: &str) {
+pub(crate) fn record_consumer(id: &str) {
     tracing::Span::current().record("consumer", tracing::field::display(id));
 }

@@ -24,7 +24,7 @@ use crate::status::Status;
 /// A stored reply: its metadata, its one message (wire form), when it was stored, how long it
 /// is fresh, and the request headers it varies on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     metadata: Vec<(String, String)>,
     #[serde(with = "base64_bytes")]
     message: Vec<u8>,
@@ -42,11 +42,11 @@ mod base64_bytes {
     use base64::Engine;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(d)?;
         base64::engine::general_purpose::STANDARD
             .decode(text)
@@ -100,7 +100,7 @@ impl Entry {
 /// A miss being filled, awaited by every request for its key.
 type Filling = Shared<BoxFuture<'static, Result<Arc<Entry>, Status>>>;
 
-pub const CACHE_STATUS: HeaderName = HeaderName::from_static("x-cache-status");
+pub(crate) const CACHE_STATUS: HeaderName = HeaderName::from_static("x-cache-status");
 
 /// The gateway's cache: memory, and Redis when configured.
 pub struct Store {
@@ -220,7 +220,7 @@ fn redis_key(key: &str) -> String {
 }
 
 /// A mapping's cache settings.
-pub struct CacheStage {
+pub(crate) struct CacheStage {
     pub store: Arc<Store>,
     pub ttl: Duration,
     /// Methods (full names) whose replies are cached.

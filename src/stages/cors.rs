@@ -34,12 +34,12 @@ impl std::fmt::Debug for CorsPolicy {
 }
 
 /// gateway.yaml's policy, and the start of every mapping's.
-pub struct CorsPolicies {
+pub(crate) struct CorsPolicies {
     gateway: Option<CorsPolicy>,
 }
 
 impl CorsPolicies {
-    pub fn new(config: &LoadedConfig, diags: &mut Diagnostics) -> CorsPolicies {
+    pub(crate) fn new(config: &LoadedConfig, diags: &mut Diagnostics) -> CorsPolicies {
         let gateway = config.gateway.cors.as_ref();
         CorsPolicies {
             gateway: gateway.and_then(|cors| policy(&config.gateway_file, cors, diags)),
@@ -47,14 +47,14 @@ impl CorsPolicies {
     }
 
     /// gateway.yaml's policy: for requests no mapping serves.
-    pub fn gateway(&self) -> Option<CorsPolicy> {
+    pub(crate) fn gateway(&self) -> Option<CorsPolicy> {
         self.gateway.clone()
     }
 
     /// The policies of `mapping` and its `routes`. Only REST and gRPC requests name their
     /// method in the path (a preflight carries nothing else), so only those mappings can have
     /// a policy per route.
-    pub fn of_mapping(
+    pub(crate) fn of_mapping(
         &self,
         mapping: &LoadedMapping,
         routes: &Routes<'_>,

@@ -19,14 +19,14 @@ pub struct Guard {
 
 /// A mapping's IP rules and CORS policies, per method.
 #[derive(Clone, Default)]
-pub struct MappingGuards {
+pub(crate) struct MappingGuards {
     pub ip: MethodIpRules,
     pub cors: PerMethod<Option<CorsPolicy>>,
 }
 
 impl MappingGuards {
     /// The guard of a path that serves one method (a REST route, a gRPC method).
-    pub fn method(&self, method: &str) -> Guard {
+    pub(crate) fn method(&self, method: &str) -> Guard {
         Guard {
             ip: IpGate::of([self.ip.of(method)]),
             cors: self.cors.of(method),
@@ -35,7 +35,7 @@ impl MappingGuards {
 
     /// The guard of a path that serves all of `methods` (GraphQL, SOAP, a proxy): a preflight
     /// names none of them, so the policy is the mapping's.
-    pub fn methods<'m>(&self, methods: impl IntoIterator<Item = &'m str>) -> Guard {
+    pub(crate) fn methods<'m>(&self, methods: impl IntoIterator<Item = &'m str>) -> Guard {
         Guard {
             ip: IpGate::of(methods.into_iter().map(|m| self.ip.of(m))),
             cors: self.cors.mapping.clone(),

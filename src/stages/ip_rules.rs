@@ -36,7 +36,7 @@ impl IpStage {
 }
 
 /// The answer to a refused client.
-pub fn refusal() -> Status {
+pub(crate) fn refusal() -> Status {
     Status::permission_denied("the client's address may not call this API")
 }
 

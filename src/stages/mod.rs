@@ -10,19 +10,19 @@
 //! filtering, transforms), then the backend's own rate limit ([`Security::outbound`]) and the
 //! backend call. A new stage is a module here and one line in one of those three lists.
 
-pub mod access_log;
+pub(crate) mod access_log;
 pub mod auth;
-pub mod cache;
-pub mod cors;
-pub mod guard;
+pub(crate) mod cache;
+pub(crate) mod cors;
+pub(crate) mod guard;
 pub mod injection;
-pub mod ip_rules;
-pub mod jwt;
-pub mod rate_limit;
+pub(crate) mod ip_rules;
+pub(crate) mod jwt;
+pub(crate) mod rate_limit;
 mod security;
 mod settings;
-pub mod transform;
-pub mod validate;
+pub(crate) mod transform;
+pub(crate) mod validate;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

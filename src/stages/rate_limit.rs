@@ -25,7 +25,7 @@ use crate::config::{LimitConfig, LimitKey, RedisFailure};
 use crate::status::Status;
 
 /// One limit and its state.
-pub struct Limit {
+pub(crate) struct Limit {
     pub key: LimitKey,
     pub header: Option<HeaderName>,
     pub requests: u32,
@@ -43,7 +43,7 @@ pub struct Limit {
 /// sweep (`Store::count`) drops the keys that are back to a fresh state. (governor's own keyed
 /// store only has that sweep, so keys inside their window — a day, for a daily quota — could
 /// pile up without bound.)
-pub struct BoundedKeys {
+pub(crate) struct BoundedKeys {
     keys: DashMapStateStore<String>,
     overflow: InMemoryState,
     max_keys: usize,
@@ -97,7 +97,7 @@ impl ShrinkableKeyedStateStore<String> for BoundedKeys {
 impl Limit {
     /// The limit `config` describes (with its header, for `key: header`), named `name`,
     /// identified by `id`, keeping at most `max_keys` keys locally.
-    pub fn new(
+    pub(crate) fn new(
         config: &LimitConfig,
         header: Option<HeaderName>,
         name: String,
@@ -348,7 +348,7 @@ impl Store {
 }
 
 /// The limits of one mapping (its own, and those of the consumer's plan).
-pub struct RateLimitStage {
+pub(crate) struct RateLimitStage {
     pub store: Arc<Store>,
     pub limits: Vec<Arc<Limit>>,
     /// Plan name -> its limits.
@@ -445,14 +445,14 @@ impl super::Stage for RateLimitStage {
 
 /// A backend's own limit: calls past it wait their turn in a bounded queue (and within their
 /// deadline), then fail with RESOURCE_EXHAUSTED.
-pub struct OutboundLimit {
+pub(crate) struct OutboundLimit {
     pub backend: String,
     limiter: governor::DefaultDirectRateLimiter,
     queue: tokio::sync::Semaphore,
 }
 
 impl OutboundLimit {
-    pub fn new(
+    pub(crate) fn new(
         backend: String,
         requests: u32,
         per: Duration,

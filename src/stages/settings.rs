@@ -12,7 +12,7 @@ use crate::config::{
 };
 
 /// Rate limits as written, with the file they are written in.
-pub type LimitsIn<'a> = (&'a [Located<LimitConfig>], &'a Arc<str>);
+pub(super) type LimitsIn<'a> = (&'a [Located<LimitConfig>], &'a Arc<str>);
 
 /// What a mapping asks of its stages, each setting with the file it is written in: its own
 /// settings, or gateway.yaml's where it has none (transforms: gateway.yaml's, then its own).

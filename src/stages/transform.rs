@@ -50,18 +50,18 @@ impl HeaderEdits {
 }
 
 /// A field path from the root of a message: singular message fields, then the field.
-pub type FieldPath = Vec<FieldDescriptor>;
+pub(crate) type FieldPath = Vec<FieldDescriptor>;
 
 /// Field edits of one direction, applied in this order: rename, remove, set.
 #[derive(Debug, Default)]
-pub struct FieldEdits {
+pub(crate) struct FieldEdits {
     pub rename: Vec<(FieldPath, FieldPath)>,
     pub remove: Vec<FieldPath>,
     pub set: Vec<(FieldPath, Value)>,
 }
 
 impl FieldEdits {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rename.is_empty() && self.remove.is_empty() && self.set.is_empty()
     }
 
@@ -113,7 +113,7 @@ fn put(message: &mut DynamicMessage, path: &[FieldDescriptor], value: Value) {
 
 /// The edits of both directions for the methods of one `transforms` entry.
 #[derive(Debug, Default)]
-pub struct Transform {
+pub(crate) struct Transform {
     pub request_headers: HeaderEdits,
     pub request_fields: FieldEdits,
     pub response_headers: HeaderEdits,
@@ -122,7 +122,7 @@ pub struct Transform {
 
 /// A mapping's transforms, by method full name, in the order they are written.
 #[derive(Default)]
-pub struct Transforms {
+pub(crate) struct Transforms {
     pub by_method: HashMap<String, Vec<Arc<Transform>>>,
 }
 
@@ -189,7 +189,7 @@ impl Stage for Transforms {
 
 /// Resolves a dotted field path (proto or JSON names) in `message`: every field before the
 /// last is a singular message.
-pub fn resolve(message: &MessageDescriptor, path: &str) -> Result<FieldPath, String> {
+pub(crate) fn resolve(message: &MessageDescriptor, path: &str) -> Result<FieldPath, String> {
     let mut fields = Vec::new();
     let mut current = message.clone();
     let segments: Vec<&str> = path.split('.').collect();
@@ -217,11 +217,11 @@ pub fn resolve(message: &MessageDescriptor, path: &str) -> Result<FieldPath, Str
 }
 
 /// Transforms as written, with the file they are written in.
-pub type TransformsIn<'a> = (&'a [Located<TransformConfig>], &'a Arc<str>);
+pub(crate) type TransformsIn<'a> = (&'a [Located<TransformConfig>], &'a Arc<str>);
 
 /// The transforms of a mapping (gateway.yaml's, then its own), resolved against its
 /// methods' messages.
-pub fn build(
+pub(crate) fn build(
     sources: &[TransformsIn<'_>],
     methods: &[MethodDescriptor],
     vars: &Vars,
@@ -279,7 +279,7 @@ fn add(
 
 /// gateway.yaml's transforms apply to every method of every mapping, so they edit headers
 /// only: methods and fields belong to a mapping's schema.
-pub fn check_gateway(
+pub(crate) fn check_gateway(
     entries: &[Located<TransformConfig>],
     file: &Arc<str>,
     diags: &mut Diagnostics,
@@ -308,7 +308,7 @@ pub fn check_gateway(
 
 /// The response headers that transforms write: sent to REST clients as they are, not as
 /// `grpc-metadata-*`.
-pub fn written_response_headers(sources: &[TransformsIn<'_>]) -> Vec<HeaderName> {
+pub(crate) fn written_response_headers(sources: &[TransformsIn<'_>]) -> Vec<HeaderName> {
     let edits = sources
         .iter()
         .flat_map(|(entries, _)| entries.iter())
@@ -320,7 +320,7 @@ pub fn written_response_headers(sources: &[TransformsIn<'_>]) -> Vec<HeaderName>
 }
 
 /// Header edits as written in `file`, checked, `${ENV_VAR}` expanded in values.
-pub fn header_edits(
+pub(crate) fn header_edits(
     file: &Arc<str>,
     edits: &Edits<String>,
     vars: &Vars,

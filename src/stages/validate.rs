@@ -29,7 +29,7 @@ const REQUIRED: i32 = 2;
 
 /// What a field's values must be (a mapping's `validation.rules`).
 #[derive(Debug)]
-pub struct FieldRule {
+pub(crate) struct FieldRule {
     pub min_length: Option<usize>,
     pub max_length: Option<usize>,
     pub pattern: Option<Pattern>,
@@ -109,7 +109,7 @@ impl FieldRule {
 }
 
 /// The checks of one mapping.
-pub struct Validator {
+pub(crate) struct Validator {
     required: Option<ExtensionDescriptor>,
     enums: bool,
     /// By the field's full name (`shop.v1.Order.email`).
@@ -121,7 +121,7 @@ pub struct Validator {
 impl Validator {
     /// The checks for calls whose inputs are `inputs`. `required` and `enums` switch those
     /// checks on.
-    pub fn new(
+    pub(crate) fn new(
         inputs: &[MessageDescriptor],
         required: bool,
         enums: bool,
@@ -168,12 +168,12 @@ impl Validator {
     }
 
     /// Whether the validator has anything to check at all.
-    pub fn checks_any(&self) -> bool {
+    pub(crate) fn checks_any(&self) -> bool {
         !self.checked.is_empty()
     }
 
     /// Whether the validator has anything to check in a call of `input`.
-    pub fn checks(&self, input: &MessageDescriptor) -> bool {
+    pub(crate) fn checks(&self, input: &MessageDescriptor) -> bool {
         self.checked.contains(input.full_name())
     }
 
@@ -204,7 +204,7 @@ impl Validator {
     }
 
     /// The message's violations, as an INVALID_ARGUMENT status.
-    pub fn validate(&self, message: &Message) -> Result<(), Status> {
+    pub(crate) fn validate(&self, message: &Message) -> Result<(), Status> {
         let message = message.decoded()?;
         let mut violations = Vec::new();
         self.walk(&message, "", &mut violations);
@@ -382,7 +382,7 @@ pub(super) fn check_messages(
 }
 
 /// The validator of a `validation` written in `file`, its rules checked against the schema.
-pub fn build(
+pub(crate) fn build(
     file: &Arc<str>,
     config: &ValidationConfig,
     methods: &[MethodDescriptor],

@@ -2,9 +2,9 @@
 //! descriptors ([`schema`]): the SOAP envelope writer and a streaming, namespace-aware reader
 //! with the input limits of design.md section 5.
 
-pub mod json;
+pub(crate) mod json;
 pub mod read;
-pub mod schema;
+pub(crate) mod schema;
 pub mod write;
 
 use std::fmt;

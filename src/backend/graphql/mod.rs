@@ -4,7 +4,7 @@
 //! canonical code name), HTTP errors map by meaning.
 
 pub(crate) mod build;
-pub mod schema;
+pub(crate) mod schema;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -129,13 +129,13 @@ pub struct GraphqlSettings {
     pub calls: HashMap<String, GraphqlCall>,
 }
 
-pub struct GraphqlBackend {
+pub(crate) struct GraphqlBackend {
     settings: Arc<GraphqlSettings>,
     client: reqwest::Client,
 }
 
 impl GraphqlBackend {
-    pub fn new(settings: Arc<GraphqlSettings>) -> Result<Self, String> {
+    pub(crate) fn new(settings: Arc<GraphqlSettings>) -> Result<Self, String> {
         let client = super::rest::http_client(settings.connect_timeout, settings.tls.as_ref())?;
         Ok(GraphqlBackend { settings, client })
     }

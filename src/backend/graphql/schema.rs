@@ -18,21 +18,21 @@ use serde_json::Value;
 
 /// A type reference: the named type, whether it is a list, and how it is written (`[ID!]!`).
 #[derive(Debug, Clone)]
-pub struct TypeRef {
+pub(crate) struct TypeRef {
     pub name: String,
     pub list: bool,
     pub text: String,
 }
 
 #[derive(Debug, Clone)]
-pub struct Field {
+pub(crate) struct Field {
     pub name: String,
     pub args: Vec<(String, TypeRef)>,
     pub ty: TypeRef,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Object,
     Input,
     Enum,
@@ -42,7 +42,7 @@ pub enum Kind {
 }
 
 #[derive(Debug, Clone)]
-pub struct GqlType {
+pub(crate) struct GqlType {
     pub kind: Kind,
     /// Object, interface and input object fields, in schema order.
     pub fields: Vec<Field>,
@@ -50,7 +50,7 @@ pub struct GqlType {
 
 /// Generated documents by method name: the document, and the output field its result fills
 /// (for outputs that are not objects).
-pub type Documents = BTreeMap<String, (String, Option<String>)>;
+pub(crate) type Documents = BTreeMap<String, (String, Option<String>)>;
 
 pub struct SchemaShape {
     query: String,
@@ -547,7 +547,7 @@ fn pascal(name: &str) -> String {
 const INTROSPECTION: &str = "{ __schema { queryType { name } mutationType { name } types { kind name fields(includeDeprecated: true) { name args { name type { ...T } } type { ...T } } inputFields { name type { ...T } } } } } fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }";
 
 /// Asks the endpoint for its schema (at load time, so on a thread of its own).
-pub fn introspect(url: &str) -> Result<SchemaShape, String> {
+pub(crate) fn introspect(url: &str) -> Result<SchemaShape, String> {
     let url = url.to_owned();
     let answer = std::thread::spawn(move || -> Result<Value, String> {
         let client = reqwest::blocking::Client::builder()

@@ -30,7 +30,7 @@ pub struct TlsSettings {
     pub server_name: Option<String>,
 }
 
-pub struct GrpcBackend {
+pub(crate) struct GrpcBackend {
     channels: Vec<Channel>,
     next: AtomicUsize,
 }
@@ -38,7 +38,7 @@ pub struct GrpcBackend {
 impl GrpcBackend {
     /// Prepares the connections; they are opened on first use (and reopened after failures),
     /// so a backend that is down at start-up does not stop the gateway.
-    pub fn new(settings: &GrpcSettings) -> Result<Self, String> {
+    pub(crate) fn new(settings: &GrpcSettings) -> Result<Self, String> {
         let mut endpoint = Endpoint::from_shared(settings.address.clone())
             .map_err(|e| format!("invalid backend address: {e}"))?
             .connect_timeout(settings.connect_timeout)

@@ -54,7 +54,7 @@ type RelayClient = hyper_util::client::legacy::Client<
     http_body_util::Full<Bytes>,
 >;
 
-pub struct RestBackend {
+pub(crate) struct RestBackend {
     settings: Arc<RestSettings>,
     client: reqwest::Client,
     /// For `proxy` relays to a plain-HTTP address: hyper-util's client directly. reqwest's
@@ -75,7 +75,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 const SEGMENTS: &AsciiSet = &SEGMENT.remove(b'/');
 
 impl RestBackend {
-    pub fn new(settings: Arc<RestSettings>) -> Result<Self, String> {
+    pub(crate) fn new(settings: Arc<RestSettings>) -> Result<Self, String> {
         let client = http_client(settings.connect_timeout, settings.tls.as_ref())?;
         let base_url = reqwest::Url::parse(&settings.base).map_err(|e| e.to_string())?;
         let relay_client = (base_url.scheme() == "http").then(|| {

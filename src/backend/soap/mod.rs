@@ -50,7 +50,7 @@ pub struct WsSecurity {
     pub digest: bool,
 }
 
-pub struct SoapBackend {
+pub(crate) struct SoapBackend {
     settings: Arc<SoapSettings>,
     client: reqwest::Client,
     /// The endpoint, parsed once (parsing it per call shows in profiles).
@@ -75,7 +75,7 @@ const TOKEN_PROFILE: &str =
 const BASE64_ENCODING: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary";
 
 impl SoapBackend {
-    pub fn new(settings: Arc<SoapSettings>) -> Result<Self, String> {
+    pub(crate) fn new(settings: Arc<SoapSettings>) -> Result<Self, String> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .tcp_nodelay(true)
@@ -165,7 +165,7 @@ impl SoapBackend {
 }
 
 /// The envelope a call's input becomes; also used by the dry run.
-pub fn request_envelope(
+pub(crate) fn request_envelope(
     settings: &SoapSettings,
     operation: &SoapOperation,
     input: &Message,
@@ -195,7 +195,7 @@ pub fn request_envelope(
 }
 
 /// `Content-Type` and `SOAPAction` (1.1) or the `action` parameter (1.2).
-pub fn soap_headers(
+pub(crate) fn soap_headers(
     version: SoapVersion,
     operation: &SoapOperation,
 ) -> Vec<(&'static str, HeaderValue)> {

@@ -68,7 +68,7 @@ pub(super) fn add_fields(
 #[derive(Default)]
 pub struct JoinLoaders(std::sync::Mutex<HashMap<usize, Arc<DataLoader<BatchLoader>>>>);
 
-pub struct BatchLoader {
+pub(super) struct BatchLoader {
     target: Arc<Target>,
     keys: String,
     items: String,

@@ -7,7 +7,7 @@ pub mod cost;
 mod endpoint;
 mod join;
 pub(crate) mod mount;
-pub mod schema;
+pub(crate) mod schema;
 mod variables;
 mod websocket;
 

@@ -309,7 +309,7 @@ impl GraphqlEndpoints {
     }
 
     /// Makes the schema of every endpoint.
-    pub fn finish(
+    pub(crate) fn finish(
         self,
         pool: &DescriptorPool,
         rest: &Matcher,

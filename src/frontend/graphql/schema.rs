@@ -17,7 +17,7 @@ use crate::xml::schema::{XmlSchema, XmlValue};
 
 /// How a GraphQL input field becomes proto3 JSON.
 #[derive(Debug, Clone)]
-pub enum InputKind {
+pub(crate) enum InputKind {
     /// The GraphQL value is already the field's proto3 JSON (scalars, enums, well-known types).
     Plain,
     /// An input object for a message, by message full name.
@@ -31,7 +31,7 @@ pub enum InputKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct InputField {
+pub(crate) struct InputField {
     /// The proto3 JSON name.
     pub key: Arc<str>,
     pub kind: InputKind,
@@ -39,12 +39,12 @@ pub struct InputField {
 
 /// For every input object (by message full name, or `message#group`): its fields by GraphQL
 /// name.
-pub type InputPlans = HashMap<String, HashMap<String, InputField>>;
+pub(crate) type InputPlans = HashMap<String, HashMap<String, InputField>>;
 
 /// An output field as the root resolver sees it: to fill field masks from the selection and to
 /// find enum values the schema lacks.
 #[derive(Debug, Clone)]
-pub struct OutputField {
+pub(crate) struct OutputField {
     /// The proto3 JSON name.
     pub json: String,
     /// For a message field whose fields can be selected: the message's full name.
@@ -54,7 +54,7 @@ pub struct OutputField {
 }
 
 /// For every output message: its fields by GraphQL name.
-pub type OutputNames = HashMap<String, HashMap<String, OutputField>>;
+pub(crate) type OutputNames = HashMap<String, HashMap<String, OutputField>>;
 
 /// The scalars of design.md section 4 beyond GraphQL's own.
 const SCALARS: [(&str, &str); 8] = [
@@ -106,7 +106,7 @@ enum KeyKind {
     Bool,
 }
 
-pub struct Types<'a> {
+pub(crate) struct Types<'a> {
     /// GraphQL type name -> what it stands for, to catch two things with one name.
     names: HashMap<String, String>,
     pub objects: Vec<Object>,
@@ -121,13 +121,13 @@ pub struct Types<'a> {
 }
 
 /// The GraphQL name of a message or enum: its full name with `.` -> `_`.
-pub fn type_name(full_name: &str) -> String {
+pub(crate) fn type_name(full_name: &str) -> String {
     full_name.replace('.', "_")
 }
 
 /// A GraphQL name for a proto3 JSON name (which may hold `$` or `@` for XML text and
 /// attributes).
-pub fn field_name(json_name: &str) -> String {
+pub(crate) fn field_name(json_name: &str) -> String {
     let mut name: String = json_name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -139,7 +139,7 @@ pub fn field_name(json_name: &str) -> String {
 }
 
 impl<'a> Types<'a> {
-    pub fn new(maps_as_json: bool, xml: &'a [&'a XmlSchema]) -> Self {
+    pub(crate) fn new(maps_as_json: bool, xml: &'a [&'a XmlSchema]) -> Self {
         Types {
             names: HashMap::new(),
             objects: Vec::new(),
@@ -155,7 +155,7 @@ impl<'a> Types<'a> {
     }
 
     /// Whether the object type `type_name` has a field `field` already.
-    pub fn has_field(&self, type_name: &str, field: &str) -> bool {
+    pub(crate) fn has_field(&self, type_name: &str, field: &str) -> bool {
         self.names
             .get(type_name)
             .and_then(|full| self.output_names.get(full))
@@ -163,7 +163,7 @@ impl<'a> Types<'a> {
     }
 
     /// Scalar types the generated types use.
-    pub fn scalars(&self) -> Vec<Scalar> {
+    pub(crate) fn scalars(&self) -> Vec<Scalar> {
         SCALARS
             .iter()
             .filter(|(name, _)| self.scalars.contains(name))
@@ -283,7 +283,7 @@ impl<'a> Types<'a> {
 
     /// The output object of a message; returns the type to use (a scalar for the messages that
     /// stand for one).
-    pub fn output_message(&mut self, msg: &MessageDescriptor) -> String {
+    pub(crate) fn output_message(&mut self, msg: &MessageDescriptor) -> String {
         if let Some(scalar) = self.message_scalar(msg, false) {
             return scalar.to_owned();
         }
@@ -403,7 +403,7 @@ impl<'a> Types<'a> {
         (ty, output)
     }
 
-    pub fn enum_type(&mut self, e: &EnumDescriptor) -> String {
+    pub(crate) fn enum_type(&mut self, e: &EnumDescriptor) -> String {
         let name = type_name(e.full_name());
         if !self.claim(&name, e.full_name()) {
             return name;
@@ -425,7 +425,7 @@ impl<'a> Types<'a> {
 
     /// The input fields of a message (also the arguments of a root field), recording how they
     /// become proto3 JSON.
-    pub fn input_fields(&mut self, msg: &MessageDescriptor) -> Vec<InputValue> {
+    pub(crate) fn input_fields(&mut self, msg: &MessageDescriptor) -> Vec<InputValue> {
         let mut values = Vec::new();
         let mut plan = HashMap::new();
         let mut groups_done = HashSet::new();
@@ -647,7 +647,7 @@ fn checked_enum(desc: &EnumDescriptor, value: &Value) -> Result<Value, Error> {
 }
 
 /// The error for an enum value the backend sent that the schema lacks.
-pub fn unknown_enum(desc: &EnumDescriptor, value: impl std::fmt::Display) -> Error {
+pub(crate) fn unknown_enum(desc: &EnumDescriptor, value: impl std::fmt::Display) -> Error {
     Error::new(format!(
         "the backend sent {value} for {}, a value this schema does not define",
         desc.full_name()
@@ -699,7 +699,7 @@ fn is_decimal(text: &str) -> bool {
 }
 
 /// A method name as a root field: `GetUser` -> `getUser`, `HTTPStatus` -> `httpStatus`.
-pub fn lower_camel_method(name: &str) -> String {
+pub(crate) fn lower_camel_method(name: &str) -> String {
     let upper = name.chars().take_while(char::is_ascii_uppercase).count();
     // Of a run of capitals before a lowercase letter, the last one starts the next word.
     let lower = match upper {

@@ -10,7 +10,7 @@ use async_graphql::registry::{MetaType, MetaTypeName, Registry};
 use async_graphql::{Value, Variables};
 
 /// Whether every variable of `operation` has a value of its type (or none, where allowed).
-pub fn check(
+pub(super) fn check(
     registry: &Registry,
     operation: &OperationDefinition,
     variables: &Variables,

@@ -19,16 +19,16 @@ use super::endpoint::{is_invalid, Endpoint, Outcome, Params};
 use crate::call::Origin;
 
 /// The subprotocol, from `Sec-WebSocket-Protocol`.
-pub const PROTOCOL: &str = "graphql-transport-ws";
+pub(super) const PROTOCOL: &str = "graphql-transport-ws";
 
 /// The protocol's close codes.
 mod close {
-    pub const BAD_MESSAGE: u16 = 4400;
-    pub const UNAUTHORIZED: u16 = 4401;
-    pub const SUBPROTOCOL_NOT_ACCEPTABLE: u16 = 4406;
-    pub const INIT_TIMEOUT: u16 = 4408;
-    pub const DUPLICATE_ID: u16 = 4409;
-    pub const TOO_MANY_INITS: u16 = 4429;
+    pub(super) const BAD_MESSAGE: u16 = 4400;
+    pub(super) const UNAUTHORIZED: u16 = 4401;
+    pub(super) const SUBPROTOCOL_NOT_ACCEPTABLE: u16 = 4406;
+    pub(super) const INIT_TIMEOUT: u16 = 4408;
+    pub(super) const DUPLICATE_ID: u16 = 4409;
+    pub(super) const TOO_MANY_INITS: u16 = 4429;
 }
 
 #[derive(Deserialize)]
@@ -78,7 +78,7 @@ enum ServerMessage<'a> {
 type Running = StreamMap<String, BoxStream<'static, (usize, Option<async_graphql::Response>)>>;
 
 /// Serves one upgraded socket until either side closes it or the protocol is broken.
-pub async fn serve(
+pub(super) async fn serve(
     endpoint: Arc<Endpoint>,
     mut socket: WebSocket,
     origin: Arc<Origin>,

@@ -111,7 +111,7 @@ impl GrpcFrontend {
 
 /// A call refused before it is read (the IP gate): a trailers-only answer, in gRPC-Web's
 /// content type to gRPC-Web clients.
-pub fn refusal(status: &Status, headers: &HeaderMap) -> Response {
+pub(crate) fn refusal(status: &Status, headers: &HeaderMap) -> Response {
     let mut response: Response = to_tonic(status).into_http();
     let asked = headers.get(http::header::CONTENT_TYPE);
     if let Some(web) = asked.filter(|t| t.as_bytes().starts_with(b"application/grpc-web")) {

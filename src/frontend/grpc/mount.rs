@@ -36,7 +36,7 @@ impl Mount for GrpcMethods {
 
 impl GrpcMethods {
     /// The gRPC frontend, if any mapping has one.
-    pub fn finish(self, pool: &DescriptorPool, max_body: usize) -> Option<GrpcFrontend> {
+    pub(crate) fn finish(self, pool: &DescriptorPool, max_body: usize) -> Option<GrpcFrontend> {
         if self.0.is_empty() {
             return None;
         }

@@ -172,7 +172,7 @@ const RESERVED: &[u8] = b":/?#[]@!$&'()*+,;=";
 /// Unescapes a path variable. Single-segment variables are fully decoded; multi-segment ones
 /// keep reserved characters (such as `%2F`) escaped. `+` is literal in paths.
 /// `None` when the result is not UTF-8.
-pub fn unescape(raw: &str, single_segment: bool) -> Option<String> {
+pub(crate) fn unescape(raw: &str, single_segment: bool) -> Option<String> {
     if !raw.contains('%') {
         return Some(raw.to_owned());
     }

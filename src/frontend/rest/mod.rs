@@ -1,12 +1,12 @@
 //! The REST/JSON frontend: routes HTTP requests by `google.api.http` rules and transcodes them
 //! to and from the canonical call (design.md section 3).
 
-pub mod matcher;
+pub(crate) mod matcher;
 pub(crate) mod mount;
-pub mod openapi;
+pub(crate) mod openapi;
 pub mod request;
-pub mod response;
-pub mod route;
+pub(crate) mod response;
+pub(crate) mod route;
 mod websocket;
 
 use std::sync::{Arc, Mutex};

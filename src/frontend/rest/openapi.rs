@@ -14,7 +14,7 @@ use crate::http_rule::BodyBinding;
 use crate::registry::{comments, wkt};
 
 /// The document for `routes`.
-pub fn document(routes: &[std::sync::Arc<Route>]) -> Value {
+pub(crate) fn document(routes: &[std::sync::Arc<Route>]) -> Value {
     let mut schemas = Schemas::default();
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     for route in routes {

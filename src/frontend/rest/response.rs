@@ -19,7 +19,7 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The HTTP body of one response message: its JSON, the JSON of its `response_body` field, or
 /// the raw bytes of a `google.api.HttpBody`. Returns the bytes and their content type.
-pub fn payload(route: &Route, message: &Message) -> Result<(Bytes, HeaderValue), Status> {
+pub(crate) fn payload(route: &Route, message: &Message) -> Result<(Bytes, HeaderValue), Status> {
     if let Message::Encoded(desc, wire) = message {
         if route.response_body.is_none() && !is_http_body(desc) {
             let mut out = Vec::with_capacity(wire.len() * 2 + 16);
@@ -84,7 +84,7 @@ fn http_body_or_json(
 }
 
 /// An error response: the status's HTTP code and the `{"code","message","details"}` body.
-pub fn error(status: &Status, pool: &DescriptorPool) -> Response {
+pub(crate) fn error(status: &Status, pool: &DescriptorPool) -> Response {
     let mut response = Response::new(Body::from(status.to_json_bytes(pool)));
     *response.status_mut() = status.http_status();
     response.headers_mut().insert(CONTENT_TYPE, JSON);
@@ -95,7 +95,7 @@ pub fn error(status: &Status, pool: &DescriptorPool) -> Response {
 }
 
 /// 405 with `Allow`.
-pub fn method_not_allowed(
+pub(crate) fn method_not_allowed(
     method: &Method,
     path: &str,
     allowed: &[Method],
@@ -127,7 +127,7 @@ const GATEWAY_HEADERS: [&str; 7] = [
 /// Response metadata from the backend comes back as `grpc-metadata-*` headers; the gateway's
 /// own (`rosetta-*`, e.g. a composed endpoint's missing steps, and the rate limit headers) as
 /// they are.
-pub fn metadata_headers(metadata: &HeaderMap, headers: &mut HeaderMap) {
+pub(crate) fn metadata_headers(metadata: &HeaderMap, headers: &mut HeaderMap) {
     for (name, value) in metadata {
         if name.as_str().starts_with("rosetta-") || GATEWAY_HEADERS.contains(&name.as_str()) {
             headers.append(name, value.clone());
@@ -159,7 +159,7 @@ fn is_protocol_header(name: &str) -> bool {
 
 /// How a stream of response messages is written, chosen by `Accept`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub(crate) enum Framing {
     /// One JSON array, written element by element.
     JsonArray,
     /// One JSON message per line (`application/x-ndjson`).
@@ -169,7 +169,7 @@ pub enum Framing {
 }
 
 impl Framing {
-    pub fn from_accept(accept: Option<&str>) -> Self {
+    pub(crate) fn from_accept(accept: Option<&str>) -> Self {
         let accept = accept.unwrap_or_default();
         if accept.contains("application/x-ndjson") {
             Framing::Ndjson
@@ -230,7 +230,7 @@ impl Framing {
     }
 
     /// The content type and body of a stream that ended with no message.
-    pub fn empty(self) -> (HeaderValue, Body) {
+    pub(crate) fn empty(self) -> (HeaderValue, Body) {
         let body = self.end(true).map(Body::from).unwrap_or_default();
         (self.content_type(), body)
     }
@@ -246,7 +246,7 @@ impl Framing {
 
 /// A streaming response: each message is written as it arrives. The first message (or error)
 /// has already been read, so an error before any message gets a proper HTTP status.
-pub fn stream(
+pub(crate) fn stream(
     route: std::sync::Arc<Route>,
     pool: DescriptorPool,
     framing: Framing,
@@ -292,7 +292,7 @@ pub fn stream(
 }
 
 /// Builds a 200 response with metadata headers.
-pub fn ok(content_type: HeaderValue, body: Body, metadata: &HeaderMap) -> Response {
+pub(crate) fn ok(content_type: HeaderValue, body: Body, metadata: &HeaderMap) -> Response {
     let mut response = Response::new(body);
     response.headers_mut().insert(CONTENT_TYPE, content_type);
     metadata_headers(metadata, response.headers_mut());

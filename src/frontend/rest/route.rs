@@ -36,7 +36,7 @@ pub struct MappingSettings {
 }
 
 /// `plain_headers` for reply metadata sent as these headers.
-pub fn plain_headers(names: Vec<HeaderName>) -> Vec<(HeaderName, HeaderName)> {
+pub(crate) fn plain_headers(names: Vec<HeaderName>) -> Vec<(HeaderName, HeaderName)> {
     names
         .into_iter()
         .filter_map(|name| {

@@ -17,14 +17,14 @@ use crate::call::deadline;
 use crate::call::{self, Call, Origin};
 use crate::status::Status;
 
-pub fn is_upgrade(headers: &HeaderMap) -> bool {
+pub(super) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers
         .get(http::header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-pub async fn serve(
+pub(super) async fn serve(
     route: Arc<Route>,
     segments: &[&str],
     mut parts: http::request::Parts,

@@ -56,7 +56,7 @@ pub struct SoapEndpoint {
 }
 
 /// Where the SOAP endpoint of `service` is served.
-pub fn path_of(service: &ServiceDescriptor) -> String {
+pub(crate) fn path_of(service: &ServiceDescriptor) -> String {
     format!("/soap/{}", service.name())
 }
 
@@ -236,7 +236,7 @@ impl SoapEndpoint {
 
 /// A request refused before it is read (the IP gate): a fault in the version the content type
 /// names.
-pub fn refusal(status: &Status, headers: &http::HeaderMap) -> Response {
+pub(crate) fn refusal(status: &Status, headers: &http::HeaderMap) -> Response {
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let version = match content_type {
         Some(t) if t.starts_with("application/soap+xml") => SoapVersion::V12,

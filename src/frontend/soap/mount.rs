@@ -38,7 +38,7 @@ impl Mount for SoapServices {
 
 impl SoapServices {
     /// An endpoint per service.
-    pub fn finish(self, max_body: usize) -> Vec<Arc<SoapEndpoint>> {
+    pub(crate) fn finish(self, max_body: usize) -> Vec<Arc<SoapEndpoint>> {
         self.0
             .into_values()
             .map(|(service, targets, _)| Arc::new(SoapEndpoint::new(service, targets, max_body)))

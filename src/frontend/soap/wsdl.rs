@@ -12,7 +12,7 @@ use prost_reflect::{
 use crate::registry::wkt;
 
 /// The WSDL of `methods` of `service` in namespace `ns`, served at `location`.
-pub fn generate(
+pub(super) fn generate(
     service: &ServiceDescriptor,
     methods: &[MethodDescriptor],
     ns: &str,

@@ -4,7 +4,7 @@
 //! message kept beside it ([`crate::xml::XmlSchema`]).
 
 pub mod build;
-pub mod model;
+pub(crate) mod model;
 
 use std::collections::{HashSet, VecDeque};
 use std::path::{Component, Path, PathBuf};

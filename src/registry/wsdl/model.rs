@@ -12,21 +12,21 @@ use crate::config::Pos;
 mod wsdl;
 mod xsd;
 
-pub use wsdl::definitions;
+pub(crate) use wsdl::definitions;
 
-pub const XSD: &str = "http://www.w3.org/2001/XMLSchema";
+pub(crate) const XSD: &str = "http://www.w3.org/2001/XMLSchema";
 /// Drafts of XSD that old WSDLs still name; read as XSD.
 const XSD_OLD: [&str; 2] = [
     "http://www.w3.org/2000/10/XMLSchema",
     "http://www.w3.org/1999/XMLSchema",
 ];
-pub const WSDL: &str = "http://schemas.xmlsoap.org/wsdl/";
-pub const WSDL20: &str = "http://www.w3.org/ns/wsdl";
-pub const SOAP11_BINDING: &str = "http://schemas.xmlsoap.org/wsdl/soap/";
-pub const SOAP12_BINDING: &str = "http://schemas.xmlsoap.org/wsdl/soap12/";
-pub const SOAP_ENCODING: &str = "http://schemas.xmlsoap.org/soap/encoding/";
+pub(crate) const WSDL: &str = "http://schemas.xmlsoap.org/wsdl/";
+pub(crate) const WSDL20: &str = "http://www.w3.org/ns/wsdl";
+pub(crate) const SOAP11_BINDING: &str = "http://schemas.xmlsoap.org/wsdl/soap/";
+pub(crate) const SOAP12_BINDING: &str = "http://schemas.xmlsoap.org/wsdl/soap12/";
+pub(crate) const SOAP_ENCODING: &str = "http://schemas.xmlsoap.org/soap/encoding/";
 
-pub fn is_xsd(ns: &str) -> bool {
+pub(crate) fn is_xsd(ns: &str) -> bool {
     ns == XSD || XSD_OLD.contains(&ns)
 }
 
@@ -57,7 +57,7 @@ impl std::fmt::Display for QName {
 }
 
 /// `maxOccurs="unbounded"`.
-pub const UNBOUNDED: u32 = u32::MAX;
+pub(crate) const UNBOUNDED: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 pub enum TypeRef {
@@ -307,7 +307,7 @@ pub struct Definitions {
 // --- reading ---
 
 /// The place of `node` in its document.
-pub fn pos_of(file: &Arc<str>, node: Node) -> Pos {
+pub(crate) fn pos_of(file: &Arc<str>, node: Node) -> Pos {
     let at = node.document().text_pos_at(node.range().start);
     Pos {
         file: file.clone(),
@@ -319,7 +319,7 @@ pub fn pos_of(file: &Arc<str>, node: Node) -> Pos {
 /// Looks up a component by name. A reference whose namespace matches nothing is resolved by
 /// its local name when exactly one component has that name: WSDLs in the wild misqualify
 /// references, and node-soap and zeep forgive it.
-pub fn lookup<'m, V>(map: &'m HashMap<QName, V>, name: &QName) -> Option<&'m V> {
+pub(crate) fn lookup<'m, V>(map: &'m HashMap<QName, V>, name: &QName) -> Option<&'m V> {
     map.get(name).or_else(|| {
         let mut found = map.iter().filter(|(k, _)| k.local == name.local);
         let first = found.next()?;
@@ -328,12 +328,12 @@ pub fn lookup<'m, V>(map: &'m HashMap<QName, V>, name: &QName) -> Option<&'m V> 
 }
 
 /// A problem at a place in a schema document.
-pub type Problem = (Pos, String);
+pub(crate) type Problem = (Pos, String);
 
 /// Resolves a QName-valued attribute (`tns:Foo`) against the namespaces in scope at `node`.
 /// An unprefixed name takes the default namespace, or `no_prefix` when there is none (the
 /// target namespace of a chameleon include).
-pub fn resolve_qname(
+pub(crate) fn resolve_qname(
     node: Node,
     value: &str,
     no_prefix: &str,
@@ -362,7 +362,7 @@ pub fn resolve_qname(
 }
 
 /// What a schema document is read with.
-pub struct SchemaContext {
+pub(crate) struct SchemaContext {
     pub file: Arc<str>,
     pub target: Arc<str>,
     /// For unprefixed references in a chameleon include: the includer's namespace.
@@ -373,7 +373,7 @@ pub struct SchemaContext {
 
 /// A schema document read: its components go into `schemas`; its imports and includes are
 /// returned (location, and for an include the namespace it takes on).
-pub struct SchemaRefs {
+pub(crate) struct SchemaRefs {
     pub imports: Vec<(String, Pos)>,
     pub includes: Vec<(String, Pos)>,
 }

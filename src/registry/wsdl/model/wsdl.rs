@@ -27,7 +27,11 @@ fn soap_child<'a, 'i>(node: Node<'a, 'i>, name: &str) -> Option<(Node<'a, 'i>, S
 
 /// Reads the top level of `<wsdl:definitions>` (except `types` and `import`, which the loader
 /// follows) into `out`.
-pub fn definitions(root: Node, file: &Arc<str>, out: &mut Definitions) -> Result<(), Problem> {
+pub(crate) fn definitions(
+    root: Node,
+    file: &Arc<str>,
+    out: &mut Definitions,
+) -> Result<(), Problem> {
     let document = Document {
         file,
         target: root.attribute("targetNamespace").unwrap_or(""),

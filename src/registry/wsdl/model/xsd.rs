@@ -21,7 +21,7 @@ fn occurs(node: Node, name: &str, file: &Arc<str>) -> Result<u32, Problem> {
 }
 
 impl SchemaContext {
-    pub fn new(file: Arc<str>, schema: Node, chameleon: Option<Arc<str>>) -> Self {
+    pub(crate) fn new(file: Arc<str>, schema: Node, chameleon: Option<Arc<str>>) -> Self {
         let own = schema.attribute("targetNamespace").unwrap_or("");
         let target: Arc<str> = match (&chameleon, own) {
             (Some(tns), "") => tns.clone(),
@@ -67,7 +67,7 @@ impl SchemaContext {
 
     /// Reads the top level of `<xsd:schema>`. A global component that cannot be read is left
     /// out with a warning (the operations that need it are left out in turn).
-    pub fn schema(
+    pub(crate) fn schema(
         &self,
         schema: Node,
         out: &mut Schemas,
