@@ -108,7 +108,9 @@ async fn graphql_and_wsdl_exports() {
     assert!(sdl.ends_with(demo.gateway.gateway.graphql[0].sdl()));
     // The demo has no SOAP frontend: the export says so.
     assert_eq!(
-        export(&demo.gateway.gateway, ExportFormat::Wsdl).unwrap_err(),
+        export(&demo.gateway.gateway, ExportFormat::Wsdl)
+            .unwrap_err()
+            .to_string(),
         "no mapping serves SOAP"
     );
     let gateway = format!(

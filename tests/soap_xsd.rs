@@ -133,8 +133,7 @@ fn import(files: &Files, location: Location) -> Result<(Built, DescriptorPool), 
         port: None,
         at: &from,
     };
-    let built =
-        build::build(&loaded, &choice).map_err(|(pos, message)| format!("{pos}: {message}"))?;
+    let built = build::build(&loaded, &choice).map_err(|problem| problem.to_string())?;
     let mut pool = DescriptorPool::new();
     pool.add_file_descriptor_proto(built.file.clone()).unwrap();
     Ok((built, pool))
@@ -305,7 +304,7 @@ fn what_cannot_be_imported_is_refused_with_its_place() {
                 };
                 match build::build(&loaded, &choice) {
                     Ok(_) => format!("{}imported", diags.render_warnings()),
-                    Err((pos, message)) => format!("{}{pos}: {message}\n", diags.render_warnings()),
+                    Err(problem) => format!("{}{problem}\n", diags.render_warnings()),
                 }
             }
         };

@@ -71,17 +71,21 @@ fn outcome(path: &Path) -> String {
                 }
                 services += 1;
                 operations += built.service.operations.len();
-                warnings.extend(built.warnings.iter().map(|(pos, message)| {
-                    shown(format!(
-                        "{}:{}:{}: {message}",
-                        pos.file, pos.line, pos.column
-                    ))
-                }));
+                warnings.extend(built.warnings.iter().map(
+                    |rosetta::config::Problem { at: pos, message }| {
+                        shown(format!(
+                            "{}:{}:{}: {message}",
+                            pos.file, pos.line, pos.column
+                        ))
+                    },
+                ));
             }
-            Err((pos, message)) if message.contains("has no SOAP 1.1 or 1.2 port") => {
+            Err(rosetta::config::Problem { at: pos, message })
+                if message.contains("has no SOAP 1.1 or 1.2 port") =>
+            {
                 let _ = pos;
             }
-            Err((pos, message)) => {
+            Err(rosetta::config::Problem { at: pos, message }) => {
                 return shown(format!(
                     "FAIL {}:{}:{}: {message}",
                     pos.file, pos.line, pos.column

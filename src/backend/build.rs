@@ -14,6 +14,7 @@ use super::graphql::{GraphqlBackend, GraphqlSettings};
 use super::grpc::{GrpcBackend, GrpcSettings, TlsSettings};
 use super::rest::{RestBackend, RestSettings};
 use super::soap::{SoapBackend, SoapSettings};
+use super::ConnectError;
 use crate::call::{self, Invoker};
 use crate::config::{
     self, BackendConfig, BackendProtocol, Diagnostic, Diagnostics, LoadedConfig, LoadedMapping,
@@ -88,10 +89,10 @@ pub enum BackendSettings {
 }
 
 /// Makes the invoker of a backend from its checked settings.
-pub type Connect<'a> = &'a dyn Fn(&BackendSettings) -> Result<Invoker, String>;
+pub type Connect<'a> = &'a dyn Fn(&BackendSettings) -> Result<Invoker, ConnectError>;
 
 /// Connects to real backends (lazily: nothing is dialled until the first call).
-pub fn connect(settings: &BackendSettings) -> Result<Invoker, String> {
+pub fn connect(settings: &BackendSettings) -> Result<Invoker, ConnectError> {
     match settings {
         BackendSettings::Grpc(grpc) => GrpcBackend::new(grpc).map(call::invoker),
         BackendSettings::Soap(soap) => SoapBackend::new(soap.clone()).map(call::invoker),
@@ -142,7 +143,12 @@ impl Connector<'_> {
         diags: &mut Diagnostics,
     ) -> Option<Invoker> {
         (self.connect)(settings)
-            .map_err(|why| diags.push(Diagnostic::at(&mapping.pos(&mapping.config.frontend), why)))
+            .map_err(|why| {
+                diags.push(Diagnostic::at(
+                    &mapping.pos(&mapping.config.frontend),
+                    why.to_string(),
+                ))
+            })
             .ok()
     }
 }
@@ -258,7 +264,7 @@ impl BuildContext<'_, '_> {
                 http: None,
             }),
             Err(why) => {
-                diags.push(Diagnostic::at(pos, why));
+                diags.push(Diagnostic::at(pos, why.to_string()));
                 None
             }
         }

@@ -57,6 +57,34 @@ impl Diagnostic {
     }
 }
 
+/// A problem at one place, as a function returns it; its caller adds it to the diagnostics
+/// (as an error or a warning).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{at}: {message}")]
+pub struct Problem {
+    pub at: Pos,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(at: Pos, message: String) -> Self {
+        Problem { at, message }
+    }
+}
+
+/// A place and a message, as functions build them before `?`.
+impl From<(Pos, String)> for Problem {
+    fn from((at, message): (Pos, String)) -> Self {
+        Problem { at, message }
+    }
+}
+
+impl From<Problem> for Diagnostic {
+    fn from(problem: Problem) -> Self {
+        Diagnostic::at(&problem.at, problem.message)
+    }
+}
+
 /// A place in a source file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Pos {

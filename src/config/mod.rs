@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-pub use diagnostic::{line_col, Diagnostic, Diagnostics, Pos};
+pub use diagnostic::{line_col, Diagnostic, Diagnostics, Pos, Problem};
 pub use files::{display_path, Files};
 pub use model::*;
 

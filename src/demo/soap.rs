@@ -141,7 +141,7 @@ fn load() -> Demo {
         at: &at,
     };
     let built =
-        build::build(&loaded, &choice).unwrap_or_else(|(_, e)| panic!("the demo WSDL builds: {e}"));
+        build::build(&loaded, &choice).unwrap_or_else(|e| panic!("the demo WSDL builds: {e}"));
     let mut pool = DescriptorPool::new();
     pool.add_file_descriptor_proto(built.file)
         .expect("the demo WSDL's descriptors are valid");

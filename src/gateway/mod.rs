@@ -6,7 +6,7 @@
 mod app;
 mod assembly;
 
-pub use crate::backend::{connect, BackendSettings, Connect};
+pub use crate::backend::{connect, BackendSettings, Connect, ConnectError};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

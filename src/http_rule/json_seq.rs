@@ -28,6 +28,19 @@ pub(crate) struct JsonSplitter {
     max_value: usize,
 }
 
+/// Why a body is not a JSON sequence or array of messages.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FramingError {
+    #[error("unexpected data after the closing `]`")]
+    AfterArray,
+    #[error("a message is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the JSON array is not closed")]
+    Unclosed,
+    #[error("the body ends inside a JSON value")]
+    Truncated,
+}
+
 impl JsonSplitter {
     /// `max_value`: the largest single value accepted, in bytes.
     pub(crate) fn new(max_value: usize) -> Self {
@@ -38,14 +51,14 @@ impl JsonSplitter {
     }
 
     /// Adds bytes; returns the values they complete.
-    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<Bytes>, String> {
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<Bytes>, FramingError> {
         self.buf.extend_from_slice(chunk);
         let mut out = Vec::new();
         while self.pos < self.buf.len() {
             let b = self.buf[self.pos];
             if self.closed {
                 if !b.is_ascii_whitespace() {
-                    return Err("unexpected data after the closing `]`".into());
+                    return Err(FramingError::AfterArray);
                 }
             } else if self.start.is_none() {
                 self.between_values(b)?;
@@ -59,24 +72,24 @@ impl JsonSplitter {
             self.buf.advance(self.pos);
             self.pos = 0;
         } else if self.pos - self.start.unwrap_or(0) > self.max_value {
-            return Err(format!("a message is larger than {} bytes", self.max_value));
+            return Err(FramingError::TooLarge(self.max_value));
         }
         Ok(out)
     }
 
     /// Ends the input; returns a last value that had no terminator.
-    pub(crate) fn finish(&mut self) -> Result<Option<Bytes>, String> {
+    pub(crate) fn finish(&mut self) -> Result<Option<Bytes>, FramingError> {
         match (self.mode, self.start) {
-            (Some(Mode::Array), _) if !self.closed => Err("the JSON array is not closed".into()),
+            (Some(Mode::Array), _) if !self.closed => Err(FramingError::Unclosed),
             (_, Some(start)) if self.depth == 0 && !self.in_string => {
                 Ok(Some(self.buf.split_to(self.pos).split_off(start).freeze()))
             }
-            (_, Some(_)) => Err("the body ends inside a JSON value".into()),
+            (_, Some(_)) => Err(FramingError::Truncated),
             _ => Ok(None),
         }
     }
 
-    fn between_values(&mut self, b: u8) -> Result<(), String> {
+    fn between_values(&mut self, b: u8) -> Result<(), FramingError> {
         if b.is_ascii_whitespace() {
             return Ok(());
         }
@@ -149,7 +162,7 @@ impl JsonSplitter {
 mod tests {
     use super::*;
 
-    fn split(chunks: &[&str]) -> Result<Vec<String>, String> {
+    fn split(chunks: &[&str]) -> Result<Vec<String>, FramingError> {
         let mut s = JsonSplitter::new(1 << 20);
         let mut out = Vec::new();
         for c in chunks {

@@ -10,8 +10,9 @@ use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor, Value,
 };
 
-use crate::config::{HttpRuleConfig, Located, Pos};
+use crate::config::{HttpRuleConfig, Located, Pos, Problem};
 use crate::registry::wkt::{is_nillable_stand_in, TEXT_FORMS, WRAPPERS};
+use crate::registry::SchemaError;
 use template::PathTemplate;
 
 #[derive(Debug, Clone)]
@@ -103,7 +104,7 @@ pub fn config_rules(
     rule: &HttpRuleConfig,
     at: &Pos,
     pos: &dyn Fn(&Located<String>) -> Pos,
-) -> Result<Vec<RuleSpec>, (Pos, String)> {
+) -> Result<Vec<RuleSpec>, Problem> {
     let mut out = vec![config_rule(rule, at, pos)?];
     for extra in &rule.additional_bindings {
         let spec = config_rule(extra, at, pos)?;
@@ -112,7 +113,7 @@ pub fn config_rules(
             || extra.timeout.is_some()
             || !extra.additional_bindings.is_empty();
         if top_level_only {
-            return Err((
+            return Err(Problem::new(
                 spec.origin,
                 "additional_bindings cannot have `selector`, `mode`, `timeout` or their own additional_bindings".into(),
             ));
@@ -126,7 +127,7 @@ fn config_rule(
     rule: &HttpRuleConfig,
     at: &Pos,
     pos: &dyn Fn(&Located<String>) -> Pos,
-) -> Result<RuleSpec, (Pos, String)> {
+) -> Result<RuleSpec, Problem> {
     let mut patterns: Vec<(Method, &Located<String>)> = [
         (Method::GET, &rule.get),
         (Method::PUT, &rule.put),
@@ -139,7 +140,7 @@ fn config_rule(
     .collect();
     if let Some(custom) = &rule.custom {
         let method = Method::from_bytes(custom.kind.as_bytes()).map_err(|_| {
-            (
+            Problem::new(
                 pos(&custom.kind),
                 format!("`{}` is not an HTTP method", custom.kind.value),
             )
@@ -159,11 +160,11 @@ fn config_rule(
                 .collect(),
             origin: pos(path),
         }),
-        [] => Err((
+        [] => Err(Problem::new(
             at.clone(),
             "a rule needs one of `get`, `put`, `post`, `delete`, `patch` or `custom`".into(),
         )),
-        [_, (_, second), ..] => Err((
+        [_, (_, second), ..] => Err(Problem::new(
             pos(second),
             "a rule can have only one of `get`, `put`, `post`, `delete`, `patch` and `custom`"
                 .into(),
@@ -202,7 +203,7 @@ pub struct ResolvedRule {
 }
 
 /// Resolves a rule's template, body and response body. Errors name what is wrong.
-pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRule, String> {
+pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRule, SchemaError> {
     let template = template::parse(&spec.path)
         .map_err(|e| format!("invalid path template `{}`: {}", spec.path, e))?;
     let input = method.input();
@@ -221,7 +222,8 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
             return Err(format!(
                 "path variable `{dotted}` is bound to field `{}`, which cannot be given as text",
                 leaf.full_name()
-            ));
+            )
+            .into());
         }
         variable_fields.push(fields);
     }

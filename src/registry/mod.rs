@@ -14,6 +14,25 @@ use prost_types::source_code_info::Location;
 
 use crate::config::Pos;
 
+/// Why a schema document (OpenAPI, GraphQL SDL or introspection), a rule or a document written
+/// against a schema cannot be used: what is wrong, in the document's own terms. The caller
+/// reports it at the configuration key that names the document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SchemaError(pub String);
+
+impl From<String> for SchemaError {
+    fn from(message: String) -> Self {
+        SchemaError(message)
+    }
+}
+
+impl From<&str> for SchemaError {
+    fn from(message: &str) -> Self {
+        SchemaError(message.to_owned())
+    }
+}
+
 /// How many messages flow each way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallKind {

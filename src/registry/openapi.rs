@@ -20,6 +20,7 @@ use prost_types::{
 };
 use serde_json::Value;
 
+use super::SchemaError;
 use crate::config::Files;
 use crate::registry::{pascal, proto_name};
 
@@ -45,7 +46,7 @@ pub struct Imported {
 
 /// Imports the document at `path` into package `package`. Errors name the file and the JSON
 /// pointer of what is wrong.
-pub fn import(files: &Files, path: &Path, package: &str) -> Result<Imported, String> {
+pub fn import(files: &Files, path: &Path, package: &str) -> Result<Imported, SchemaError> {
     let mut builder = Builder {
         files,
         documents: HashMap::new(),
@@ -82,10 +83,7 @@ pub fn import(files: &Files, path: &Path, package: &str) -> Result<Imported, Str
         }
     }
     if methods.is_empty() {
-        return Err(format!(
-            "{} has no operations under `paths`",
-            path.display()
-        ));
+        return Err(format!("{} has no operations under `paths`", path.display()).into());
     }
     let mut dependency = Vec::new();
     if builder.uses_value {
@@ -142,7 +140,7 @@ impl Builder<'_> {
         (template, verb): (&str, &str),
         (item, item_file): (&Value, &Path),
         path: &Path,
-    ) -> Result<(MethodDescriptorProto, (String, ImportedRule)), String> {
+    ) -> Result<(MethodDescriptorProto, (String, ImportedRule)), SchemaError> {
         let at = format!(
             "{}#/paths/{}/{verb}",
             path.display(),
@@ -231,7 +229,7 @@ impl Builder<'_> {
         Ok((method, (name, rule)))
     }
 
-    fn load(&mut self, path: &Path) -> Result<Value, String> {
+    fn load(&mut self, path: &Path) -> Result<Value, SchemaError> {
         if let Some(document) = self.documents.get(path) {
             return Ok(document.clone());
         }
@@ -247,7 +245,7 @@ impl Builder<'_> {
 
     /// Follows a `$ref` (in this file or another, relative to `file`): the value and the file it
     /// is in.
-    fn resolve(&mut self, value: &Value, file: &Path) -> Result<(Value, PathBuf), String> {
+    fn resolve(&mut self, value: &Value, file: &Path) -> Result<(Value, PathBuf), SchemaError> {
         let mut value = value.clone();
         let mut file = file.to_owned();
         for _ in 0..32 {
@@ -267,10 +265,7 @@ impl Builder<'_> {
                 )
             })?;
         }
-        Err(format!(
-            "`$ref`s in {} go round in a circle",
-            file.display()
-        ))
+        Err(format!("`$ref`s in {} go round in a circle", file.display()).into())
     }
 
     fn claim(&mut self, wanted: &str) -> String {
@@ -311,7 +306,7 @@ impl Builder<'_> {
         operation: &Value,
         file: &Path,
         name: &str,
-    ) -> Result<(String, Option<String>), String> {
+    ) -> Result<(String, Option<String>), SchemaError> {
         let responses = operation.get("responses").and_then(Value::as_object);
         let success = responses.and_then(|r| {
             r.iter()
@@ -353,7 +348,7 @@ impl Builder<'_> {
     }
 
     /// The message for an object schema (named by its `$ref`, else by `hint`).
-    fn message(&mut self, schema: &Value, file: &Path, hint: &str) -> Result<String, String> {
+    fn message(&mut self, schema: &Value, file: &Path, hint: &str) -> Result<String, SchemaError> {
         let key = schema
             .get("$ref")
             .and_then(Value::as_str)
@@ -404,12 +399,9 @@ impl Builder<'_> {
         file: &Path,
         out: &mut BTreeMap<String, (Value, PathBuf)>,
         depth: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), SchemaError> {
         if depth > 16 {
-            return Err(format!(
-                "schemas in {} nest allOf/oneOf too deep",
-                file.display()
-            ));
+            return Err(format!("schemas in {} nest allOf/oneOf too deep", file.display()).into());
         }
         if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
             for (name, property) in properties {
@@ -439,7 +431,7 @@ impl Builder<'_> {
         file: &Path,
         hint: &str,
         index: usize,
-    ) -> Result<FieldDescriptorProto, String> {
+    ) -> Result<FieldDescriptorProto, SchemaError> {
         let (resolved, resolved_file) = self.resolve(schema, file)?;
         let mut field = FieldDescriptorProto {
             name: Some(proto_name(json_name)),

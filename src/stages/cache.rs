@@ -102,6 +102,16 @@ type Filling = Shared<BoxFuture<'static, Result<Arc<Entry>, Status>>>;
 
 pub(crate) const CACHE_STATUS: HeaderName = HeaderName::from_static("x-cache-status");
 
+/// Why a purge did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum PurgeError {
+    /// The in-memory cache refused the predicate (moka's invalidation support is off).
+    #[error("{0}")]
+    Memory(String),
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+}
+
 /// The gateway's cache: memory, and Redis when configured.
 pub struct Store {
     memory: moka::sync::Cache<String, Arc<Entry>>,
@@ -179,7 +189,7 @@ impl Store {
     }
 
     /// Forgets the entries of `method` (every method when `None`), or the one `key`.
-    pub async fn purge(&self, method: Option<&str>, key: Option<&str>) -> Result<(), String> {
+    pub async fn purge(&self, method: Option<&str>, key: Option<&str>) -> Result<(), PurgeError> {
         let prefix = method.map(|m| format!("{m}|"));
         match (key, &prefix) {
             (Some(key), _) => self.memory.invalidate(key),
@@ -187,7 +197,7 @@ impl Store {
                 let prefix = prefix.clone();
                 self.memory
                     .invalidate_entries_if(move |k, _| k.starts_with(&prefix))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| PurgeError::Memory(e.to_string()))?;
             }
             (None, None) => self.memory.invalidate_all(),
         }
@@ -202,14 +212,9 @@ impl Store {
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(pattern)
             .query_async(&mut redis)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if !keys.is_empty() {
-            let _: () = redis::cmd("DEL")
-                .arg(keys)
-                .query_async(&mut redis)
-                .await
-                .map_err(|e| e.to_string())?;
+            let _: () = redis::cmd("DEL").arg(keys).query_async(&mut redis).await?;
         }
         Ok(())
     }

@@ -215,9 +215,9 @@ return {1, math.floor((limit - (new_tat - now)) / interval), math.ceil(new_tat -
 "#;
 
 impl Redis {
-    pub fn new(url: &str, failure: RedisFailure) -> Result<Redis, String> {
+    pub fn new(url: &str, failure: RedisFailure) -> Result<Redis, redis::RedisError> {
         Ok(Redis {
-            client: redis::Client::open(url).map_err(|e| e.to_string())?,
+            client: redis::Client::open(url)?,
             failure,
             connection: tokio::sync::OnceCell::new(),
             script: redis::Script::new(GCRA),

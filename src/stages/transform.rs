@@ -189,7 +189,7 @@ impl Stage for Transforms {
 
 /// Resolves a dotted field path (proto or JSON names) in `message`: every field before the
 /// last is a singular message.
-pub(crate) fn resolve(message: &MessageDescriptor, path: &str) -> Result<FieldPath, String> {
+fn resolve(message: &MessageDescriptor, path: &str) -> Result<FieldPath, String> {
     let mut fields = Vec::new();
     let mut current = message.clone();
     let segments: Vec<&str> = path.split('.').collect();

@@ -15,13 +15,21 @@ pub enum ExportFormat {
     Wsdl,
 }
 
+/// Why there is no schema to export.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    /// No mapping is served by the frontend of the format.
+    #[error("no mapping serves {0}")]
+    NotServed(&'static str),
+}
+
 /// The schema text, or why there is none.
-pub fn export(gateway: &Gateway, format: ExportFormat) -> Result<String, String> {
+pub fn export(gateway: &Gateway, format: ExportFormat) -> Result<String, ExportError> {
     let base = format!("http://{}", gateway.listen);
     let text = match format {
         ExportFormat::Openapi => {
             if gateway.rest.routes().is_empty() {
-                return Err("no mapping serves REST".into());
+                return Err(ExportError::NotServed("REST"));
             }
             serde_json::to_string_pretty(&gateway.rest.openapi()).unwrap_or_default()
         }
@@ -61,7 +69,7 @@ pub fn export(gateway: &Gateway, format: ExportFormat) -> Result<String, String>
             ExportFormat::Graphql => "GraphQL",
             ExportFormat::Wsdl => "SOAP",
         };
-        return Err(format!("no mapping serves {frontend}"));
+        return Err(ExportError::NotServed(frontend));
     }
     Ok(text)
 }

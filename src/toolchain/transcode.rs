@@ -171,7 +171,7 @@ impl DryRun {
         let recorder = Arc::new(Recorder::default());
         let connect_recorder = {
             let recorder = recorder.clone();
-            move |settings: &gateway::BackendSettings| -> Result<Invoker, String> {
+            move |settings: &gateway::BackendSettings| -> Result<Invoker, gateway::ConnectError> {
                 let recorder = recorder.clone();
                 let soap = match settings {
                     gateway::BackendSettings::Soap(soap) => Some(soap.clone()),

@@ -16,6 +16,7 @@ use crate::call::Invoker;
 use crate::config::{BackendProtocol, Diagnostic, Diagnostics, LoadedMapping, Located};
 use crate::mapping::select_method;
 use crate::registry::wsdl;
+use crate::registry::SchemaError;
 
 pub(crate) struct Graphql;
 
@@ -82,13 +83,13 @@ fn import(
         config
             .files
             .read_to_string(&dir.join(&source.value))
-            .map_err(|e| format!("cannot read {}: {e}", source.value))
+            .map_err(|e| SchemaError(format!("cannot read {}: {e}", source.value)))
             .and_then(|text| SchemaShape::from_sdl(&text))
     };
     let shape = match shape {
         Ok(shape) => shape,
         Err(message) => {
-            diags.push(Diagnostic::at(&at, message));
+            diags.push(Diagnostic::at(&at, message.to_string()));
             return None;
         }
     };

@@ -17,8 +17,10 @@ use prost_reflect::{MethodDescriptor, ReflectMessage};
 use serde_json::{Map, Value};
 
 use crate::backend::grpc::TlsSettings;
+use crate::backend::ConnectError;
 use crate::call::{Call, Message, Reply};
 use crate::protojson::{json_to_wire, Plan};
+use crate::registry::SchemaError;
 use crate::status::{self, Code, Status};
 
 /// How one method is called.
@@ -43,7 +45,7 @@ impl GraphqlCall {
         query: &str,
         result: Option<&str>,
         schema: Option<&schema::SchemaShape>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SchemaError> {
         let document = async_graphql::parser::parse_query(query).map_err(|e| {
             let at = e
                 .positions()
@@ -80,10 +82,9 @@ impl GraphqlCall {
                 .fields()
                 .all(|f| f.json_name() != name && f.name() != name)
             {
-                return Err(format!(
-                    "variable `${name}` names no field of {}",
-                    input.full_name()
-                ));
+                return Err(
+                    format!("variable `${name}` names no field of {}", input.full_name()).into(),
+                );
             }
             let numeric = matches!(&definition.node.var_type.node.base,
                 BaseType::Named(n) if n.as_str() == "Int" || n.as_str() == "Float");
@@ -135,7 +136,7 @@ pub(crate) struct GraphqlBackend {
 }
 
 impl GraphqlBackend {
-    pub(crate) fn new(settings: Arc<GraphqlSettings>) -> Result<Self, String> {
+    pub(crate) fn new(settings: Arc<GraphqlSettings>) -> Result<Self, ConnectError> {
         let client = super::rest::http_client(settings.connect_timeout, settings.tls.as_ref())?;
         Ok(GraphqlBackend { settings, client })
     }

@@ -16,6 +16,8 @@ use prost_types::{
 };
 use serde_json::Value;
 
+use crate::registry::SchemaError;
+
 /// A type reference: the named type, whether it is a list, and how it is written (`[ID!]!`).
 #[derive(Debug, Clone)]
 pub(crate) struct TypeRef {
@@ -74,7 +76,7 @@ fn from_parser(ty: &Type) -> TypeRef {
 }
 
 impl SchemaShape {
-    pub fn from_sdl(text: &str) -> Result<Self, String> {
+    pub fn from_sdl(text: &str) -> Result<Self, SchemaError> {
         let document = async_graphql::parser::parse_schema(text).map_err(|e| {
             format!(
                 "the SDL does not parse: {}",
@@ -153,7 +155,7 @@ impl SchemaShape {
     }
 
     /// From the answer to `INTROSPECTION`.
-    pub fn from_introspection(answer: &Value) -> Result<Self, String> {
+    pub fn from_introspection(answer: &Value) -> Result<Self, SchemaError> {
         let schema = answer.pointer("/data/__schema").ok_or(
             "the endpoint answered introspection without data.__schema (is introspection off?)",
         )?;
@@ -253,7 +255,7 @@ impl SchemaShape {
     }
 
     /// Checks a document's selections against the schema.
-    pub fn check(&self, document: &ExecutableDocument) -> Result<(), String> {
+    pub fn check(&self, document: &ExecutableDocument) -> Result<(), SchemaError> {
         for (_, operation) in document.operations.iter() {
             let root = match operation.node.ty {
                 OperationType::Query => self.query.clone(),
@@ -275,7 +277,7 @@ impl SchemaShape {
         set: &SelectionSet,
         ty: &str,
         depth: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), SchemaError> {
         let Some(gql) = self.types.get(ty).filter(|t| t.kind == Kind::Object) else {
             return Ok(()); // Scalars, enums and unions: nothing more to check here.
         };
@@ -294,7 +296,9 @@ impl SchemaShape {
                     })?;
                     for (arg, _) in &field.node.arguments {
                         if !found.args.iter().any(|(a, _)| a == arg.node.as_str()) {
-                            return Err(format!("`{name}` of {ty} has no argument `{}`", arg.node));
+                            return Err(
+                                format!("`{name}` of {ty} has no argument `{}`", arg.node).into()
+                            );
                         }
                     }
                     self.selections(
@@ -547,13 +551,13 @@ fn pascal(name: &str) -> String {
 const INTROSPECTION: &str = "{ __schema { queryType { name } mutationType { name } types { kind name fields(includeDeprecated: true) { name args { name type { ...T } } type { ...T } } inputFields { name type { ...T } } } } } fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } }";
 
 /// Asks the endpoint for its schema (at load time, so on a thread of its own).
-pub(crate) fn introspect(url: &str) -> Result<SchemaShape, String> {
+pub(crate) fn introspect(url: &str) -> Result<SchemaShape, SchemaError> {
     let url = url.to_owned();
-    let answer = std::thread::spawn(move || -> Result<Value, String> {
+    let answer = std::thread::spawn(move || -> Result<Value, SchemaError> {
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(15))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SchemaError(e.to_string()))?;
         client
             .post(&url)
             .header("content-type", "application/json")
@@ -563,6 +567,7 @@ pub(crate) fn introspect(url: &str) -> Result<SchemaShape, String> {
             .and_then(|r| r.bytes())
             .map_err(|e| e.without_url().to_string())
             .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+            .map_err(SchemaError)
     })
     .join()
     .unwrap_or_else(|_| Err("the introspection failed".into()))

@@ -10,6 +10,7 @@ use futures::StreamExt;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
+use crate::backend::ConnectError;
 use crate::call::Message;
 use crate::call::{Call, Reply};
 use crate::grpc::DescriptorCodec;
@@ -38,9 +39,9 @@ pub(crate) struct GrpcBackend {
 impl GrpcBackend {
     /// Prepares the connections; they are opened on first use (and reopened after failures),
     /// so a backend that is down at start-up does not stop the gateway.
-    pub(crate) fn new(settings: &GrpcSettings) -> Result<Self, String> {
+    pub(crate) fn new(settings: &GrpcSettings) -> Result<Self, ConnectError> {
         let mut endpoint = Endpoint::from_shared(settings.address.clone())
-            .map_err(|e| format!("invalid backend address: {e}"))?
+            .map_err(|e| ConnectError::Address(e.to_string()))?
             .connect_timeout(settings.connect_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
@@ -58,7 +59,7 @@ impl GrpcBackend {
             }
             endpoint = endpoint
                 .tls_config(config)
-                .map_err(|e| format!("invalid TLS settings: {e}"))?;
+                .map_err(|e| ConnectError::Tls(e.to_string()))?;
         }
         let channels = (0..settings.connections.max(1))
             .map(|_| endpoint.connect_lazy())

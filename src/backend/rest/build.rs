@@ -85,7 +85,7 @@ fn import(
     let imported = match openapi::import(&written.config.files, &path, &package) {
         Ok(imported) => imported,
         Err(message) => {
-            diags.push(Diagnostic::at(&at, message));
+            diags.push(Diagnostic::at(&at, message.to_string()));
             return None;
         }
     };
@@ -129,7 +129,7 @@ pub(crate) fn mapping_invoker(
             Ok(mut specs) => {
                 written.insert(method.full_name().to_owned(), specs.remove(0));
             }
-            Err((at, message)) => diags.push(Diagnostic::at(&at, message)),
+            Err(problem) => diags.push(problem.into()),
         }
     }
     let mut calls = HashMap::new();

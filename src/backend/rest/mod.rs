@@ -17,6 +17,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value};
 
 use crate::backend::grpc::TlsSettings;
+use crate::backend::ConnectError;
 use crate::call::{Call, Message, Reply};
 use crate::http_rule::template::{PathTemplate, Segment};
 use crate::http_rule::BodyBinding;
@@ -75,9 +76,10 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 const SEGMENTS: &AsciiSet = &SEGMENT.remove(b'/');
 
 impl RestBackend {
-    pub(crate) fn new(settings: Arc<RestSettings>) -> Result<Self, String> {
+    pub(crate) fn new(settings: Arc<RestSettings>) -> Result<Self, ConnectError> {
         let client = http_client(settings.connect_timeout, settings.tls.as_ref())?;
-        let base_url = reqwest::Url::parse(&settings.base).map_err(|e| e.to_string())?;
+        let base_url = reqwest::Url::parse(&settings.base)
+            .map_err(|e| ConnectError::Address(e.to_string()))?;
         let relay_client = (base_url.scheme() == "http").then(|| {
             let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
             connector.set_nodelay(true);
@@ -170,7 +172,7 @@ impl RestBackend {
                 .bytes_stream()
                 .map(move |chunk| -> Vec<Result<Message, Status>> {
                     let split = match chunk {
-                        Ok(chunk) => splitter.push(&chunk),
+                        Ok(chunk) => splitter.push(&chunk).map_err(|e| e.to_string()),
                         Err(_) => Err("the response stream broke".to_owned()),
                     };
                     match split {
@@ -289,19 +291,17 @@ impl RestBackend {
 pub(crate) fn http_client(
     connect_timeout: Duration,
     tls: Option<&TlsSettings>,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, ConnectError> {
     let mut client = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90));
     if let Some(ca) = tls.and_then(|t| t.ca_pem.as_ref()) {
-        let certificate = reqwest::Certificate::from_pem(ca)
-            .map_err(|e| format!("invalid CA certificate: {e}"))?;
+        let certificate =
+            reqwest::Certificate::from_pem(ca).map_err(ConnectError::CaCertificate)?;
         client = client.add_root_certificate(certificate);
     }
-    client
-        .build()
-        .map_err(|e| format!("cannot make the HTTP client: {e}"))
+    client.build().map_err(ConnectError::Client)
 }
 
 /// A request that got no response: a passed deadline, else the backend is unavailable (the

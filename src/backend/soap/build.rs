@@ -85,7 +85,7 @@ fn import(
     let port_name = expanded(&soap.port, diags)?;
     let location = Location::Path(written.dir.join("gateway.yaml"))
         .join(&wsdl)
-        .map_err(|e| diags.push(Diagnostic::at(&wsdl_pos, e)))
+        .map_err(|e| diags.push(Diagnostic::at(&wsdl_pos, e.to_string())))
         .ok()?;
     let loaded = wsdl::load(&config.files, location.clone(), &wsdl_pos, diags)?;
     let package = match &soap.package {
@@ -103,13 +103,13 @@ fn import(
     };
     let mut built = match wsdl::build::build(&loaded, &choice) {
         Ok(built) => built,
-        Err((at, message)) => {
-            diags.push(Diagnostic::at(&at, message));
+        Err(problem) => {
+            diags.push(problem.into());
             return None;
         }
     };
-    for (at, message) in std::mem::take(&mut built.warnings) {
-        diags.warn(Diagnostic::at(&at, message));
+    for warning in std::mem::take(&mut built.warnings) {
+        diags.warn(warning.into());
     }
     if cx.pool.get_file_by_name(built.file.name()).is_some() {
         let at = soap

@@ -16,6 +16,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 
 use crate::backend::grpc::TlsSettings;
+use crate::backend::ConnectError;
 use crate::call::{Call, Message, Reply};
 use crate::registry::wsdl::build::{SoapOperation, SoapService};
 use crate::registry::wsdl::model::SoapVersion;
@@ -75,7 +76,7 @@ const TOKEN_PROFILE: &str =
 const BASE64_ENCODING: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary";
 
 impl SoapBackend {
-    pub(crate) fn new(settings: Arc<SoapSettings>) -> Result<Self, String> {
+    pub(crate) fn new(settings: Arc<SoapSettings>) -> Result<Self, ConnectError> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .tcp_nodelay(true)
@@ -83,24 +84,24 @@ impl SoapBackend {
             .redirect(reqwest::redirect::Policy::none());
         if let Some(tls) = &settings.tls {
             if let Some(pem) = &tls.ca_pem {
-                let cert = reqwest::Certificate::from_pem(pem)
-                    .map_err(|e| format!("cannot read the CA file: {e}"))?;
+                let cert =
+                    reqwest::Certificate::from_pem(pem).map_err(ConnectError::CaCertificate)?;
                 builder = builder.add_root_certificate(cert);
             }
             if tls.server_name.is_some() {
-                return Err("`server_name` is not supported for SOAP backends; use an address with that host name".into());
+                return Err(ConnectError::SoapServerName);
             }
         }
-        let client = builder.build().map_err(|e| e.to_string())?;
+        let client = builder.build().map_err(ConnectError::Client)?;
         let url = reqwest::Url::parse(&settings.address)
-            .map_err(|e| format!("invalid backend address: {e}"))?;
+            .map_err(|e| ConnectError::Address(e.to_string()))?;
         let mut operations = HashMap::new();
         for (name, op) in &settings.service.operations {
             let prepared = Prepared {
                 operation: op.clone(),
                 headers: soap_headers(settings.service.version, op),
                 output: message(&settings.pool, &op.output.message)
-                    .map_err(|status| status.message)?,
+                    .map_err(|status| ConnectError::Service(status.message))?,
             };
             operations.insert(name.clone(), prepared);
         }

@@ -36,17 +36,17 @@ pub(super) fn add_fields(
     types: &mut Types,
     objects: &mut [Object],
     shared: &Arc<OnceLock<Shared>>,
-) -> Result<(), Vec<(Pos, String)>> {
+) -> Result<(), Vec<Problem>> {
     let mut joined = std::collections::HashSet::new();
     for (index, join) in joins.iter().enumerate() {
         if types.has_field(&join.on, &join.field) || !joined.insert((&join.on, &join.field)) {
-            return Err(vec![(
+            return Err(vec![Problem::new(
                 join.origin.clone(),
                 format!("`{}` already has a field `{}`", join.on, join.field),
             )]);
         }
         let Some(object) = objects.iter_mut().find(|o| o.type_name() == join.on) else {
-            return Err(vec![(
+            return Err(vec![Problem::new(
                 join.origin.clone(),
                 format!("no GraphQL type `{}` in this endpoint's schema", join.on),
             )]);

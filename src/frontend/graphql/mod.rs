@@ -30,7 +30,7 @@ use prost_reflect::{DescriptorPool, MethodDescriptor};
 
 use crate::call::Invoker;
 use crate::call::{self, Call, Message, Origin};
-use crate::config::Pos;
+use crate::config::{Pos, Problem};
 use crate::protojson::message_json;
 use crate::protojson::{error_text, json_to_wire, wire_to_json, Plan};
 use crate::registry::{comments, Operation};
@@ -106,12 +106,12 @@ pub fn endpoint(
     joins: Vec<Join>,
     pool: &DescriptorPool,
     xml: &[&XmlSchema],
-) -> Result<Endpoint, Vec<(Pos, String)>> {
+) -> Result<Endpoint, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut seen: std::collections::HashMap<&str, &RootField> = Default::default();
     for field in &fields {
         if let Some(other) = seen.insert(&field.name, field) {
-            problems.push((
+            problems.push(Problem::new(
                 field.origin.clone(),
                 format!(
                     "root field `{}` of {} has the name of the one of {} ({}); give one of the mappings `graphql.prefix`",
@@ -142,7 +142,7 @@ fn schema(
     pool: &DescriptorPool,
     xml: &[&XmlSchema],
     mode: ValidationMode,
-) -> Result<Schema, Vec<(Pos, String)>> {
+) -> Result<Schema, Vec<Problem>> {
     let mut types = Types::new(options.maps_as_json, xml);
     // Resolvers are made before the plans they use are complete.
     let shared = Arc::new(std::sync::OnceLock::<Shared>::new());
@@ -152,7 +152,7 @@ fn schema(
         return Err(types
             .problems
             .into_iter()
-            .map(|p| (at.clone(), p))
+            .map(|p| Problem::new(at.clone(), p))
             .collect());
     }
     let mut builder = roots.builder(options, mode);
@@ -173,7 +173,7 @@ fn schema(
         builder = builder.register(e);
     }
     let schema = builder.finish().map_err(|e| {
-        vec![(
+        vec![Problem::new(
             options_origin(fields),
             format!("the GraphQL schema is invalid: {e}"),
         )]

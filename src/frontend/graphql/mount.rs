@@ -336,8 +336,8 @@ impl GraphqlEndpoints {
             match super::endpoint(pending.options, pending.fields, joins, pool, &xml) {
                 Ok(endpoint) => endpoints.push(Arc::new(endpoint)),
                 Err(problems) => {
-                    for (at, message) in problems {
-                        diags.push(Diagnostic::at(&at, message));
+                    for problem in problems {
+                        diags.push(problem.into());
                     }
                 }
             }

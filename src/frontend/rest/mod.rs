@@ -329,7 +329,7 @@ fn streaming_input(
                     return None;
                 }
                 let split = match state.data.next().await {
-                    Some(Ok(chunk)) => state.splitter.push(&chunk),
+                    Some(Ok(chunk)) => state.splitter.push(&chunk).map_err(|e| e.to_string()),
                     Some(Err(_)) => Err("the request body could not be read".to_owned()),
                     None => {
                         state.done = true;
@@ -337,6 +337,7 @@ fn streaming_input(
                             .splitter
                             .finish()
                             .map(|last| last.into_iter().collect())
+                            .map_err(|e| e.to_string())
                     }
                 };
                 match split {

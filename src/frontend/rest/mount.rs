@@ -239,7 +239,7 @@ fn rule_overrides(
                 entry.1 = rule.timeout.map(|d| d.0).or(entry.1);
                 entry.2.extend(specs);
             }
-            Err((at, message)) => diags.push(Diagnostic::at(&at, message)),
+            Err(problem) => diags.push(problem.into()),
         }
     }
     overrides

@@ -341,7 +341,7 @@ fn http_body(desc: MessageDescriptor, body: &[u8], content_type: Option<&str>) -
 
 /// Parses the text of a path variable or query parameter as a value of `field`'s type.
 /// Well-known types take their JSON string forms; wrappers take their inner value.
-pub fn parse_value(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
+fn parse_value(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
     parse_kind(&field.kind(), text)
 }
 

@@ -87,7 +87,7 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
     let service = pick_service(defs, choice)?;
     let (port, binding, version) = pick_port(defs, service, choice)?;
     let port_type = lookup(&defs.port_types, &binding.port_type).ok_or_else(|| {
-        (
+        Problem::new(
             binding.pos.clone(),
             format!("portType `{}` is not defined", binding.port_type),
         )
@@ -99,7 +99,7 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
     let mut warnings = Vec::new();
     for op in &binding.operations {
         if op.input.encoded || op.output.encoded {
-            return Err((
+            return Err(Problem::new(
                 op.pos.clone(),
                 format!(
                     "operation `{}` uses rpc/encoded (SOAP section 5 encoding), which is not \
@@ -116,9 +116,9 @@ pub fn build(loaded: &Loaded, choice: &Choice) -> Result<Built, Problem> {
                 methods.push(method);
                 operations.insert(name, operation);
             }
-            Err((pos, message)) => {
+            Err(Problem { at: pos, message }) => {
                 builder.rollback(mark);
-                warnings.push((
+                warnings.push(Problem::new(
                     pos,
                     format!("operation `{}` is left out: {message}", op.name),
                 ));
@@ -258,15 +258,18 @@ fn pick_service<'d>(defs: &'d Definitions, choice: &Choice) -> Result<&'d Servic
             .iter()
             .find(|s| s.name == name)
             .ok_or_else(|| {
-                (
+                Problem::new(
                     choice.at.clone(),
                     format!("the WSDL has no service `{name}` (it has: {})", names()),
                 )
             }),
         None => match defs.services.as_slice() {
             [one] => Ok(one),
-            [] => Err((choice.at.clone(), "the WSDL defines no service".into())),
-            _ => Err((
+            [] => Err(Problem::new(
+                choice.at.clone(),
+                "the WSDL defines no service".into(),
+            )),
+            _ => Err(Problem::new(
                 choice.at.clone(),
                 format!(
                     "the WSDL defines several services; choose one with `service:` ({})",
@@ -293,7 +296,7 @@ fn pick_port<'d>(
             .find(|(p, ..)| p.name == name)
             .ok_or_else(|| {
                 let known: Vec<&str> = service.ports.iter().map(|p| p.name.as_str()).collect();
-                (
+                Problem::new(
                     choice.at.clone(),
                     format!(
                         "service `{}` has no SOAP port `{name}` (ports: {})",
@@ -305,14 +308,14 @@ fn pick_port<'d>(
     }
     for port in &service.ports {
         if lookup(&defs.bindings, &port.binding).is_none() {
-            return Err((
+            return Err(Problem::new(
                 port.pos.clone(),
                 format!("binding `{}` is not defined", port.binding),
             ));
         }
     }
     all.into_iter().next().ok_or_else(|| {
-        (
+        Problem::new(
             service.pos.clone(),
             format!(
                 "service `{}` has no SOAP 1.1 or 1.2 port (HTTP and MIME bindings are not supported)",
@@ -507,7 +510,7 @@ impl<'l> Builder<'l> {
             .iter()
             .find(|d| d.name == op.name)
             .ok_or_else(|| {
-                (
+                Problem::new(
                     op.pos.clone(),
                     format!("it is not in portType `{port_type_name}`"),
                 )
@@ -614,7 +617,7 @@ impl<'l> Builder<'l> {
             return Ok(self.empty(&hint));
         };
         let message = lookup(&self.loaded.definitions.messages, message_name).ok_or_else(|| {
-            (
+            Problem::new(
                 def.pos.clone(),
                 format!("message `{message_name}` is not defined"),
             )
@@ -704,7 +707,7 @@ impl<'l> Builder<'l> {
             if m != message_name {
                 match lookup(&self.loaded.definitions.messages, m) {
                     Some(other) => headers.extend(other.parts.iter().find(|p| &p.name == part)),
-                    None => self.warnings.push((
+                    None => self.warnings.push(Problem::new(
                         op.pos.clone(),
                         format!(
                             "operation `{}`: its soap:header message `{m}` is not defined; the \
@@ -717,7 +720,7 @@ impl<'l> Builder<'l> {
         }
         for part in headers {
             let element = part.element.as_ref().ok_or_else(|| {
-                (
+                Problem::new(
                     part.pos.clone(),
                     "a soap:header part needs an `element`".to_owned(),
                 )
@@ -736,7 +739,7 @@ impl<'l> Builder<'l> {
             return self.element(&decl, false, None, Role::Element, fields);
         }
         let ty = part.ty.as_ref().ok_or_else(|| {
-            (
+            Problem::new(
                 part.pos.clone(),
                 format!("part `{}` needs an `element` or a `type`", part.name),
             )
@@ -754,7 +757,7 @@ impl<'l> Builder<'l> {
 
     fn fault(&mut self, message: &QName, at: &Pos) -> Result<Option<(QName, String)>, Problem> {
         let Some(message) = lookup(&self.loaded.definitions.messages, message) else {
-            self.warnings.push((
+            self.warnings.push(Problem::new(
                 at.clone(),
                 format!("fault message `{message}` is not defined; its detail stays XML text"),
             ));

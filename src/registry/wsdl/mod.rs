@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{display_path, Diagnostic, Diagnostics, Files, Pos};
-use model::{Definitions, SchemaContext, Schemas};
+use model::{Definitions, Problem, SchemaContext, Schemas};
 
 /// Where a document is: a file (or an embedded one) or an http(s) URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -21,9 +21,18 @@ pub enum Location {
     Url(String),
 }
 
+/// A reference that cannot be resolved against the URL of the document that makes it.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot resolve `{reference}` against `{base}`: {why}")]
+pub struct JoinError {
+    reference: String,
+    base: String,
+    why: String,
+}
+
 impl Location {
     /// `reference` (a path or URL, as written in a document or mapping) relative to `self`.
-    pub fn join(&self, reference: &str) -> Result<Location, String> {
+    pub fn join(&self, reference: &str) -> Result<Location, JoinError> {
         if is_url(reference) {
             return Ok(Location::Url(reference.to_owned()));
         }
@@ -35,7 +44,11 @@ impl Location {
             Location::Url(base) => reqwest::Url::parse(base)
                 .and_then(|b| b.join(reference))
                 .map(|u| Location::Url(u.into()))
-                .map_err(|e| format!("cannot resolve `{reference}` against `{base}`: {e}")),
+                .map_err(|e| JoinError {
+                    reference: reference.to_owned(),
+                    base: base.clone(),
+                    why: e.to_string(),
+                }),
         }
     }
 
@@ -182,17 +195,17 @@ pub fn load(files: &Files, root: Location, from: &Pos, diags: &mut Diagnostics) 
             &mut queue,
             &mut warnings,
         );
-        for (pos, message) in warnings {
-            diags.warn(Diagnostic::at(&pos, message));
+        for warning in warnings {
+            diags.warn(warning.into());
         }
         match result {
             Ok(()) => {}
-            Err((pos, message)) if is_root => {
-                diags.push(Diagnostic::at(&pos, message));
+            Err(problem) if is_root => {
+                diags.push(problem.into());
                 failed = true;
             }
-            Err((pos, message)) => diags.warn(Diagnostic::at(
-                &pos,
+            Err(Problem { at, message }) => diags.warn(Diagnostic::at(
+                &at,
                 format!("{message}; what this document defines is missing"),
             )),
         }
@@ -244,14 +257,14 @@ fn parse_lenient<'t>(
             "wsdl" => model::WSDL.to_owned(),
             other => format!("urn:rosetta:undeclared:{other}"),
         };
-        warnings.push((
+        warnings.push(Problem::new(
             pos,
             format!("namespace prefix `{prefix}` is not declared; taken as `{ns}`"),
         ));
         text.insert_str(insert_at, &format!(" xmlns:{prefix}=\"{ns}\""));
     }
     let text: &'t String = text;
-    roxmltree::Document::parse_with_options(text, options()).map_err(problem)
+    roxmltree::Document::parse_with_options(text, options()).map_err(|e| problem(e).into())
 }
 
 /// The byte offset just after the root element's name.
@@ -287,7 +300,11 @@ fn read_document(
     let mut text = text.to_owned();
     let doc = parse_lenient(&mut text, file, warnings)?;
     let root = doc.root_element();
-    let join = |reference: &str, pos: &Pos| location.join(reference).map_err(|e| (pos.clone(), e));
+    let join = |reference: &str, pos: &Pos| {
+        location
+            .join(reference)
+            .map_err(|e| Problem::new(pos.clone(), e.to_string()))
+    };
     match (root.tag_name().namespace(), root.tag_name().name()) {
         (Some(model::WSDL), "definitions") => {
             for child in root.children().filter(|n| n.is_element()) {
@@ -317,12 +334,12 @@ fn read_document(
             let context = SchemaContext::new(file.clone(), root, chameleon);
             schema_document(&context, root, location, loaded, queue, warnings)
         }
-        (Some(model::WSDL20), _) => Err((
+        (Some(model::WSDL20), _) => Err(Problem::new(
             start,
             "WSDL 2.0 is not supported: rosetta reads WSDL 1.1 (`http://schemas.xmlsoap.org/wsdl/`)"
                 .into(),
         )),
-        (ns, name) => Err((
+        (ns, name) => Err(Problem::new(
             start,
             format!(
                 "expected a WSDL 1.1 `definitions` or an XSD `schema`, found `{name}`{}",
@@ -342,11 +359,13 @@ fn schema_document(
 ) -> Result<(), model::Problem> {
     let refs = context.schema(schema, &mut loaded.schemas, warnings);
     for (reference, pos) in refs.imports {
-        let target = location.join(&reference).map_err(|e| (pos.clone(), e))?;
+        let target =
+            (location.join(&reference)).map_err(|e| Problem::new(pos.clone(), e.to_string()))?;
         queue.push_back((target, Pending::Schema(None), pos));
     }
     for (reference, pos) in refs.includes {
-        let target = location.join(&reference).map_err(|e| (pos.clone(), e))?;
+        let target =
+            (location.join(&reference)).map_err(|e| Problem::new(pos.clone(), e.to_string()))?;
         queue.push_back((target, Pending::Schema(Some(context.target.clone())), pos));
     }
     Ok(())

@@ -328,7 +328,7 @@ pub(crate) fn lookup<'m, V>(map: &'m HashMap<QName, V>, name: &QName) -> Option<
 }
 
 /// A problem at a place in a schema document.
-pub(crate) type Problem = (Pos, String);
+pub(crate) use crate::config::Problem;
 
 /// Resolves a QName-valued attribute (`tns:Foo`) against the namespaces in scope at `node`.
 /// An unprefixed name takes the default namespace, or `no_prefix` when there is none (the

@@ -79,7 +79,10 @@ impl<'l> Builder<'l> {
             unreachable!("content is asked of complex types")
         };
         if depth > 64 {
-            return Err((ct.pos.clone(), "the type derives from itself".into()));
+            return Err(Problem::new(
+                ct.pos.clone(),
+                "the type derives from itself".into(),
+            ));
         }
         match &ct.base {
             None => {
@@ -198,7 +201,7 @@ impl<'l> Builder<'l> {
             Term::ElementRef(name) => {
                 let decl = self.global_element(name, &particle.pos)?;
                 if decl.is_abstract {
-                    return Err((
+                    return Err(Problem::new(
                         particle.pos.clone(),
                         format!(
                             "element `{name}` is abstract (substitution groups are not supported)"
@@ -377,7 +380,10 @@ impl<'l> Builder<'l> {
 
     fn simple_info(&self, ty: &TypeRef, at: &Pos, depth: usize) -> Result<SimpleInfo, Problem> {
         if depth > 64 {
-            return Err((at.clone(), "the simple type derives from itself".into()));
+            return Err(Problem::new(
+                at.clone(),
+                "the simple type derives from itself".into(),
+            ));
         }
         let def = match ty {
             TypeRef::Named(q)
@@ -386,7 +392,7 @@ impl<'l> Builder<'l> {
                     || self.builtin_by_mistake(q) =>
             {
                 return builtin(&q.local).ok_or_else(|| {
-                    (
+                    Problem::new(
                         at.clone(),
                         format!("`{}` is not an XSD built-in type", q.local),
                     )
@@ -403,7 +409,7 @@ impl<'l> Builder<'l> {
                     merge_facets(&mut info, facets);
                     Ok(info)
                 }
-                _ => Err((
+                _ => Err(Problem::new(
                     at.clone(),
                     "a complex type is used where a simple type is needed".into(),
                 )),
@@ -417,7 +423,10 @@ impl<'l> Builder<'l> {
                 SimpleVariety::List(item) => {
                     let mut info = self.simple_info(item, &st.pos, depth + 1)?;
                     if info.list {
-                        return Err((st.pos.clone(), "a list of lists is not valid XSD".into()));
+                        return Err(Problem::new(
+                            st.pos.clone(),
+                            "a list of lists is not valid XSD".into(),
+                        ));
                     }
                     info.list = true;
                     merge_facets(&mut info, &st.facets);
@@ -570,7 +579,7 @@ fn defined<V: Clone>(
 ) -> Result<V, Problem> {
     lookup(map, name)
         .cloned()
-        .ok_or_else(|| (at.clone(), format!("{what} `{name}` is not defined")))
+        .ok_or_else(|| Problem::new(at.clone(), format!("{what} `{name}` is not defined")))
 }
 
 pub(super) fn split(value: Value) -> (XmlValue, ProtoType) {

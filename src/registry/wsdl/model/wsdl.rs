@@ -70,7 +70,8 @@ impl Document<'_, '_> {
 
     fn name_of(&self, node: Node) -> Result<String, Problem> {
         let needs = || format!("`{}` needs a `name`", node.tag_name().name());
-        (node.attribute("name").map(str::to_owned)).ok_or_else(|| (self.pos(node), needs()))
+        (node.attribute("name").map(str::to_owned))
+            .ok_or_else(|| Problem::new(self.pos(node), needs()))
     }
 
     /// The qualified name of a top-level component.
@@ -128,9 +129,9 @@ impl Document<'_, '_> {
 
     /// A binding and its name.
     fn binding(&self, binding: Node) -> Result<(Binding, QName), Problem> {
-        let port_type = binding
-            .attribute("type")
-            .ok_or_else(|| (self.pos(binding), "a binding needs a `type`".to_owned()))?;
+        let port_type = binding.attribute("type").ok_or_else(|| {
+            Problem::new(self.pos(binding), "a binding needs a `type`".to_owned())
+        })?;
         let soap = soap_child(binding, "binding");
         let style = match soap.and_then(|(n, _)| n.attribute("style")) {
             Some("rpc") => Style::Rpc,
@@ -205,9 +206,9 @@ impl Document<'_, '_> {
     fn service(&self, service: Node) -> Result<Service, Problem> {
         let mut ports = Vec::new();
         for port in named(service, "port") {
-            let binding = port
-                .attribute("binding")
-                .ok_or_else(|| (self.pos(port), "a port needs a `binding`".to_owned()))?;
+            let binding = port.attribute("binding").ok_or_else(|| {
+                Problem::new(self.pos(port), "a port needs a `binding`".to_owned())
+            })?;
             ports.push(Port {
                 name: self.name_of(port)?,
                 binding: self.qname(port, binding)?,

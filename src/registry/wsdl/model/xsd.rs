@@ -12,7 +12,7 @@ fn occurs(node: Node, name: &str, file: &Arc<str>) -> Result<u32, Problem> {
         None => Ok(1),
         Some("unbounded") => Ok(UNBOUNDED),
         Some(v) => v.trim().parse().map_err(|_| {
-            (
+            Problem::new(
                 pos_of(file, node),
                 format!("`{name}=\"{v}\"` is not a number or `unbounded`"),
             )
@@ -49,14 +49,14 @@ impl SchemaContext {
     }
 
     fn global(&self, node: Node) -> Result<QName, Problem> {
-        let name = node
-            .attribute("name")
-            .ok_or_else(|| (self.pos(node), "a global declaration needs a `name`".into()))?;
+        let name = node.attribute("name").ok_or_else(|| {
+            Problem::new(self.pos(node), "a global declaration needs a `name`".into())
+        })?;
         Ok(QName::new(&self.target, name))
     }
 
     fn unsupported(&self, node: Node) -> Problem {
-        (
+        Problem::new(
             self.pos(node),
             format!(
                 "XSD construct `{}` is not supported here",
@@ -78,12 +78,12 @@ impl SchemaContext {
             includes: Vec::new(),
         };
         for child in xsd_children(schema) {
-            if let Err((pos, message)) = self.component(child, out, &mut refs) {
+            if let Err(Problem { at: pos, message }) = self.component(child, out, &mut refs) {
                 let what = child
                     .attribute("name")
                     .map(|n| format!(" `{n}`"))
                     .unwrap_or_default();
-                warnings.push((
+                warnings.push(Problem::new(
                     pos,
                     format!(
                         "{message}; the {}{what} is left out",
@@ -156,7 +156,7 @@ impl SchemaContext {
 
     fn element_decl(&self, node: Node, global: bool) -> Result<ElementDecl, Problem> {
         let name = node.attribute("name").ok_or_else(|| {
-            (
+            Problem::new(
                 self.pos(node),
                 "an element needs a `name` or a `ref`".into(),
             )
@@ -221,9 +221,9 @@ impl SchemaContext {
                 }
             }
             "group" => {
-                let r = node
-                    .attribute("ref")
-                    .ok_or_else(|| (self.pos(node), "a local group needs a `ref`".to_owned()))?;
+                let r = node.attribute("ref").ok_or_else(|| {
+                    Problem::new(self.pos(node), "a local group needs a `ref`".to_owned())
+                })?;
                 Term::GroupRef(self.qname(node, r)?)
             }
             "any" => Term::Any,
@@ -252,7 +252,7 @@ impl SchemaContext {
 
     fn attribute_decl(&self, node: Node, global: bool) -> Result<AttributeDecl, Problem> {
         let name = node.attribute("name").ok_or_else(|| {
-            (
+            Problem::new(
                 self.pos(node),
                 "an attribute needs a `name` or a `ref`".into(),
             )
@@ -311,7 +311,7 @@ impl SchemaContext {
                 }
                 "attributeGroup" => {
                     let r = child.attribute("ref").ok_or_else(|| {
-                        (
+                        Problem::new(
                             self.pos(child),
                             "a local attributeGroup needs a `ref`".to_owned(),
                         )
@@ -353,7 +353,7 @@ impl SchemaContext {
                     let derivation = xsd_children(child)
                         .find(|n| n.tag_name().name() != "annotation")
                         .ok_or_else(|| {
-                            (
+                            Problem::new(
                                 self.pos(child),
                                 "needs an `extension` or a `restriction`".to_owned(),
                             )
@@ -363,9 +363,9 @@ impl SchemaContext {
                         "restriction" => Derivation::Restriction,
                         _ => return Err(self.unsupported(derivation)),
                     };
-                    let base = derivation
-                        .attribute("base")
-                        .ok_or_else(|| (self.pos(derivation), "needs a `base` type".to_owned()))?;
+                    let base = derivation.attribute("base").ok_or_else(|| {
+                        Problem::new(self.pos(derivation), "needs a `base` type".to_owned())
+                    })?;
                     ty.base = Some((self.qname(derivation, base)?, how));
                     ty.content = if simple {
                         Content::Simple(self.facets(derivation))
@@ -425,7 +425,7 @@ impl SchemaContext {
                 pos,
             });
         }
-        Err((
+        Err(Problem::new(
             pos,
             "a simpleType needs a restriction, list or union".into(),
         ))
@@ -434,7 +434,7 @@ impl SchemaContext {
     fn inline_simple(&self, node: Node) -> Result<TypeRef, Problem> {
         let inner = xsd_children(node)
             .find(|n| n.tag_name().name() == "simpleType")
-            .ok_or_else(|| (self.pos(node), "needs a base type".to_owned()))?;
+            .ok_or_else(|| Problem::new(self.pos(node), "needs a base type".to_owned()))?;
         Ok(TypeRef::Anonymous(Arc::new(TypeDef::Simple(
             self.simple_type(inner, None)?,
         ))))
