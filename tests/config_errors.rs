@@ -150,6 +150,30 @@ async fn backend_settings_beside_use_are_refused() {
 }
 
 #[tokio::test]
+async fn keys_of_another_protocol_are_refused() {
+    // Each protocol's own keys (backend::build::Protocol::own_keys), on a gRPC backend.
+    for (key, expected) in [
+        (
+            "openapi: api.yaml",
+            "`openapi` describes a backend with `protocol: rest`",
+        ),
+        (
+            "graphql_schema: schema.graphql",
+            "`graphql_schema` describes a backend with `protocol: graphql`",
+        ),
+        (
+            "soap: {wsdl: service.wsdl}",
+            "`soap` settings belong to a backend with `protocol: soap`",
+        ),
+    ] {
+        let gateway = format!("{GATEWAY}    {key}\n");
+        let rendered = errors_of(&gateway, MAPPING, PROTO).await;
+        assert!(rendered.contains(&format!("error: {expected}")), "{rendered}");
+        assert!(rendered.contains("<dir>/gateway.yaml:6:"), "{rendered}");
+    }
+}
+
+#[tokio::test]
 async fn secrets_never_appear_in_errors() {
     // The variable is set, but the address it gives is wrong: the error must not show it.
     let gateway = GATEWAY.replace("http://127.0.0.1:9", "${SECRET_ADDR}");

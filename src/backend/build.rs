@@ -64,6 +64,12 @@ pub(crate) trait Protocol: Sync {
     fn own_service<'b>(&self, _built: &'b Built, _mapping: &LoadedMapping) -> Option<&'b str> {
         None
     }
+
+    /// The keys of `backend` that only this protocol reads, where they are written, with what
+    /// to say when a backend of another protocol has one.
+    fn own_keys<'b>(&self, _backend: &'b BackendConfig) -> Vec<(&'b Located<String>, String)> {
+        Vec::new()
+    }
 }
 
 /// A backend's configuration and the file it is written in.
@@ -207,30 +213,10 @@ pub(crate) fn own_service<'b>(built: &'b Built, mapping: &LoadedMapping) -> Opti
 
 /// A key of the backend that another protocol owns: where, and what to say.
 fn foreign_key(written: &Written<'_>) -> Option<(Pos, String)> {
-    let backend = written.backend;
-    let protocol = backend.protocol.value;
-    if let Some(soap) = backend
-        .soap
-        .as_ref()
-        .filter(|_| protocol != BackendProtocol::Soap)
-    {
-        let message = "`soap` settings belong to a backend with `protocol: soap`";
-        return Some((written.pos(&soap.wsdl), message.into()));
-    }
-    let owned = [
-        (
-            "graphql_schema",
-            &backend.graphql_schema,
-            BackendProtocol::Graphql,
-            "graphql",
-        ),
-        ("openapi", &backend.openapi, BackendProtocol::Rest, "rest"),
-    ];
-    owned.into_iter().find_map(|(key, value, owner, name)| {
-        let value = value.as_ref().filter(|_| protocol != owner)?;
-        let message = format!("`{key}` describes a backend with `protocol: {name}`");
-        Some((written.pos(value), message))
-    })
+    let protocol = written.backend.protocol.value;
+    let others = PROTOCOLS.into_iter().filter(|p| p.protocol() != protocol);
+    let mut keys = others.flat_map(|p| p.own_keys(written.backend));
+    keys.next().map(|(at, message)| (written.pos(at), message))
 }
 
 impl BuildContext<'_, '_> {

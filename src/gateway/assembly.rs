@@ -181,13 +181,7 @@ impl<'a, 'c> Assembly<'a, 'c> {
                     operation: Operation::new(method.clone()),
                     invoker: invoker.clone(),
                     request_plan: Plan::new(&method.input(), JsonOptions::default()),
-                    response_plan: Plan::new(
-                        &method.output(),
-                        JsonOptions {
-                            emit_defaults: true,
-                            ..JsonOptions::default()
-                        },
-                    ),
+                    response_plan: Plan::new(&method.output(), JsonOptions::EVERY_FIELD),
                 });
         }
     }

@@ -30,6 +30,17 @@ pub struct JsonOptions {
     pub deny_unknown_fields: bool,
 }
 
+impl JsonOptions {
+    /// Every field written, zero values too: replies read as values by field (GraphQL, SOAP,
+    /// compose steps), where an absent field would be null.
+    pub const EVERY_FIELD: JsonOptions = JsonOptions {
+        proto_field_names: false,
+        emit_defaults: true,
+        enums_as_numbers: false,
+        deny_unknown_fields: false,
+    };
+}
+
 /// Precomputed facts about every message reachable from one root, for one set of options.
 #[derive(Debug)]
 pub struct Plan {

@@ -13,7 +13,9 @@ use crate::backend::build::{
     HttpBase, Protocol, Written,
 };
 use crate::call::Invoker;
-use crate::config::{BackendProtocol, Diagnostic, Diagnostics, LoadedMapping, Located};
+use crate::config::{
+    BackendConfig, BackendProtocol, Diagnostic, Diagnostics, LoadedMapping, Located,
+};
 use crate::mapping::select_method;
 use crate::registry::wsdl;
 use crate::registry::SchemaError;
@@ -23,6 +25,13 @@ pub(crate) struct Graphql;
 impl Protocol for Graphql {
     fn protocol(&self) -> BackendProtocol {
         BackendProtocol::Graphql
+    }
+
+    fn own_keys<'b>(&self, backend: &'b BackendConfig) -> Vec<(&'b Located<String>, String)> {
+        let message = "`graphql_schema` describes a backend with `protocol: graphql`";
+        (backend.graphql_schema.iter())
+            .map(|at| (at, message.into()))
+            .collect()
     }
 
     fn build(

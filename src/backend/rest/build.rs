@@ -12,7 +12,9 @@ use crate::backend::build::{
     HttpBase, Protocol, Written,
 };
 use crate::call::Invoker;
-use crate::config::{BackendProtocol, Diagnostic, Diagnostics, LoadedMapping, Located};
+use crate::config::{
+    BackendConfig, BackendProtocol, Diagnostic, Diagnostics, LoadedMapping, Located,
+};
 use crate::http_rule::{self, RuleSpec};
 use crate::mapping::{describe, select_method};
 use crate::protojson::{JsonOptions, Plan};
@@ -24,6 +26,13 @@ pub(crate) struct Rest;
 impl Protocol for Rest {
     fn protocol(&self) -> BackendProtocol {
         BackendProtocol::Rest
+    }
+
+    fn own_keys<'b>(&self, backend: &'b BackendConfig) -> Vec<(&'b Located<String>, String)> {
+        let message = "`openapi` describes a backend with `protocol: rest`";
+        (backend.openapi.iter())
+            .map(|at| (at, message.into()))
+            .collect()
     }
 
     fn build(

@@ -9,7 +9,9 @@ use crate::backend::build::{
     checked_address, connect_timeout, tls_settings, BackendSettings, BuildContext, Built, Protocol,
     Written,
 };
-use crate::config::{self, BackendProtocol, Diagnostic, Diagnostics, Located, SoapConfig};
+use crate::config::{
+    self, BackendConfig, BackendProtocol, Diagnostic, Diagnostics, Located, SoapConfig,
+};
 use crate::registry::wsdl::build::{Built as WsdlBuilt, Choice};
 use crate::registry::wsdl::{self, Location};
 
@@ -18,6 +20,13 @@ pub(crate) struct Soap;
 impl Protocol for Soap {
     fn protocol(&self) -> BackendProtocol {
         BackendProtocol::Soap
+    }
+
+    fn own_keys<'b>(&self, backend: &'b BackendConfig) -> Vec<(&'b Located<String>, String)> {
+        let message = "`soap` settings belong to a backend with `protocol: soap`";
+        (backend.soap.iter())
+            .map(|soap| (&soap.wsdl, message.into()))
+            .collect()
     }
 
     fn build(

@@ -234,7 +234,7 @@ impl Endpoint {
         if let Some(operation) = operation {
             root_keys(&document, &operation.selection_set.node, &mut keys);
             validated = self.validated.contains_key(&key)
-                && variables::check(self.schema.registry(), operation, &variables).is_ok();
+                && variables::check(self.schema.registry(), operation, &variables);
         }
         let mut request = async_graphql::Request::new(query.to_string())
             .variables(variables)

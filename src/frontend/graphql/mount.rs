@@ -423,13 +423,7 @@ fn root_field(
         timeout,
         forward_headers: forward_headers.clone(),
         request_plan: Plan::new(&method.input(), JsonOptions::default()),
-        response_plan: Plan::new(
-            &method.output(),
-            JsonOptions {
-                emit_defaults: true,
-                ..JsonOptions::default()
-            },
-        ),
+        response_plan: Plan::new(&method.output(), JsonOptions::EVERY_FIELD),
         field_mask,
     };
     Some(RootField {

@@ -68,10 +68,7 @@ fn add_services(
     let origin = mapping.pos(&mapping.config.frontend);
     let (forward_headers, timeout) = call_settings(mapping, &target, "SOAP", diags);
     let mut plans = Plans::new(JsonOptions::default());
-    let mut responses = Plans::new(JsonOptions {
-        emit_defaults: true,
-        ..JsonOptions::default()
-    });
+    let mut responses = Plans::new(JsonOptions::EVERY_FIELD);
     for method in target.methods {
         if method.is_client_streaming() || method.is_server_streaming() {
             diags.warn(Diagnostic::at(
