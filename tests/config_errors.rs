@@ -168,7 +168,10 @@ async fn keys_of_another_protocol_are_refused() {
     ] {
         let gateway = format!("{GATEWAY}    {key}\n");
         let rendered = errors_of(&gateway, MAPPING, PROTO).await;
-        assert!(rendered.contains(&format!("error: {expected}")), "{rendered}");
+        assert!(
+            rendered.contains(&format!("error: {expected}")),
+            "{rendered}"
+        );
         assert!(rendered.contains("<dir>/gateway.yaml:6:"), "{rendered}");
     }
 }

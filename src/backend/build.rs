@@ -421,6 +421,19 @@ pub(crate) fn http_address(
     Some((base, tls))
 }
 
+impl HttpBase {
+    /// The base of an HTTP backend at `base`, with no schema of its own yet.
+    pub(crate) fn new(written: &Written<'_>, base: &str, tls: Option<TlsSettings>) -> HttpBase {
+        HttpBase {
+            base: base.trim_end_matches('/').to_owned(),
+            tls,
+            connect_timeout: connect_timeout(written.backend),
+            openapi: None,
+            graphql_schema: None,
+        }
+    }
+}
+
 /// An HTTP backend, made per mapping: until then, where it is and what its schema said.
 pub(crate) fn http_backend(written: &Written<'_>, base: HttpBase) -> Built {
     Built {

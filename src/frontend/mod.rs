@@ -11,11 +11,55 @@ pub(crate) mod soap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::call::{self, Call, Invoker, Message, Origin};
 use crate::config::{Diagnostic, Diagnostics, FrontendProtocol, LoadedConfig, LoadedMapping};
 use crate::frontend::rest::route::MappingSettings;
 use crate::mapping::MappingTarget;
+use crate::protojson::{error_text, json_to_wire, Plan};
 use crate::registry::proto::Compiled;
+use crate::registry::Operation;
 use crate::stages::guard::PathGuards;
+use crate::status::Status;
+
+/// What a frontend calls for one method when it holds the input as proto3 JSON (GraphQL root
+/// fields and joins, SOAP operations).
+pub struct CallTarget {
+    pub operation: Arc<Operation>,
+    pub invoker: Invoker,
+    pub timeout: Option<Duration>,
+    pub forward_headers: Arc<[http::HeaderName]>,
+    /// Reads the input message's proto3 JSON.
+    pub request_plan: Arc<Plan>,
+    /// Writes the output message's proto3 JSON, zero values included: a GraphQL or SOAP
+    /// client reads a zero as a value, never as null or a missing element.
+    pub response_plan: Arc<Plan>,
+}
+
+impl CallTarget {
+    /// The call of `json` (the input message's proto3 JSON) for a client's request; `what`
+    /// names the input in the error of one that does not fit ("argument", "request").
+    pub fn call(&self, json: &[u8], origin: Arc<Origin>, what: &str) -> Result<Call, Status> {
+        let wire = json_to_wire(&self.request_plan, json)
+            .map_err(|e| Status::invalid_argument(format!("invalid {what}: {}", error_text(&e))))?;
+        let input = Message::Encoded(self.operation.method.input(), wire.into());
+        let (forward, timeout) = (&self.forward_headers, self.timeout);
+        Call::unary(self.operation.clone(), input, origin, forward, timeout)
+    }
+
+    /// Calls once with `json` and waits for the one reply message.
+    pub async fn reply(
+        &self,
+        json: &[u8],
+        origin: Arc<Origin>,
+        what: &str,
+    ) -> Result<Message, Status> {
+        let call = self.call(json, origin, what)?;
+        call::invoke(&self.invoker, call)
+            .await?
+            .into_message()
+            .await
+    }
+}
 
 /// The mapping being mounted and what it was loaded with.
 pub(crate) struct MountContext<'a> {

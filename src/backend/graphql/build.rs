@@ -9,8 +9,8 @@ use prost_reflect::MethodDescriptor;
 use super::schema::{self, Documents, SchemaShape};
 use super::{GraphqlCall, GraphqlSettings};
 use crate::backend::build::{
-    connect_timeout, http_address, http_backend, BackendSettings, BuildContext, Built, Connector,
-    HttpBase, Protocol, Written,
+    http_address, http_backend, BackendSettings, BuildContext, Built, Connector, HttpBase,
+    Protocol, Written,
 };
 use crate::call::Invoker;
 use crate::config::{
@@ -46,11 +46,8 @@ impl Protocol for Graphql {
             None => None,
         };
         let base = HttpBase {
-            base: base.trim_end_matches('/').to_owned(),
-            tls,
-            connect_timeout: connect_timeout(written.backend),
-            openapi: None,
             graphql_schema,
+            ..HttpBase::new(written, &base, tls)
         };
         Some(http_backend(written, base))
     }

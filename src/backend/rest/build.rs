@@ -8,8 +8,8 @@ use prost_reflect::MethodDescriptor;
 
 use super::{RestCall, RestSettings};
 use crate::backend::build::{
-    connect_timeout, http_address, http_backend, BackendSettings, BuildContext, Built, Connector,
-    HttpBase, Protocol, Written,
+    http_address, http_backend, BackendSettings, BuildContext, Built, Connector, HttpBase,
+    Protocol, Written,
 };
 use crate::call::Invoker;
 use crate::config::{
@@ -47,11 +47,8 @@ impl Protocol for Rest {
             None => None,
         };
         let base = HttpBase {
-            base: base.trim_end_matches('/').to_owned(),
-            tls,
-            connect_timeout: connect_timeout(written.backend),
             openapi,
-            graphql_schema: None,
+            ..HttpBase::new(written, &base, tls)
         };
         Some(http_backend(written, base))
     }

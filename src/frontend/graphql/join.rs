@@ -118,19 +118,8 @@ async fn call_with_json(
     origin: &Arc<Origin>,
 ) -> Result<Value, Status> {
     let bytes = serde_json::to_vec(input).map_err(|e| Status::internal(e.to_string()))?;
-    let wire = json_to_wire(&target.request_plan, &bytes)
-        .map_err(|e| Status::invalid_argument(format!("invalid join argument: {e}")))?;
-    let message = Message::Encoded(target.operation.method.input(), wire.into());
-    let call = Call::unary(
-        target.operation.clone(),
-        message,
-        origin.clone(),
-        &target.forward_headers,
-        target.timeout,
-    )?;
-    let message = call::invoke(&target.invoker, call)
-        .await?
-        .into_message()
+    let message = target
+        .reply(&bytes, origin.clone(), "join argument")
         .await?;
     output_value(target, &message).map_err(|e| Status::internal(e.message))
 }

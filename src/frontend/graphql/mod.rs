@@ -25,19 +25,18 @@ use async_graphql::{
     ValidationMode, Value,
 };
 use futures::StreamExt;
-use http::HeaderName;
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 
-use crate::call::Invoker;
 use crate::call::{self, Call, Message, Origin};
 use crate::config::{Pos, Problem};
 use crate::protojson::message_json;
-use crate::protojson::{error_text, json_to_wire, wire_to_json, Plan};
-use crate::registry::{comments, Operation};
+use crate::protojson::wire_to_json;
+use crate::registry::comments;
 use crate::status::{Status, CODE_NAMES};
 use crate::xml::schema::XmlSchema;
 use schema::{InputKind, InputPlans, OutputNames, Types};
 
+use super::CallTarget;
 pub use endpoint::{refusal, Endpoint};
 pub use join::{Join, JoinKind, JoinLoaders};
 
@@ -51,18 +50,19 @@ pub enum Root {
 
 /// What a root field calls.
 pub struct Target {
-    pub operation: Arc<Operation>,
-    pub invoker: Invoker,
-    pub timeout: Option<Duration>,
-    pub forward_headers: Arc<[HeaderName]>,
-    /// The request's proto3 JSON plan (reading).
-    pub request_plan: Arc<Plan>,
-    /// The response's proto3 JSON plan, writing every field (zero values are values, never
-    /// null).
-    pub response_plan: Arc<Plan>,
+    pub call: CallTarget,
     /// The JSON name of the request's `google.protobuf.FieldMask` field to fill from the
     /// selection set.
     pub field_mask: Option<String>,
+}
+
+/// A root field's target is first of all its call's.
+impl std::ops::Deref for Target {
+    type Target = CallTarget;
+
+    fn deref(&self) -> &CallTarget {
+        &self.call
+    }
 }
 
 /// One root field of an endpoint, before the schema is made.
@@ -491,15 +491,7 @@ fn canonical_call(
         }
     }
     let bytes = serde_json::to_vec(&json).map_err(|e| Status::internal(e.to_string()))?;
-    let wire = json_to_wire(&target.request_plan, &bytes)
-        .map_err(|e| Status::invalid_argument(format!("invalid argument: {}", error_text(&e))))?;
-    Call::unary(
-        target.operation.clone(),
-        Message::Encoded(input, wire.into()),
-        request_origin(ctx),
-        &target.forward_headers,
-        target.timeout,
-    )
+    target.call(&bytes, request_origin(ctx), "argument")
 }
 
 /// Writes the proto3 JSON of a GraphQL input object (or a root field's arguments) into `out`.

@@ -13,7 +13,7 @@ use crate::config::{
     Located, Pos,
 };
 use crate::frontend::rest::matcher::{Lookup, Matcher};
-use crate::frontend::{call_settings, Mount, MountContext};
+use crate::frontend::{call_settings, CallTarget, Mount, MountContext};
 use crate::mapping::{select_method, MappingTarget};
 use crate::protojson::{JsonOptions, Plan};
 use crate::registry::proto::Compiled;
@@ -418,12 +418,14 @@ fn root_field(
         super::schema::lower_camel_method(method.name())
     );
     let target = Target {
-        operation: Operation::new(method.clone()),
-        invoker: target.invoker.clone(),
-        timeout,
-        forward_headers: forward_headers.clone(),
-        request_plan: Plan::new(&method.input(), JsonOptions::default()),
-        response_plan: Plan::new(&method.output(), JsonOptions::EVERY_FIELD),
+        call: CallTarget {
+            operation: Operation::new(method.clone()),
+            invoker: target.invoker.clone(),
+            timeout,
+            forward_headers: forward_headers.clone(),
+            request_plan: Plan::new(&method.input(), JsonOptions::default()),
+            response_plan: Plan::new(&method.output(), JsonOptions::EVERY_FIELD),
+        },
         field_mask,
     };
     Some(RootField {

@@ -10,21 +10,19 @@ pub(crate) mod mount;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
-use http::{HeaderName, Method, StatusCode};
+use http::{Method, StatusCode};
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Writer;
 
-use crate::call::{self, Call, Invoker, Message, Origin};
+use crate::call::Origin;
 use crate::frontend::rest;
-use crate::protojson::{error_text, json_to_wire, Plan};
+use crate::frontend::CallTarget;
 use crate::registry::wsdl::model::SoapVersion;
-use crate::registry::Operation;
 use crate::status::{Code, Status};
 use crate::xml::json::{read_object, write_object};
 use crate::xml::read::{Item, Reader};
@@ -32,26 +30,13 @@ use crate::xml::schema::XmlSchema;
 use crate::xml::write::{end, io, start, Encoder};
 use crate::xml::{Limits, XmlError, SOAP11_ENV, SOAP12_ENV, XSI};
 
-/// What one operation calls.
-pub struct SoapTarget {
-    pub operation: Arc<Operation>,
-    pub invoker: Invoker,
-    pub timeout: Option<Duration>,
-    pub forward_headers: Arc<[HeaderName]>,
-    /// Reads the input message's proto3 JSON.
-    pub request_plan: Arc<Plan>,
-    /// Writes the output message's proto3 JSON, zero values included (a SOAP client sees
-    /// `0`, not a missing element).
-    pub response_plan: Arc<Plan>,
-}
-
 /// One service served over SOAP.
 pub struct SoapEndpoint {
     pub path: String,
     service: ServiceDescriptor,
     namespace: String,
     /// By operation (method) name.
-    targets: HashMap<String, SoapTarget>,
+    targets: HashMap<String, CallTarget>,
     max_body: usize,
 }
 
@@ -63,7 +48,7 @@ pub(crate) fn path_of(service: &ServiceDescriptor) -> String {
 impl SoapEndpoint {
     pub fn new(
         service: ServiceDescriptor,
-        targets: HashMap<String, SoapTarget>,
+        targets: HashMap<String, CallTarget>,
         max_body: usize,
     ) -> Self {
         SoapEndpoint {
@@ -214,21 +199,7 @@ impl SoapEndpoint {
     ) -> Result<(MethodDescriptor, serde_json::Map<String, serde_json::Value>), Status> {
         let target = &self.targets[name];
         let method = &target.operation.method;
-        let wire = json_to_wire(&target.request_plan, &json).map_err(|e| {
-            Status::invalid_argument(format!("invalid request: {}", error_text(&e)))
-        })?;
-        let input = Message::Encoded(method.input(), wire.into());
-        let call = Call::unary(
-            target.operation.clone(),
-            input,
-            origin.clone(),
-            &target.forward_headers,
-            target.timeout,
-        )?;
-        let message = call::invoke(&target.invoker, call)
-            .await?
-            .into_message()
-            .await?;
+        let message = target.reply(&json, origin.clone(), "request").await?;
         let object = message.to_json(&target.response_plan)?;
         Ok((method.clone(), object))
     }

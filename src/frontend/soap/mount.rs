@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{SoapEndpoint, SoapTarget};
+use super::SoapEndpoint;
 use crate::config::{Diagnostic, Diagnostics, LoadedMapping, Pos};
+use crate::frontend::CallTarget;
 use crate::frontend::{call_settings, Mount, MountContext};
 use crate::mapping::{MappingTarget, Plans};
 use crate::protojson::JsonOptions;
@@ -52,7 +53,7 @@ type Services = HashMap<
     String,
     (
         prost_reflect::ServiceDescriptor,
-        HashMap<String, SoapTarget>,
+        HashMap<String, CallTarget>,
         Pos,
     ),
 >;
@@ -97,7 +98,7 @@ fn add_services(
             );
             return;
         }
-        let soap_target = SoapTarget {
+        let soap_target = CallTarget {
             operation: Operation::new(method.clone()),
             invoker: target.invoker.clone(),
             timeout,
