@@ -80,6 +80,20 @@ compose:
   response: {done: "`true`"}
 "#;
 
+/// The backend's count of cancelled calls once it reaches `expected` (or after a second, what
+/// it is then); a little longer, so that a cancellation too many shows too.
+async fn cancelled_calls(count: &std::sync::atomic::AtomicUsize, expected: usize) -> usize {
+    use std::sync::atomic::Ordering::SeqCst;
+    for _ in 0..50 {
+        if count.load(SeqCst) >= expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    count.load(SeqCst)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_composed_endpoint_over_three_protocols() {
     let demo = common::demo().await;
@@ -125,25 +139,21 @@ async fn a_composed_endpoint_over_three_protocols() {
     // The timed-out step's call was cancelled at the backend (its stream reset), not left to
     // run.
     let cancelled = &demo.backend.state.cancelled_calls;
-    for _ in 0..50 {
-        if cancelled.load(std::sync::atomic::Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(cancelled.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(cancelled_calls(cancelled, 1).await, 1);
 
-    // A required step that fails fails the request, with its status.
+    // A required step that fails fails the request, with its status, and cancels the steps
+    // still running (the slow one). The backend counts that cancellation when it sees the
+    // stream reset, after the answer: wait for it before counting on.
     let response = reqwest::get(gateway.url("/bff/home/999")).await.unwrap();
     assert_eq!(response.status(), 404);
     assert_eq!(
         response.json::<Value>().await.unwrap()["message"],
         "user 999 not found"
     );
+    assert_eq!(cancelled_calls(cancelled, 2).await, 2);
 
     // The request's deadline ends it (504) and cancels the step at the backend; a client's
     // shorter grpc-timeout wins.
-    let before = cancelled.load(std::sync::atomic::Ordering::SeqCst);
     let started = std::time::Instant::now();
     let response = reqwest::get(gateway.url("/bff/late")).await.unwrap();
     assert_eq!(response.status(), 504);
@@ -157,16 +167,7 @@ async fn a_composed_endpoint_over_three_protocols() {
         .unwrap();
     assert_eq!(response.status(), 504);
     assert!(started.elapsed() < std::time::Duration::from_millis(140));
-    for _ in 0..50 {
-        if cancelled.load(std::sync::atomic::Ordering::SeqCst) >= before + 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(
-        cancelled.load(std::sync::atomic::Ordering::SeqCst),
-        before + 2
-    );
+    assert_eq!(cancelled_calls(cancelled, 4).await, 4);
 
     // Independent steps run concurrently: two 100 ms calls take about 100 ms.
     let started = std::time::Instant::now();
