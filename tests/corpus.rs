@@ -185,6 +185,13 @@ async fn a_bit_of_everything_verbs_queries_and_bodies() {
     )
     .await;
     assert_eq!((status, &body["uuid"]), (200, &json!("u2")));
+    // A registered verb is split off for every method, as the reference transcoder does: a
+    // GET of it is refused, not served by `GET .../{uuid}` with `u1:custom` as the uuid.
+    let response = reqwest::get(url("/v1/example/a_bit_of_everything/u1:custom"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
     // Query parameters: nested, repeated, enums by name and number, well-known types, maps.
     let query = "single_nested.amount=7&single_nested.ok=TRUE&repeated_string_value=a&repeated_string_value=b%20c\
         &enum_value=1&timestamp_value=2024-05-06T07:08:09Z&mapped_string_value[k1]=v1\

@@ -87,22 +87,30 @@ impl Matcher {
             return Lookup::NotFound;
         };
         let segments: Vec<&str> = stripped.split('/').collect();
-        for (segments, verb) in self.candidates(segments) {
-            if let Some(route) = search(&self.root, &segments, 0, verb, method) {
+        let readings = self.candidates(segments);
+        // The other methods a reading of the path matches.
+        let others = |(segs, verb): &(Vec<&str>, Option<&str>)| -> Vec<Method> {
+            (self.methods.iter())
+                .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
+                .filter(|m| m != method && search(&self.root, segs, 0, *verb, m).is_some())
+                .collect()
+        };
+        for reading in &readings {
+            if let Some(route) = search(&self.root, &reading.0, 0, reading.1, method) {
+                let segments = reading.0.clone();
                 return Lookup::Found { route, segments };
             }
+            // A verb that a route registers for this path is split off for every method (as
+            // the reference transcoder does): `GET /v1/shelves/1:reindex` next to `POST
+            // /v1/{name=shelves/*}:reindex` is a 405, not a plain route with the verb kept.
+            if reading.1.is_some() {
+                let allowed = others(reading);
+                if !allowed.is_empty() {
+                    return Lookup::MethodNotAllowed(allowed);
+                }
+            }
         }
-        let allowed: Vec<Method> = self
-            .methods
-            .iter()
-            .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
-            .filter(|m| m != method)
-            .filter(|m| {
-                self.candidates(stripped.split('/').collect())
-                    .iter()
-                    .any(|(segs, verb)| search(&self.root, segs, 0, *verb, m).is_some())
-            })
-            .collect();
+        let allowed = readings.last().map(others).unwrap_or_default();
         if allowed.is_empty() {
             Lookup::NotFound
         } else {
@@ -277,6 +285,12 @@ mod tests {
         // Without a matching verb route, the colon is part of the segment.
         assert_eq!(found(&m, "GET", "/v1/ops/a:b"), Some(1));
         assert_eq!(found(&m, "POST", "/v1/ops/7:other"), None);
+        // A registered verb is split off for every method: another method is refused, not
+        // served by a plain route that would take the verb into its variable.
+        assert_eq!(
+            m.lookup(&Method::GET, "/v1/ops/7:cancel"),
+            Lookup::MethodNotAllowed(vec![Method::POST])
+        );
     }
 
     #[test]
