@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -113,14 +114,23 @@ enum ExportFormat {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A server logs at info (the access log among it); the one-shot commands, whose output is
+    // their report, only what went wrong. RUST_LOG overrides both.
+    let level = match cli.command {
+        Command::Serve { .. } | Command::Demo { .. } | Command::DemoBackend { .. } => "info",
+        _ => "warn",
+    };
+    // Colour only on a terminal, and never with NO_COLOR (https://no-color.org).
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
-    let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -185,6 +185,49 @@ fn transcode_reads_the_request_from_stdin() {
         stdout.contains("message 1:  {\"id\":\"7\"}\n  bytes:    08 07"),
         "{stdout}"
     );
+    // A dry run's report is its output: no access-log line beside it.
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}
+
+#[test]
+fn the_log_in_a_pipe_is_plain_text_with_rounded_durations() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "-c"])
+        .arg(examples_demo())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
+        .env_remove("RUST_LOG")
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let mut answered = false;
+    for _ in 0..50 {
+        let request = format!("GET /v1/users/1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            answered = answer.starts_with("HTTP/1.1");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(answered);
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let line = text.lines().find(|l| l.contains("served")).expect(&text);
+    assert!(!text.contains('\u{1b}'), "colour codes in a file: {text:?}");
+    let ms = line.split("ms=").nth(1).expect(line);
+    let decimals = ms.split('.').nth(1).expect(line);
+    assert_eq!(decimals.len(), 3, "{line}");
 }
 
 #[test]

@@ -54,7 +54,8 @@ impl<B> OnResponse<B> for AccessLine {
             target: "rosetta::access",
             status = response.status().as_u16(),
             grpc_status,
-            ms = latency.as_secs_f64() * 1e3,
+            // Milliseconds to the microsecond, not f64's seventeen digits.
+            ms = %format_args!("{:.3}", latency.as_secs_f64() * 1e3),
             "served"
         );
     }
