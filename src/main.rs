@@ -1,6 +1,6 @@
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ enum Format {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway.
+    #[command(after_help = "Example: rosetta serve -c gateway.yaml --listen 0.0.0.0:8080")]
     Serve {
         /// The gateway configuration.
         #[arg(short, long, default_value = "gateway.yaml")]
@@ -34,6 +35,7 @@ enum Command {
         listen: Option<SocketAddr>,
     },
     /// Load and check the configuration, mappings and schemas; print every problem.
+    #[command(after_help = "Example: rosetta check -c gateway.yaml --format json")]
     Check {
         /// The gateway configuration.
         #[arg(short, long, default_value = "gateway.yaml")]
@@ -44,6 +46,9 @@ enum Command {
     },
     /// Show what a request turns into: the route, the backend call (message as JSON and as
     /// bytes) and, with a recorded backend response, the response. Calls no backend.
+    #[command(
+        after_help = "Example: printf 'method: GET\\npath: /v1/users/1\\n' | rosetta transcode --request -"
+    )]
     Transcode {
         /// The gateway configuration.
         #[arg(short, long, default_value = "gateway.yaml")]
@@ -57,6 +62,7 @@ enum Command {
     },
     /// Run the mapping test cases (`NAME.yaml`, a request and optionally a recorded response)
     /// and compare their dry-run reports with the snapshots beside them (`NAME.snap`).
+    #[command(after_help = "Example: rosetta test -c gateway.yaml mappings/tests --update")]
     Test {
         /// The gateway configuration.
         #[arg(short, long, default_value = "gateway.yaml")]
@@ -68,11 +74,13 @@ enum Command {
         update: bool,
     },
     /// Schemas of what the gateway serves.
+    #[command(after_help = "Example: rosetta schema export --format graphql")]
     Schema {
         #[command(subcommand)]
         action: SchemaCommand,
     },
     /// Run the built-in demo: demo backends in-process and the gateway in front of them.
+    #[command(after_help = "Example: rosetta demo --listen 127.0.0.1:8080")]
     Demo {
         /// Where the gateway listens.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -80,6 +88,7 @@ enum Command {
     },
     /// Run only the demo gRPC backend (demo.v1.Users), e.g. behind your own configuration or
     /// for benchmarks.
+    #[command(after_help = "Example: rosetta demo-backend --listen 127.0.0.1:50051")]
     DemoBackend {
         /// Where the backend listens.
         #[arg(long, default_value = "127.0.0.1:50051")]
@@ -92,10 +101,12 @@ enum SchemaCommand {
     /// Print what a frontend serves in its own schema language: OpenAPI 3.1 of the REST
     /// routes, the GraphQL SDL, the WSDL of the SOAP services, or the `.proto` files of the gRPC
     /// services.
+    #[command(after_help = "Example: rosetta schema export -c gateway.yaml --format openapi")]
     Export {
         /// The gateway configuration.
         #[arg(short, long, default_value = "gateway.yaml")]
         config: PathBuf,
+        /// The schema language: `proto`, `openapi`, `graphql` or `wsdl`.
         #[arg(long, value_enum)]
         format: ExportFormat,
         /// Only this mapping file (a path relative to the working directory, or its tail such
@@ -145,6 +156,19 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command) -> ExitCode {
+    let config = match &command {
+        Command::Serve { config, .. }
+        | Command::Check { config, .. }
+        | Command::Transcode { config, .. }
+        | Command::Test { config, .. }
+        | Command::Schema {
+            action: SchemaCommand::Export { config, .. },
+        } => Some(config),
+        Command::Demo { .. } | Command::DemoBackend { .. } => None,
+    };
+    if let Some(code) = config.and_then(|config| missing(config)) {
+        return code;
+    }
     match command {
         Command::Check { config, format } => run_check(&config, format),
         Command::Serve { config, listen } => {
@@ -193,6 +217,24 @@ async fn run(command: Command) -> ExitCode {
     }
 }
 
+/// When `config` names no file: says so plainly, with what to do instead (a diagnostic at
+/// line 1 of a file that is not there would only puzzle).
+fn missing(config: &Path) -> Option<ExitCode> {
+    if config.is_file() {
+        return None;
+    }
+    let what = if config.exists() {
+        "is not a file"
+    } else {
+        "does not exist"
+    };
+    eprintln!(
+        "error: the configuration `{}` {what}\n  help: pass its path with `-c PATH`, or run `rosetta demo` for a built-in one",
+        config.display()
+    );
+    Some(ExitCode::FAILURE)
+}
+
 /// `rosetta check`: every problem of the configuration at `config`, or a summary of what it
 /// serves.
 fn run_check(config: &Path, format: Format) -> ExitCode {
@@ -223,10 +265,11 @@ fn run_check(config: &Path, format: Format) -> ExitCode {
             eprint!("{}", gateway.warnings_text);
             let graphql = graphql_paths(&gateway);
             let grpc = gateway.grpc.as_ref().map_or(0, |g| g.services.len());
+            let routes = gateway.rest.routes().len();
             println!(
-                "{}: ok ({} routes{}{})",
+                "{}: ok ({routes} route{}{}{})",
                 config.display(),
-                gateway.rest.routes().len(),
+                if routes == 1 { "" } else { "s" },
                 if graphql.is_empty() {
                     String::new()
                 } else {
@@ -235,7 +278,7 @@ fn run_check(config: &Path, format: Format) -> ExitCode {
                 if grpc == 0 {
                     String::new()
                 } else {
-                    format!(", {grpc} gRPC services")
+                    format!(", {grpc} gRPC service{}", if grpc == 1 { "" } else { "s" })
                 }
             );
             ExitCode::SUCCESS
@@ -392,6 +435,13 @@ async fn run_mapping_tests(config: &Path, paths: Vec<PathBuf>, update: bool) -> 
     };
     let mut cases = Vec::new();
     for path in &paths {
+        if !path.exists() {
+            eprintln!(
+                "error: no mapping test cases: `{}` does not exist\n  help: a case is a request file (`NAME.yaml`) in that directory, or name case files and directories as arguments; see docs/testing-mappings.md",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
         match mapping_tests::cases_at(&Files::Disk, path) {
             Ok(found) => cases.extend(found),
             Err(e) => {
@@ -399,6 +449,14 @@ async fn run_mapping_tests(config: &Path, paths: Vec<PathBuf>, update: bool) -> 
                 return ExitCode::FAILURE;
             }
         }
+    }
+    if cases.is_empty() {
+        let places: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        eprintln!(
+            "error: no mapping test cases in {}\n  help: a case is a request file (`NAME.yaml`); see docs/testing-mappings.md",
+            places.join(", ")
+        );
+        return ExitCode::FAILURE;
     }
     let outcomes = match mapping_tests::run(Files::Disk, config, env_vars(), &cases, update).await {
         Ok(outcomes) => outcomes,

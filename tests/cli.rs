@@ -207,7 +207,9 @@ fn the_log_in_a_pipe_is_plain_text_with_rounded_durations() {
         .unwrap();
     let mut answered = false;
     for _ in 0..50 {
-        let request = format!("GET /v1/users/1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        let request = format!(
+            "GET /v1/users/1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        );
         if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::{Read, Write};
             stream.write_all(request.as_bytes()).unwrap();
@@ -374,7 +376,10 @@ fn serve_refuses_to_start_on_errors() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("/nonexistent/gateway.yaml:1:1"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: the configuration `/nonexistent/gateway.yaml` does not exist\n  help: pass its path with `-c PATH`"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -459,5 +464,57 @@ fn schema_export_of_one_mapping() {
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
         "error: no mapping serves SOAP\n"
+    );
+}
+
+#[test]
+fn every_command_says_what_it_does_with_an_example() {
+    for command in [
+        &["serve"][..],
+        &["check"],
+        &["transcode"],
+        &["test"],
+        &["schema"],
+        &["schema", "export"],
+        &["demo"],
+        &["demo-backend"],
+    ] {
+        let output = Command::new(BIN)
+            .args(command)
+            .arg("--help")
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("\nExample: "), "{command:?}: {help}");
+        // Every option but --help says what it is for.
+        for line in help.lines().filter(|l| l.trim_start().starts_with('-')) {
+            let described = line
+                .trim()
+                .split("  ")
+                .filter(|p| !p.trim().is_empty())
+                .count()
+                > 1;
+            assert!(described, "{command:?}: an option without help: {line}");
+        }
+    }
+}
+
+#[test]
+fn mapping_tests_without_cases_say_where_they_looked() {
+    let dir = demo_copy();
+    std::fs::remove_dir_all(dir.path().join("mappings/tests")).unwrap();
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["test", "-c", "gateway.yaml"])
+        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .starts_with("error: no mapping test cases: `mappings/tests` does not exist\n  help: "),
+        "{stderr}"
     );
 }
