@@ -1,5 +1,5 @@
 //! Authentication against real servers: API keys, Basic, JWT (keys from PEM files, secrets and
-//! a JWKS endpoint on loopback) with the attack set of issue 8, HMAC signatures with replay
+//! a JWKS endpoint on loopback) with the known token attacks, HMAC signatures with replay
 //! protection, plans, public methods, the consumer forwarded to the backend and read by a
 //! composed endpoint, on the REST, gRPC, GraphQL and SOAP frontends.
 

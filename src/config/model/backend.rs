@@ -129,3 +129,17 @@ pub struct TlsConfig {
     #[serde(default)]
     pub server_name: Option<String>,
 }
+
+/// A limit on the calls made to a backend.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundLimitConfig {
+    pub requests: u32,
+    pub per: DurationText,
+    /// Default 1: calls are spread evenly.
+    #[serde(default)]
+    pub burst: Option<u32>,
+    /// How many calls may wait for their turn (default 100).
+    #[serde(default)]
+    pub queue: Option<usize>,
+}

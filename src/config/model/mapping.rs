@@ -444,20 +444,6 @@ pub struct ComposeBatch {
     pub key: Located<String>,
 }
 
-/// A limit on the calls made to a backend.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OutboundLimitConfig {
-    pub requests: u32,
-    pub per: DurationText,
-    /// Default 1: calls are spread evenly.
-    #[serde(default)]
-    pub burst: Option<u32>,
-    /// How many calls may wait for their turn (default 100).
-    #[serde(default)]
-    pub queue: Option<usize>,
-}
-
 /// Which requests a mapping's routes serve: those whose version (from exactly one of
 /// `header`, `query` or `media_type`) is `value`; a mapping without `api_version` serves
 /// requests that name no version. A version nobody serves is a 404.
