@@ -31,6 +31,22 @@ async fn openapi_of_the_demo_is_valid_and_served() {
         served["paths"]["/v1/users/{id}"]["get"]["responses"]["default"]["$ref"],
         "#/components/responses/Error"
     );
+    // operationIds are names a code generator can use: unique, letters, digits and `_`.
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in served["paths"].as_object().unwrap() {
+        for (verb, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(
+                !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{verb} {path}: {id}"
+            );
+            assert!(ids.insert(id.to_owned()), "{id} twice");
+        }
+    }
+    assert_eq!(
+        served["paths"]["/v1/users/{id}"]["get"]["operationId"],
+        "Users_GetUser"
+    );
     insta::assert_json_snapshot!("demo_openapi", served);
 
     let python = std::env::var("ROSETTA_PEERS_PYTHON").unwrap_or_else(|_| {

@@ -3,9 +3,9 @@
 //! body and the response as the proto3 JSON schemas of their messages, and every error in the
 //! body shape of design.md section 6.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor};
 use serde_json::{json, Map, Value};
 
 use super::route::Route;
@@ -17,6 +17,7 @@ use crate::registry::{comments, wkt};
 pub(crate) fn document(routes: &[std::sync::Arc<Route>]) -> Value {
     let mut schemas = Schemas::default();
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    let mut taken = HashMap::new();
     for route in routes {
         let method = &route.operation.method;
         let (path, path_params) = openapi_path(route);
@@ -37,12 +38,7 @@ pub(crate) fn document(routes: &[std::sync::Arc<Route>]) -> Value {
         let mut operation = Map::new();
         operation.insert(
             "operationId".into(),
-            json!(format!(
-                "{} ({} {})",
-                method.full_name(),
-                route.http_method,
-                path
-            )),
+            json!(operation_id(method, &mut taken)),
         );
         if let Some(about) = comments(&method.parent_file(), method.path()) {
             operation.insert("description".into(), json!(about));
@@ -79,6 +75,32 @@ pub(crate) fn document(routes: &[std::sync::Arc<Route>]) -> Value {
             }
         }
     })
+}
+
+/// A unique operationId that code generators can use as a name: `Service_Method` (as
+/// grpc-gateway's generator writes it), with the package when a service of another package
+/// took that name, and a number for a method's further routes (`Users_GetUser_2`). `taken`:
+/// the ids given so far, with the method each belongs to.
+fn operation_id(method: &MethodDescriptor, taken: &mut HashMap<String, String>) -> String {
+    let service = method.parent_service();
+    let short = format!("{}_{}", service.name(), method.name());
+    let base = match taken.get(&short) {
+        Some(owner) if owner != method.full_name() => {
+            format!(
+                "{}_{}",
+                service.full_name().replace('.', "_"),
+                method.name()
+            )
+        }
+        _ => short,
+    };
+    let (mut id, mut n) = (base.clone(), 1);
+    while taken.contains_key(&id) {
+        n += 1;
+        id = format!("{base}_{n}");
+    }
+    taken.insert(id.clone(), method.full_name().to_owned());
+    id
 }
 
 /// A route's request body (if it has one) and responses, into `operation`.
