@@ -114,6 +114,15 @@ enum SchemaCommand {
         #[arg(long)]
         mapping: Option<PathBuf>,
     },
+    /// Write the `google/api` and `google/rpc` `.proto` files that rosetta bundles (and that
+    /// annotated schemas import) into a directory, for a backend's own `protoc` build.
+    #[command(
+        after_help = "Example: rosetta schema bundled third_party && protoc -I third_party -I schemas ..."
+    )]
+    Bundled {
+        /// The directory to write them under (created if missing), by their import paths.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -164,7 +173,11 @@ async fn run(command: Command) -> ExitCode {
         | Command::Schema {
             action: SchemaCommand::Export { config, .. },
         } => Some(config),
-        Command::Demo { .. } | Command::DemoBackend { .. } => None,
+        Command::Demo { .. }
+        | Command::DemoBackend { .. }
+        | Command::Schema {
+            action: SchemaCommand::Bundled { .. },
+        } => None,
     };
     if let Some(code) = config.and_then(|config| missing(config)) {
         return code;
@@ -202,6 +215,20 @@ async fn run(command: Command) -> ExitCode {
                     mapping,
                 },
         } => run_export(&config, format, mapping.as_deref()),
+        Command::Schema {
+            action: SchemaCommand::Bundled { dir },
+        } => match rosetta::toolchain::export::write_bundled(&dir) {
+            Ok(written) => {
+                for path in written {
+                    println!("{}", path.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot write under {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
         Command::Demo { listen } => run_demo(listen).await,
         Command::DemoBackend { listen } => match demo::start_grpc(listen).await {
             Ok(backend) => {

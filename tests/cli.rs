@@ -476,6 +476,7 @@ fn every_command_says_what_it_does_with_an_example() {
         &["test"],
         &["schema"],
         &["schema", "export"],
+        &["schema", "bundled"],
         &["demo"],
         &["demo-backend"],
     ] {
@@ -517,4 +518,43 @@ fn mapping_tests_without_cases_say_where_they_looked() {
             .starts_with("error: no mapping test cases: `mappings/tests` does not exist\n  help: "),
         "{stderr}"
     );
+}
+
+#[test]
+fn the_bundled_protos_build_a_backend_of_an_annotated_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["schema", "bundled"])
+        .arg(dir.path().join("third_party"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        listed.contains("third_party/google/api/annotations.proto"),
+        "{listed}"
+    );
+    // A backend's own build: protoc (grpcio-tools) with only those files beside the schema.
+    let python = std::env::var("ROSETTA_PEERS_PYTHON")
+        .expect("ROSETTA_PEERS_PYTHON is not set: run the tests with scripts/test");
+    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/proto");
+    let output = Command::new(python)
+        .args(["-m", "grpc_tools.protoc"])
+        .arg(format!("-I{}", dir.path().join("third_party").display()))
+        .arg(format!("-I{}", peers.display()))
+        .arg(format!("--python_out={}", dir.path().display()))
+        .arg("demo/v1/users.proto")
+        .current_dir(&peers)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("demo/v1/users_pb2.py").exists());
 }

@@ -52,6 +52,11 @@ const BUNDLED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The bundled files, by import path, for a backend's own build (`rosetta schema bundled`).
+pub fn bundled() -> &'static [(&'static str, &'static str)] {
+    BUNDLED
+}
+
 /// Files every pool gets, so that error details and HTTP bodies can always be rendered.
 const ALWAYS: &[&str] = &[
     "google/rpc/status.proto",

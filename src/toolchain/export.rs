@@ -15,6 +15,21 @@ pub enum ExportFormat {
     Wsdl,
 }
 
+/// Writes the `.proto` files rosetta bundles (`google/api/*`, `google/rpc/*`) under `dir`, by
+/// their import paths, for a backend's own `protoc` build; returns the files written.
+pub fn write_bundled(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut written = Vec::new();
+    for (name, text) in crate::registry::proto::bundled() {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, text)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// Why there is no schema to export.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ExportError {
