@@ -555,6 +555,40 @@ async fn limits_persisted_queries_and_http_rules() {
         .await
         .unwrap();
     assert!(page.contains("graphiql"), "{page}");
+    // It works offline: everything it loads is served by the gateway from the binary.
+    assert!(
+        !page.contains("//unpkg") && !page.contains("https://"),
+        "{page}"
+    );
+    let sources: Vec<&str> = page
+        .split(['"'])
+        .filter(|part| part.starts_with("/graphql/graphiql/"))
+        .collect();
+    assert_eq!(sources.len(), 4, "{page}");
+    for source in sources {
+        let response = client.get(pins.gateway.url(source)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{source}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let expected = if source.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
+        assert!(
+            content_type.starts_with(expected),
+            "{source}: {content_type}"
+        );
+        assert!(response.bytes().await.unwrap().len() > 10_000, "{source}");
+    }
+    let missing = client
+        .get(pins.gateway.url("/graphql/graphiql/other.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 }
 
 #[tokio::test]

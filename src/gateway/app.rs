@@ -40,11 +40,24 @@ impl Gateway {
             let serve = handler(move |request| served.clone().handle(request));
             let schema = handler(move |_| std::future::ready(sdl.serve_sdl()));
             let schema = only(http::Method::GET, schema);
+            // GraphiQL's files, shipped in the binary.
+            let assets_path = format!("{}/graphiql/{{file}}", path.trim_end_matches('/'));
+            let assets = only(
+                http::Method::GET,
+                handler(|request: http::Request<axum::body::Body>| {
+                    let name = request.uri().path().rsplit('/').next().unwrap_or("");
+                    std::future::ready(crate::frontend::graphql::graphiql::asset(name))
+                }),
+            );
             app = app
                 .route(&path, guarded_route(Front::Graphql, &path, serve))
                 .route(
                     &schema_path,
                     guarded_route(Front::Graphql, &schema_path, schema),
+                )
+                .route(
+                    &assets_path,
+                    guarded_route(Front::Graphql, &assets_path, assets),
                 );
         }
         for (path, serve) in self.admin.public_routes() {

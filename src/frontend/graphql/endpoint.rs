@@ -8,7 +8,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use async_graphql::dynamic::Schema;
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
     SelectionSet,
@@ -136,9 +135,7 @@ impl Endpoint {
                     .any(|p| p.starts_with("query=") || p.starts_with("extensions="))
                     && accept.contains("text/html")
                 {
-                    let page = GraphiQLSource::build()
-                        .endpoint(&self.options.path)
-                        .finish();
+                    let page = super::graphiql::page(&self.options.path);
                     return axum::response::Html(page).into_response();
                 }
                 query_params(query).map(|params| (params, None))

@@ -5,6 +5,7 @@
 
 pub mod cost;
 mod endpoint;
+pub(crate) mod graphiql;
 mod join;
 pub(crate) mod mount;
 pub(crate) mod schema;
