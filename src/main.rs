@@ -43,6 +43,10 @@ enum Command {
         /// `text` for people, `json` for editors and CI.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Also open a connection to every backend with an address, and report those that
+        /// cannot be reached.
+        #[arg(long)]
+        connect: bool,
     },
     /// Show what a request turns into: the route, the backend call (message as JSON and as
     /// bytes) and, with a recorded backend response, the response. Calls no backend.
@@ -183,12 +187,17 @@ async fn run(command: Command) -> ExitCode {
         return code;
     }
     match command {
-        Command::Check { config, format } => run_check(&config, format),
+        Command::Check {
+            config,
+            format,
+            connect,
+        } => run_check(&config, format, connect).await,
         Command::Serve { config, listen } => {
             match gateway::load(Files::Disk, &config, env_vars()) {
                 Ok(mut gateway) => {
                     eprint!("{}", gateway.warnings_text);
                     gateway.listen = listen.unwrap_or(gateway.listen);
+                    gateway.warn_unreachable_backends(PROBE_TIMEOUT);
                     serve(gateway, Some(config)).await
                 }
                 Err(diags) => {
@@ -244,6 +253,9 @@ async fn run(command: Command) -> ExitCode {
     }
 }
 
+/// How long a probe of a backend waits for its connection.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// When `config` names no file: says so plainly, with what to do instead (a diagnostic at
 /// line 1 of a file that is not there would only puzzle).
 fn missing(config: &Path) -> Option<ExitCode> {
@@ -264,8 +276,12 @@ fn missing(config: &Path) -> Option<ExitCode> {
 
 /// `rosetta check`: every problem of the configuration at `config`, or a summary of what it
 /// serves.
-fn run_check(config: &Path, format: Format) -> ExitCode {
+async fn run_check(config: &Path, format: Format, connect: bool) -> ExitCode {
     let outcome = gateway::load(Files::Disk, config, env_vars());
+    let unreachable = match (&outcome, connect) {
+        (Ok(gateway), true) => gateway.unreachable_backends(PROBE_TIMEOUT).await,
+        _ => Vec::new(),
+    };
     if format == Format::Json {
         // One JSON document on stdout either way: {"ok", "routes", "graphql", "errors",
         // "warnings"}.
@@ -279,9 +295,17 @@ fn run_check(config: &Path, format: Format) -> ExitCode {
             Err(diags) => (0, Vec::new(), diags.items.clone(), diags.warnings.clone()),
         };
         let grpc = gateway_grpc(&outcome);
-        let report = serde_json::json!({"ok": errors.is_empty(), "routes": routes, "graphql": graphql, "grpc": grpc, "errors": errors, "warnings": warnings});
+        let unreachable: Vec<_> = (unreachable.iter())
+            .map(|(name, address, why)| serde_json::json!({"backend": name, "address": address, "error": why.to_string()}))
+            .collect();
+        let ok = errors.is_empty() && unreachable.is_empty();
+        let mut report = serde_json::json!({"ok": ok, "routes": routes, "graphql": graphql, "grpc": grpc, "errors": errors, "warnings": warnings});
+        // `--connect`'s findings, only when asked for (the document is otherwise as it was).
+        if connect {
+            report["unreachable"] = unreachable.into();
+        }
         println!("{report}");
-        return if errors.is_empty() {
+        return if ok {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
@@ -308,6 +332,23 @@ fn run_check(config: &Path, format: Format) -> ExitCode {
                     format!(", {grpc} gRPC service{}", if grpc == 1 { "" } else { "s" })
                 }
             );
+            if connect {
+                for (name, address, why) in &unreachable {
+                    eprintln!("error: {name} at {address} cannot be reached: {why}");
+                }
+                let probed = gateway.backends.len();
+                if !unreachable.is_empty() {
+                    eprintln!(
+                        "{} of {probed} backends cannot be reached",
+                        unreachable.len()
+                    );
+                    return ExitCode::FAILURE;
+                }
+                println!(
+                    "{probed} backend{} reachable",
+                    if probed == 1 { "" } else { "s" }
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(diags) => {

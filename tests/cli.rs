@@ -558,3 +558,76 @@ fn the_bundled_protos_build_a_backend_of_an_annotated_schema() {
     );
     assert!(dir.path().join("demo/v1/users_pb2.py").exists());
 }
+
+#[test]
+fn check_connect_names_each_unreachable_backend() {
+    let output = Command::new(BIN)
+        .args(["check", "--connect", "-c"])
+        .arg(examples_demo())
+        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: backend `demo-grpc` at http://127.0.0.1:9 cannot be reached: cannot connect to 127.0.0.1:9: Connection refused"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("2 of 2 backends cannot be reached\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_down_backend_is_named_in_the_log_at_start_and_when_called() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "-c"])
+        .arg(examples_demo())
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
+        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
+        .env_remove("RUST_LOG")
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let get = |path: &str| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        Some(answer)
+    };
+    let first = (0..50).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        get("/v1/users/1")
+    });
+    // The client learns only that the backend is unavailable; three more calls, one warning.
+    let first = first.expect("the gateway answers");
+    assert!(first.starts_with("HTTP/1.1 503"), "{first}");
+    assert!(!first.contains("127.0.0.1:9"), "{first}");
+    for _ in 0..3 {
+        get("/v1/users/1").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        text.contains("WARN rosetta::backend: backend `demo-grpc` at http://127.0.0.1:9 cannot be reached: cannot connect to 127.0.0.1:9: Connection refused"),
+        "{text}"
+    );
+    let calls = text
+        .matches("cannot reach the backend at http://127.0.0.1:9: ")
+        .count();
+    assert_eq!(calls, 1, "{text}");
+    assert!(text.contains("Connection refused"), "{text}");
+}

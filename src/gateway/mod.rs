@@ -5,6 +5,7 @@
 
 mod app;
 mod assembly;
+mod probe;
 
 pub use crate::backend::{connect, BackendSettings, Connect, ConnectError};
 
@@ -54,6 +55,8 @@ pub struct Gateway {
     pub guards: PathGuards,
     /// The admin endpoints' state (metrics, cache purge).
     pub admin: Admin,
+    /// Every backend with an address: what it is called, and where (for probes).
+    pub backends: Vec<(String, String)>,
     /// Warnings found while loading.
     pub warnings: Vec<Diagnostic>,
     /// The same, rendered with their places and snippets (empty when there are none).
@@ -200,6 +203,7 @@ pub fn build(
             compiled.pool,
             max_body,
         )),
+        backends: probe::backend_addresses(config),
         warnings: Vec::new(),
         warnings_text: String::new(),
     })

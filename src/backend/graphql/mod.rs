@@ -17,6 +17,7 @@ use prost_reflect::{MethodDescriptor, ReflectMessage};
 use serde_json::{Map, Value};
 
 use crate::backend::grpc::TlsSettings;
+use crate::backend::reach::Unreachable;
 use crate::backend::ConnectError;
 use crate::call::{Call, Message, Reply};
 use crate::protojson::{json_to_wire, Plan};
@@ -133,12 +134,17 @@ pub struct GraphqlSettings {
 pub(crate) struct GraphqlBackend {
     settings: Arc<GraphqlSettings>,
     client: reqwest::Client,
+    unreachable: Unreachable,
 }
 
 impl GraphqlBackend {
     pub(crate) fn new(settings: Arc<GraphqlSettings>) -> Result<Self, ConnectError> {
         let client = super::rest::http_client(settings.connect_timeout, settings.tls.as_ref())?;
-        Ok(GraphqlBackend { settings, client })
+        Ok(GraphqlBackend {
+            unreachable: Unreachable::new(&settings.url),
+            settings,
+            client,
+        })
     }
 
     async fn invoke(&self, mut call: Call) -> Result<Reply, Status> {
@@ -179,7 +185,8 @@ impl GraphqlBackend {
             request =
                 request.timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
         }
-        let response = request.send().await.map_err(super::rest::send_error)?;
+        let response = (request.send().await)
+            .map_err(|e| super::rest::send_error(self.unreachable.seen(e)))?;
         let http_status = response.status();
         let bytes = super::rest::read_limited(response, self.settings.max_response).await?;
         let answer: Map<String, Value> = match serde_json::from_slice(&bytes) {

@@ -4,12 +4,14 @@
 pub(crate) mod build;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
+use crate::backend::reach::Unreachable;
 use crate::backend::ConnectError;
 use crate::call::Message;
 use crate::call::{Call, Reply};
@@ -34,6 +36,7 @@ pub struct TlsSettings {
 pub(crate) struct GrpcBackend {
     channels: Vec<Channel>,
     next: AtomicUsize,
+    unreachable: Arc<Unreachable>,
 }
 
 impl GrpcBackend {
@@ -67,6 +70,7 @@ impl GrpcBackend {
         Ok(GrpcBackend {
             channels,
             next: AtomicUsize::new(0),
+            unreachable: Arc::new(Unreachable::new(&settings.address)),
         })
     }
 
@@ -77,17 +81,24 @@ impl GrpcBackend {
 
     async fn invoke(&self, call: Call) -> Result<Reply, Status> {
         let mut client = tonic::client::Grpc::new(self.channel());
-        client
-            .ready()
-            .await
-            .map_err(|_| Status::unavailable("the backend is unavailable"))?;
+        if let Err(e) = client.ready().await {
+            self.unreachable.failed(&e);
+            return Err(Status::unavailable("the backend is unavailable"));
+        }
         let operation = call.operation;
         let deadline = call.deadline;
         // tonic enforces the deadline too and reports it as CANCELLED; the canonical code is
         // DEADLINE_EXCEEDED.
+        let unreachable = self.unreachable.clone();
         let failed = move |s: tonic::Status| match deadline {
             Some(d) if tokio::time::Instant::now() >= d => Status::deadline_exceeded(),
-            _ => crate::grpc::status::from_tonic(&s),
+            _ => {
+                // A transport error (the status has a source): the connection failed.
+                if let Some(cause) = std::error::Error::source(&s) {
+                    unreachable.failed(cause);
+                }
+                crate::grpc::status::from_tonic(&s)
+            }
         };
         let mut request = tonic::Request::new(call.input);
         *request.metadata_mut() = MetadataMap::from_headers(call.metadata);
@@ -98,22 +109,22 @@ impl GrpcBackend {
         let response = client
             .streaming(request, operation.grpc_path.clone(), codec)
             .await
-            .map_err(failed)?;
+            .map_err(&failed)?;
         let (metadata, mut messages, _) = response.into_parts();
         if operation.kind.streams_responses() {
             return Ok(Reply {
                 metadata: metadata.into_headers(),
-                messages: messages.map(move |item| item.map_err(failed)).boxed(),
+                messages: messages.map(move |item| item.map_err(&failed)).boxed(),
             });
         }
         // One message, then the trailers, which carry response metadata too.
         let message = messages
             .message()
             .await
-            .map_err(failed)?
+            .map_err(&failed)?
             .ok_or_else(|| Status::internal("the backend sent no response message"))?;
         let mut metadata = metadata.into_headers();
-        if let Some(trailers) = messages.trailers().await.map_err(failed)? {
+        if let Some(trailers) = messages.trailers().await.map_err(&failed)? {
             metadata.extend(trailers.into_headers());
         }
         Ok(Reply {

@@ -17,6 +17,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value};
 
 use crate::backend::grpc::TlsSettings;
+use crate::backend::reach::Unreachable;
 use crate::backend::ConnectError;
 use crate::call::{Call, Message, Reply};
 use crate::http_rule::template::{PathTemplate, Segment};
@@ -58,6 +59,8 @@ type RelayClient = hyper_util::client::legacy::Client<
 pub(crate) struct RestBackend {
     settings: Arc<RestSettings>,
     client: reqwest::Client,
+    /// Says why calls cannot connect (at warn level, now and then).
+    unreachable: Unreachable,
     /// For `proxy` relays to a plain-HTTP address: hyper-util's client directly. reqwest's
     /// layers over it (URL conversion, proxy matching, redirect policy) cost about a third of
     /// a relay's CPU (docs/benchmarks.md); a relay needs none of them.
@@ -89,6 +92,7 @@ impl RestBackend {
                 .build(connector)
         });
         Ok(RestBackend {
+            unreachable: Unreachable::new(&settings.base),
             settings,
             client,
             relay_client,
@@ -156,7 +160,10 @@ impl RestBackend {
             builder =
                 builder.timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
         }
-        let response = builder.send().await.map_err(send_error)?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| send_error(self.unreachable.seen(e)))?;
         let status = response.status();
         let headers = response_metadata(response.headers());
         if !status.is_success() {
@@ -265,7 +272,10 @@ impl RestBackend {
                     builder = builder
                         .timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
                 }
-                let response = builder.send().await.map_err(send_error)?;
+                let response = builder
+                    .send()
+                    .await
+                    .map_err(|e| send_error(self.unreachable.seen(e)))?;
                 let status = response.status();
                 let headers = response.headers().clone();
                 let body = read_limited(response, self.settings.max_response).await?;

@@ -16,6 +16,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 
 use crate::backend::grpc::TlsSettings;
+use crate::backend::reach::Unreachable;
 use crate::backend::ConnectError;
 use crate::call::{Call, Message, Reply};
 use crate::registry::wsdl::build::{SoapOperation, SoapService};
@@ -54,6 +55,7 @@ pub struct WsSecurity {
 pub(crate) struct SoapBackend {
     settings: Arc<SoapSettings>,
     client: reqwest::Client,
+    unreachable: Unreachable,
     /// The endpoint, parsed once (parsing it per call shows in profiles).
     url: reqwest::Url,
     /// By method name: what each call of an operation needs, made once.
@@ -106,6 +108,7 @@ impl SoapBackend {
             operations.insert(name.clone(), prepared);
         }
         Ok(SoapBackend {
+            unreachable: Unreachable::new(&settings.address),
             settings,
             client,
             url,
@@ -139,7 +142,8 @@ impl SoapBackend {
             request = request.basic_auth(user, Some(password));
         }
         // The deadline is enforced by `call::invoke`, which drops this future when it passes.
-        let response = request.send().await.map_err(transport_error)?;
+        let response =
+            (request.send().await).map_err(|e| transport_error(self.unreachable.seen(e)))?;
         let status = response.status();
         let body = read_limited(response, settings.max_response).await?;
         let output = prepared.output.clone();
