@@ -57,6 +57,12 @@ fn check_fails_with_located_errors() {
 
 /// `rosetta serve` of a demo configuration (backends nowhere) on a free port.
 fn serve(config: &Path) -> (std::process::Child, u16) {
+    serve_logging_to(config, Stdio::null())
+}
+
+/// `rosetta serve` of `config` on a free port with the demo's backends down, its log (at the
+/// default level) to `log`.
+fn serve_logging_to(config: &Path, log: impl Into<Stdio>) -> (std::process::Child, u16) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
@@ -66,10 +72,32 @@ fn serve(config: &Path) -> (std::process::Child, u16) {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
         .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
-        .stderr(Stdio::null())
+        .env_remove("RUST_LOG")
+        .stderr(log)
         .spawn()
         .unwrap();
     (child, port)
+}
+
+/// A GET of `path` over HTTP/1.1 on a socket of its own; the whole answer, if there is one.
+fn get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+/// The first answer to `path` once the gateway at `port` listens.
+fn first_answer(port: u16, path: &str) -> String {
+    (0..50)
+        .find_map(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            get(port, path)
+        })
+        .expect("the gateway answers")
 }
 
 #[test]
@@ -191,36 +219,9 @@ fn transcode_reads_the_request_from_stdin() {
 
 #[test]
 fn the_log_in_a_pipe_is_plain_text_with_rounded_durations() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
     let log = tempfile::NamedTempFile::new().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "-c"])
-        .arg(examples_demo())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
-        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
-        .env_remove("RUST_LOG")
-        .stderr(log.reopen().unwrap())
-        .spawn()
-        .unwrap();
-    let mut answered = false;
-    for _ in 0..50 {
-        let request = format!(
-            "GET /v1/users/1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-        );
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            stream.write_all(request.as_bytes()).unwrap();
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            answered = answer.starts_with("HTTP/1.1");
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(answered);
+    let (mut child, port) = serve_logging_to(&examples_demo(), log.reopen().unwrap());
+    assert!(first_answer(port, "/v1/users/1").starts_with("HTTP/1.1"));
     std::thread::sleep(Duration::from_millis(200));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -582,40 +583,14 @@ fn check_connect_names_each_unreachable_backend() {
 
 #[test]
 fn a_down_backend_is_named_in_the_log_at_start_and_when_called() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
     let log = tempfile::NamedTempFile::new().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "-c"])
-        .arg(examples_demo())
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("ROSETTA_DEMO_GRPC", "127.0.0.1:9")
-        .env("ROSETTA_DEMO_SOAP", "127.0.0.1:9")
-        .env_remove("RUST_LOG")
-        .stderr(log.reopen().unwrap())
-        .spawn()
-        .unwrap();
-    let get = |path: &str| {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).ok()?;
-        Some(answer)
-    };
-    let first = (0..50).find_map(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        get("/v1/users/1")
-    });
+    let (mut child, port) = serve_logging_to(&examples_demo(), log.reopen().unwrap());
     // The client learns only that the backend is unavailable; three more calls, one warning.
-    let first = first.expect("the gateway answers");
+    let first = first_answer(port, "/v1/users/1");
     assert!(first.starts_with("HTTP/1.1 503"), "{first}");
     assert!(!first.contains("127.0.0.1:9"), "{first}");
     for _ in 0..3 {
-        get("/v1/users/1").unwrap();
+        get(port, "/v1/users/1").unwrap();
     }
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap();
