@@ -104,10 +104,15 @@ pub(crate) fn select_method<'m>(
     match matching.as_slice() {
         [one] => Some(one),
         [] => {
-            diags.push(Diagnostic::at(
-                at,
-                format!("selector `{selector}` names no method of the mapping's services"),
-            ));
+            let written = selector.rsplit('.').next().unwrap_or(selector);
+            let names = methods.iter().map(|m| m.name());
+            diags.push(
+                Diagnostic::at(
+                    at,
+                    format!("selector `{selector}` names no method of the mapping's services"),
+                )
+                .suggesting(written, names),
+            );
             None
         }
         several => {

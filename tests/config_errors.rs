@@ -177,6 +177,42 @@ async fn keys_of_another_protocol_are_refused() {
 }
 
 #[tokio::test]
+async fn near_misses_get_a_did_you_mean() {
+    let gateway = GATEWAY.replace("address:", "adress:");
+    let rendered = errors_of(&gateway, MAPPING, PROTO).await;
+    assert!(
+        rendered.contains("= help: did you mean `address`?"),
+        "{rendered}"
+    );
+    let gateway = GATEWAY.replace("protocol: grpc", "protocol: grcp");
+    let rendered = errors_of(&gateway, MAPPING, PROTO).await;
+    assert!(
+        rendered.contains("= help: did you mean `grpc`?"),
+        "{rendered}"
+    );
+    // The whole token is underlined.
+    assert!(
+        rendered.contains("protocol: grcp\n   |               ^^^^\n"),
+        "{rendered}"
+    );
+    let mapping = MAPPING.replace("use: users", "use: usres");
+    let rendered = errors_of(GATEWAY, &mapping, PROTO).await;
+    assert!(
+        rendered.contains("= help: did you mean `users`?"),
+        "{rendered}"
+    );
+    let mapping = format!("{MAPPING}rules:\n  - selector: GetUsr\n    get: /v9/{{id}}\n");
+    insta::assert_snapshot!(
+        "did_you_mean_method",
+        errors_of(GATEWAY, &mapping, PROTO).await
+    );
+    // Nothing near: no guess.
+    let mapping = MAPPING.replace("use: users", "use: zzzzzz");
+    let rendered = errors_of(GATEWAY, &mapping, PROTO).await;
+    assert!(!rendered.contains("help:"), "{rendered}");
+}
+
+#[tokio::test]
 async fn secrets_never_appear_in_errors() {
     // The variable is set, but the address it gives is wrong: the error must not show it.
     let gateway = GATEWAY.replace("http://127.0.0.1:9", "${SECRET_ADDR}");

@@ -282,19 +282,18 @@ impl BuildContext<'_, '_> {
                 if found.is_none() && !config.gateway.backends.contains_key(name.as_str()) {
                     let known: Vec<&str> =
                         config.gateway.backends.keys().map(String::as_str).collect();
-                    diags.push(Diagnostic::at(
-                        &mapping.pos(name),
-                        format!(
-                            "no backend named `{}` in {} (known: {})",
-                            name.value,
-                            config.gateway_file,
-                            if known.is_empty() {
-                                "none".into()
-                            } else {
-                                known.join(", ")
-                            }
-                        ),
-                    ));
+                    let message = format!(
+                        "no backend named `{}` in {} (known: {})",
+                        name.value,
+                        config.gateway_file,
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    );
+                    let diagnostic = Diagnostic::at(&mapping.pos(name), message);
+                    diags.push(diagnostic.suggesting(&name.value, known));
                 }
                 found
             }

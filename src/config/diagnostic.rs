@@ -19,6 +19,9 @@ pub struct Diagnostic {
     /// A second place that the message refers to (e.g. the other of two ambiguous routes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub related: Option<Box<Diagnostic>>,
+    /// What to write instead, when it can be told (a did-you-mean).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
     /// The line holds a secret: the rendering shows the place, not the line.
     #[serde(skip)]
     pub secret: bool,
@@ -37,6 +40,7 @@ impl Diagnostic {
             column: column.max(1),
             message: message.into(),
             related: None,
+            help: None,
             secret: false,
         }
     }
@@ -49,6 +53,19 @@ impl Diagnostic {
     pub fn hiding_line(mut self) -> Self {
         self.secret = true;
         self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// With a did-you-mean when one of `known` is close to `written`.
+    pub fn suggesting<'k>(self, written: &str, known: impl IntoIterator<Item = &'k str>) -> Self {
+        match closest(written, known) {
+            Some(near) => self.with_help(format!("did you mean `{near}`?")),
+            None => self,
+        }
     }
 
     pub fn with_related(mut self, related: Diagnostic) -> Self {
@@ -83,6 +100,25 @@ impl From<Problem> for Diagnostic {
     fn from(problem: Problem) -> Self {
         Diagnostic::at(&problem.at, problem.message)
     }
+}
+
+/// The one of `known` closest to `written`, if it is close enough to be a typo: at most a
+/// third of its characters differ (case aside; a swap of two counts as one).
+fn closest<'k>(written: &str, known: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+    let lower = written.to_ascii_lowercase();
+    let limit = (written.chars().count() / 3).max(1);
+    known
+        .into_iter()
+        .filter(|k| *k != written)
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
+                k,
+            )
+        })
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, k)| k)
 }
 
 /// A place in a source file.
@@ -185,9 +221,26 @@ impl Diagnostics {
                 .take(d.column as usize - 1)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
+            // The whole token under the place: a key (up to its `: `), a value, a word.
+            let rest: Vec<char> = text.chars().skip(d.column as usize - 1).collect();
+            let ends = |i: usize| {
+                let c = rest[i];
+                let key_end = c == ':' && rest.get(i + 1).is_none_or(|n| n.is_whitespace());
+                c.is_whitespace() || ",[]{}#\"'".contains(c) || key_end
+            };
+            let token = (0..rest.len())
+                .find(|&i| ends(i))
+                .unwrap_or(rest.len())
+                .max(1);
+            let carets = "^".repeat(token);
             out.push_str(&format!(
-                " {pad} |\n {number} | {text}\n {pad} | {caret_pad}^\n"
+                " {pad} |\n {number} | {text}\n {pad} | {caret_pad}{carets}\n"
             ));
+            if let Some(help) = &d.help {
+                out.push_str(&format!(" {pad} |\n {pad} = help: {help}\n"));
+            }
+        } else if let Some(help) = &d.help {
+            out.push_str(&format!("   = help: {help}\n"));
         }
     }
 }

@@ -182,12 +182,12 @@ pub fn parse_yaml_str<T: DeserializeOwned>(
                 .location()
                 .map(|l| (l.line(), l.column()))
                 .unwrap_or((1, 1));
-            diags.push(Diagnostic::new(
-                shown.as_ref(),
-                line,
-                column,
-                yaml_message(&e),
-            ));
+            let message = yaml_message(&e);
+            let diagnostic = Diagnostic::new(shown.as_ref(), line, column, message.as_str());
+            diags.push(match unknown_name(&message) {
+                Some((written, known)) => diagnostic.suggesting(written, known),
+                None => diagnostic,
+            });
             None
         }
     }
@@ -202,6 +202,22 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         Some(i) => full[..i].to_string(),
         None => full,
     }
+}
+
+/// From serde's "unknown field `x`, expected one of a, b" (or "unknown variant"): what was
+/// written, and the names it could have been.
+fn unknown_name(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = (message.strip_prefix("unknown field `"))
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (written, rest) = rest.split_once('`')?;
+    let list =
+        (rest.strip_prefix(", expected one of ")).or_else(|| rest.strip_prefix(", expected "))?;
+    let known = list
+        .split([',', ' '])
+        .map(|name| name.trim_matches(['`', ' ']))
+        .filter(|name| !name.is_empty() && *name != "or")
+        .collect();
+    Some((written, known))
 }
 
 /// Expands `${NAME}` in a configuration string. A missing variable is a diagnostic that names

@@ -338,7 +338,7 @@ impl Security {
                     cached.insert(one.full_name().to_owned());
                 }
                 Some(one) => diags.push(not_a_read(pos_in(file, selector), one)),
-                None => diags.push(no_method(pos_in(file, selector), selector)),
+                None => diags.push(no_method(pos_in(file, selector), selector, methods)),
             }
         }
         if options.methods.is_empty() {
@@ -417,7 +417,7 @@ impl Security {
                 Some(one) => {
                     public.insert(one.full_name().to_owned());
                 }
-                None => diags.push(no_method(pos(selector), selector)),
+                None => diags.push(no_method(pos(selector), selector, methods)),
             }
         }
         let header = |l: &Located<String>, diags: &mut Diagnostics| {

@@ -70,7 +70,7 @@ pub fn routes<'m>(
                 format!("{} has two `routes` entries", method.full_name()),
             )),
             Some(method) => found.push((method.clone(), route)),
-            None => diags.push(no_method(at, selector)),
+            None => diags.push(no_method(at, selector, methods)),
         }
     }
     found
@@ -119,10 +119,12 @@ pub fn named_method<'m>(
     }
 }
 
-/// The diagnostic for a selector that names no single method.
-pub fn no_method(at: config::Pos, selector: &str) -> Diagnostic {
+/// The diagnostic for a selector that names no single method of `methods`.
+pub fn no_method(at: config::Pos, selector: &str, methods: &[MethodDescriptor]) -> Diagnostic {
+    let written = selector.rsplit('.').next().unwrap_or(selector);
     Diagnostic::at(
         &at,
         format!("`{selector}` names no single method of this mapping"),
     )
+    .suggesting(written, methods.iter().map(|m| m.name()))
 }

@@ -254,7 +254,7 @@ fn add(
             .filter_map(|selector| {
                 let found = super::named_method(selector, methods);
                 if found.is_none() {
-                    diags.push(super::no_method(pos_in(file, selector), selector));
+                    diags.push(super::no_method(pos_in(file, selector), selector, methods));
                 }
                 found
             })
