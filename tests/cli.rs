@@ -606,3 +606,66 @@ fn a_down_backend_is_named_in_the_log_at_start_and_when_called() {
     assert_eq!(calls, 1, "{text}");
     assert!(text.contains("Connection refused"), "{text}");
 }
+
+#[test]
+fn slow_loading_shows_its_phase_on_a_terminal_and_logs_each_phase() {
+    // A WSDL served slowly, as a remote one can be: loading takes more than a second.
+    let wsdl = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/schemas/countries.wsdl"),
+    )
+    .unwrap();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        if let Ok((mut stream, _)) = server.accept() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            std::thread::sleep(Duration::from_millis(1600));
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                wsdl.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(wsdl.as_bytes());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("mappings")).unwrap();
+    std::fs::write(
+        dir.path().join("gateway.yaml"),
+        format!("version: 1\nbackends:\n  countries:\n    protocol: soap\n    soap: {{wsdl: http://127.0.0.1:{port}/countries.wsdl}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("mappings/countries.yaml"),
+        "version: 1\nfrontend: rest\nbackend:\n  use: countries\n",
+    )
+    .unwrap();
+    // `script` runs the check on a pseudo-terminal, as a person at a shell would.
+    let output = Command::new("script")
+        .args(["-qec", &format!("{BIN} check -c gateway.yaml"), "/dev/null"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "rosetta::load=info")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "\r\x1b[2Kloading: importing the backends' schemas (WSDL, OpenAPI, GraphQL) ("
+        ),
+        "{text:?}"
+    );
+    for phase in [
+        "reading the configuration and mappings: ",
+        "compiling the .proto schemas: ",
+        "importing the backends' schemas (WSDL, OpenAPI, GraphQL): ",
+        "building the routes, schemas and stages: ",
+        "loaded in ",
+    ] {
+        assert!(text.contains(phase), "{phase}: {text:?}");
+    }
+    assert!(text.contains("gateway.yaml: ok ("), "{text:?}");
+}

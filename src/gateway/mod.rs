@@ -6,6 +6,7 @@
 mod app;
 mod assembly;
 mod probe;
+mod progress;
 
 pub use crate::backend::{connect, BackendSettings, Connect, ConnectError};
 
@@ -31,6 +32,7 @@ use crate::stages::cors::CorsPolicies;
 use crate::stages::guard::PathGuards;
 use crate::stages::Security;
 use assembly::Assembly;
+use progress::Progress;
 
 /// A gateway ready to serve.
 pub struct Gateway {
@@ -89,6 +91,7 @@ pub fn load_mappings(
     only: Option<&Path>,
 ) -> Result<Gateway, Diagnostics> {
     let mut diags = Diagnostics::default();
+    let progress = Progress::start("reading the configuration and mappings");
     let gateway = config::load(files, path, vars, &mut diags).and_then(|mut loaded| {
         if let Some(only) = only {
             loaded
@@ -102,8 +105,9 @@ pub fn load_mappings(
                 return None;
             }
         }
-        build(&loaded, connect, &mut diags)
+        build(&loaded, connect, &progress, &mut diags)
     });
+    progress.finish();
     match gateway {
         Some(mut gateway) if diags.is_empty() => {
             gateway.warnings_text = diags.render_warnings();
@@ -115,9 +119,10 @@ pub fn load_mappings(
 }
 
 /// Builds the gateway; `None` (with diagnostics) when anything is wrong.
-pub fn build(
+fn build(
     config: &LoadedConfig,
     connect: Connect<'_>,
+    progress: &Progress,
     diags: &mut Diagnostics,
 ) -> Option<Gateway> {
     let listen = address(config, &config.gateway.listen, diags);
@@ -128,7 +133,9 @@ pub fn build(
         .as_ref()
         .and_then(|l| address(config, l, diags));
     let admin_token = admin_token(config, diags);
+    progress.phase("compiling the .proto schemas");
     let mut compiled = compile(config, diags)?;
+    progress.phase("importing the backends' schemas (WSDL, OpenAPI, GraphQL)");
     let connector = Connector {
         connect,
         max_body: config.gateway.limits.max_body_size.0 as usize,
@@ -138,6 +145,7 @@ pub fn build(
         connector,
     };
     let backends = backends(&mut cx, config, diags);
+    progress.phase("building the routes, schemas and stages");
     let security = Security::new(config, diags);
     let cors = CorsPolicies::new(config, diags);
     let mut served = Served {
