@@ -669,3 +669,29 @@ fn slow_loading_shows_its_phase_on_a_terminal_and_logs_each_phase() {
     }
     assert!(text.contains("gateway.yaml: ok ("), "{text:?}");
 }
+
+#[test]
+fn check_counts_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        ("gateway.yaml", "version: 1\nbackends:\n  shop: {protocol: grpc, address: http://127.0.0.1:9}\n"),
+        ("mappings/shop.yaml", "version: 1\nfrontend: rest\nbackend:\n  use: shop\nschemas: [shop.proto]\nservices: [shop.v1.Shop]\n"),
+        ("schemas/shop.proto", "syntax = \"proto3\";\npackage shop.v1;\nimport \"google/api/annotations.proto\";\nmessage Id { int64 id = 1; }\nservice Shop {\n  rpc Get(Id) returns (Id) { option (google.api.http) = { get: \"/v1/{id}\" }; }\n}\n"),
+    ] {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let output = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["check", "-c", "gateway.yaml"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout,
+        "gateway.yaml: ok (1 route)\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
