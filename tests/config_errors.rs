@@ -213,6 +213,20 @@ async fn near_misses_get_a_did_you_mean() {
 }
 
 #[tokio::test]
+async fn a_broken_gateway_yaml_does_not_hide_the_mappings_problems() {
+    let gateway = format!("{GATEWAY}limits:\n  max_body_size: lots\n");
+    let mapping = MAPPING.replace("frontend: rest", "frontend: rest\nservics: [x]");
+    let rendered = errors_of(&gateway, &mapping, PROTO).await;
+    assert!(rendered.contains("<dir>/gateway.yaml:7:"), "{rendered}");
+    assert!(rendered.contains("unknown field `servics`"), "{rendered}");
+    assert!(
+        rendered.contains("= help: did you mean `services`?"),
+        "{rendered}"
+    );
+    assert!(rendered.ends_with("2 errors found\n"), "{rendered}");
+}
+
+#[tokio::test]
 async fn secrets_never_appear_in_errors() {
     // The variable is set, but the address it gives is wrong: the error must not show it.
     let gateway = GATEWAY.replace("http://127.0.0.1:9", "${SECRET_ADDR}");

@@ -78,12 +78,19 @@ pub fn load(
     diags: &mut Diagnostics,
 ) -> Option<LoadedConfig> {
     let gateway_file: Arc<str> = display_path(path).into();
-    let gateway: GatewayConfig = parse_yaml(&files, path, &gateway_file, diags)?;
-    check_version(&gateway.version, &gateway_file, diags);
+    let gateway: Option<GatewayConfig> = parse_yaml(&files, path, &gateway_file, diags);
+    if let Some(gateway) = &gateway {
+        check_version(&gateway.version, &gateway_file, diags);
+    }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    // A broken gateway.yaml does not hide the mappings' own problems: they are read from
+    // where it names them, or else from the default place.
+    let entries = gateway
+        .as_ref()
+        .map_or_else(model::default_mappings, |g| g.mappings.clone());
 
     let mut mappings = Vec::new();
-    for entry in &gateway.mappings {
+    for entry in &entries {
         let target = base_dir.join(&entry.value);
         let paths = if files.is_dir(&target) {
             match files.list(&target, &["yaml", "yml"]) {
@@ -129,7 +136,7 @@ pub fn load(
         vars,
         base_dir,
         gateway_file,
-        gateway,
+        gateway: gateway?,
         mappings,
     })
 }

@@ -88,7 +88,7 @@ fn default_listen() -> Located<String> {
     Located::unplaced("127.0.0.1:8080".into())
 }
 
-fn default_mappings() -> Vec<Located<String>> {
+pub(crate) fn default_mappings() -> Vec<Located<String>> {
     vec![Located::unplaced("mappings".into())]
 }
 
