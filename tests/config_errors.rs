@@ -206,6 +206,12 @@ async fn near_misses_get_a_did_you_mean() {
         "did_you_mean_method",
         errors_of(GATEWAY, &mapping, PROTO).await
     );
+    let mapping = format!("{MAPPING}rules:\n  - selector: GetUser\n    get: /v9/{{idd}}\n");
+    let rendered = errors_of(GATEWAY, &mapping, PROTO).await;
+    assert!(
+        rendered.contains("path variable `idd` names no singular field of demo.v1.GetUserRequest (did you mean `id`?)"),
+        "{rendered}"
+    );
     // Nothing near: no guess.
     let mapping = MAPPING.replace("use: users", "use: zzzzzz");
     let rendered = errors_of(GATEWAY, &mapping, PROTO).await;

@@ -104,7 +104,10 @@ impl From<Problem> for Diagnostic {
 
 /// The one of `known` closest to `written`, if it is close enough to be a typo: at most a
 /// third of its characters differ (case aside; a swap of two counts as one).
-fn closest<'k>(written: &str, known: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+pub(crate) fn closest<'k>(
+    written: &str,
+    known: impl IntoIterator<Item = &'k str>,
+) -> Option<&'k str> {
     let lower = written.to_ascii_lowercase();
     let limit = (written.chars().count() / 3).max(1);
     known

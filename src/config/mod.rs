@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+pub(crate) use diagnostic::closest;
 pub use diagnostic::{line_col, Diagnostic, Diagnostics, Pos, Problem};
 pub use files::{display_path, Files};
 pub use model::*;

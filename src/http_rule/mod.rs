@@ -212,8 +212,9 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
         let dotted = variable.field_path.join(".");
         let fields = resolve_path(&input, &dotted).ok_or_else(|| {
             format!(
-                "path variable `{dotted}` names no singular field of {}",
-                input.full_name()
+                "path variable `{dotted}` names no singular field of {}{}",
+                input.full_name(),
+                near_field(&input, &dotted)
             )
         })?;
         let leaf = fields.last().expect("non-empty");
@@ -234,8 +235,9 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
         Some("*") => BodyBinding::Whole,
         Some(name) => BodyBinding::Field(resolve_path(&input, name).ok_or_else(|| {
             format!(
-                "body field `{name}` names no field of {}",
-                input.full_name()
+                "body field `{name}` names no field of {}{}",
+                input.full_name(),
+                near_field(&input, name)
             )
         })?),
     };
@@ -279,6 +281,27 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
 }
 
 /// Resolves a dotted field path (proto or JSON names) through singular message fields.
+/// A did-you-mean for a field name that is not one of `message`'s (a typo of its last part,
+/// among the fields of the message that part would be in), or nothing.
+fn near_field(message: &MessageDescriptor, dotted: &str) -> String {
+    let (parent, last) = match dotted.rsplit_once('.') {
+        Some((parent, last)) => match resolve_path(message, parent).and_then(|p| p.last().cloned())
+        {
+            Some(field) => match field.kind() {
+                Kind::Message(m) => (m, last),
+                _ => return String::new(),
+            },
+            None => return String::new(),
+        },
+        None => (message.clone(), dotted),
+    };
+    let names: Vec<String> = parent.fields().map(|f| f.name().to_owned()).collect();
+    match crate::config::closest(last, names.iter().map(String::as_str)) {
+        Some(near) => format!(" (did you mean `{near}`?)"),
+        None => String::new(),
+    }
+}
+
 pub fn resolve_path(message: &MessageDescriptor, dotted: &str) -> Option<Vec<FieldDescriptor>> {
     let mut path = Vec::new();
     let mut current = message.clone();
