@@ -233,6 +233,39 @@ async fn a_broken_gateway_yaml_does_not_hide_the_mappings_problems() {
 }
 
 #[tokio::test]
+async fn a_value_of_the_wrong_form_names_its_key_and_the_form() {
+    let cases = [
+        (
+            "services: [demo.v1.Users]",
+            "services: demo.v1.Users",
+            "error: `services` must be a list of service names, e.g. `[shop.v1.Shop]`",
+        ),
+        (
+            "services: [demo.v1.Users]",
+            "services: [[demo.v1.Users]]",
+            "error: each item of `services` must be a single value (text), not a list or a map",
+        ),
+        (
+            "frontend: rest",
+            "frontend: rest\noptions:\n  auto_routes: maybe",
+            "error: `auto_routes` must be `true` or `false`",
+        ),
+        (
+            "frontend: rest",
+            "frontend: rest\nfrontend: rest",
+            "error: `frontend` is written twice in the same map",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let mapping = MAPPING.replace(from, to);
+        let rendered = errors_of(GATEWAY, &mapping, PROTO).await;
+        assert!(rendered.starts_with(expected), "{to}: {rendered}");
+    }
+    let gateway = format!("{GATEWAY}limits:\n  max_connections: -3\n");
+    insta::assert_snapshot!("wrong_form", errors_of(&gateway, MAPPING, PROTO).await);
+}
+
+#[tokio::test]
 async fn secrets_never_appear_in_errors() {
     // The variable is set, but the address it gives is wrong: the error must not show it.
     let gateway = GATEWAY.replace("http://127.0.0.1:9", "${SECRET_ADDR}");

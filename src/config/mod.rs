@@ -191,6 +191,7 @@ pub fn parse_yaml_str<T: DeserializeOwned>(
                 .map(|l| (l.line(), l.column()))
                 .unwrap_or((1, 1));
             let message = yaml_message(&e);
+            let message = plain_message(&message, text, line, column).unwrap_or(message);
             let diagnostic = Diagnostic::new(shown.as_ref(), line, column, message.as_str());
             diags.push(match unknown_name(&message) {
                 Some((written, known)) => diagnostic.suggesting(written, known),
@@ -210,6 +211,78 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
         Some(i) => full[..i].to_string(),
         None => full,
     }
+}
+
+/// The parser's words for a value of the wrong form ("expected sequence start", "invalid u64")
+/// said as what the key takes instead, with an example where the key is a known list.
+fn plain_message(message: &str, text: &str, line: u64, column: u64) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return Some(format!("`{key}` is written twice in the same map"));
+    }
+    let (key, item) = key_at(text, line, column)?;
+    let form = match message {
+        "expected sequence start" => {
+            let (of, example) = match key.as_str() {
+                "services" => (" of service names", "[shop.v1.Shop]"),
+                "schemas" => (" of .proto files", "[shop/v1/shop.proto]"),
+                "mappings" => (" of mapping files or directories", "[mappings]"),
+                "any_of" => (" of authenticator names", "[keys]"),
+                "methods" | "public" => (" of method names", "[GetItem]"),
+                "allow" | "deny" => (" of addresses or CIDR blocks", "[10.0.0.0/8]"),
+                "allow_origins" => (" of origins", "[https://app.example]"),
+                "include" => (" of directories", "[schemas]"),
+                _ => ("", "[a, b]"),
+            };
+            format!("a list{of}, e.g. `{example}`")
+        }
+        "expected string scalar" => "a single value (text), not a list or a map".to_owned(),
+        "expected mapping start" => "a map of `name: value` entries".to_owned(),
+        "invalid bool" | "invalid boolean" => "`true` or `false`".to_owned(),
+        "invalid u8" | "invalid u16" | "invalid u32" | "invalid u64" | "invalid usize" => {
+            "a whole number, 0 or more".to_owned()
+        }
+        "invalid i8" | "invalid i16" | "invalid i32" | "invalid i64" => "a whole number".to_owned(),
+        "invalid f32" | "invalid f64" => "a number".to_owned(),
+        _ => return None,
+    };
+    Some(if item {
+        format!("each item of `{key}` must be {form}")
+    } else {
+        format!("`{key}` must be {form}")
+    })
+}
+
+/// The key whose value is at `line`:`column` (1-based), and whether the value is an item of
+/// its list: the last key before it on that line (also inside `{...}`), or for a value on a
+/// line of its own (a `- ` item), the nearest less indented key above.
+fn key_at(text: &str, line: u64, column: u64) -> Option<(String, bool)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = *lines.get(line.checked_sub(1)? as usize)?;
+    let before: String = here
+        .chars()
+        .take(column.saturating_sub(1) as usize)
+        .collect();
+    let last_key = |l: &str| -> Option<(String, usize)> {
+        let colon = l
+            .rfind(": ")
+            .or_else(|| l.trim_end().ends_with(':').then(|| l.trim_end().len() - 1))?;
+        let key = l[..colon].rsplit([' ', '{', '[', ',']).next()?.trim();
+        (!key.is_empty()).then(|| (key.to_owned(), colon))
+    };
+    if let Some((key, colon)) = last_key(&before) {
+        let after = &before[colon + 1..];
+        let in_list = after.matches('[').count() > after.matches(']').count();
+        return Some((key, in_list));
+    }
+    let item = here.trim_start().starts_with("- ");
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mine = indent(here);
+    let above = lines[..line as usize - 1].iter().rev();
+    let key = above
+        .filter(|l| !l.trim().is_empty() && indent(l) < mine)
+        .find_map(|l| last_key(l))?;
+    Some((key.0, item))
 }
 
 /// From serde's "unknown field `x`, expected one of a, b" (or "unknown variant"): what was
