@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+/// The most errors a rendering shows one by one.
+const MOST_SHOWN: usize = 50;
+
 /// One problem at one place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
@@ -181,12 +184,19 @@ impl Diagnostics {
         let mut out = self.render_warnings();
         let mut items: Vec<&Diagnostic> = self.items.iter().collect();
         items.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
-        for d in items {
+        for d in items.iter().take(MOST_SHOWN) {
             self.render_one(&mut out, d, "error");
             if let Some(related) = &d.related {
                 self.render_one(&mut out, related, "note");
             }
             out.push('\n');
+        }
+        // A long list is cut: the first ones (by place) are what to fix first, and
+        // `--format json` has them all.
+        if let Some(more) = items.len().checked_sub(MOST_SHOWN).filter(|n| *n > 0) {
+            out.push_str(&format!(
+                "... and {more} more (all of them: --format json)\n\n"
+            ));
         }
         let n = self.items.len();
         out.push_str(&format!(
@@ -271,5 +281,26 @@ mod tests {
         assert_eq!(line_col("ab\ncd", 0), (1, 1));
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
         assert_eq!(line_col("ab\ncd", 99), (2, 3));
+    }
+
+    #[test]
+    fn a_long_list_is_cut_with_a_count_of_the_rest() {
+        let mut diags = Diagnostics::default();
+        for line in 1..=(MOST_SHOWN as u64 + 7) {
+            diags.push(Diagnostic::new(
+                "m.yaml",
+                line,
+                1,
+                format!("problem {line}"),
+            ));
+        }
+        let text = diags.render();
+        assert_eq!(text.matches("error: problem").count(), MOST_SHOWN);
+        assert!(text.contains("error: problem 50\n"), "{text}");
+        assert!(!text.contains("problem 51\n"), "{text}");
+        assert!(
+            text.ends_with("... and 7 more (all of them: --format json)\n\n57 errors found\n"),
+            "{text}"
+        );
     }
 }
