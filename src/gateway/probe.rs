@@ -1,7 +1,10 @@
 //! Where the backends are, and whether they can be reached (`rosetta check --connect`, and
 //! `serve` as it starts).
 
+use std::time::Duration;
+
 use super::Gateway;
+use crate::backend::reach::{probe, ProbeError};
 use crate::config::{self, Diagnostics, LoadedConfig, Located};
 
 /// Every backend with an address, expanded: gateway.yaml's by name, a mapping's own by its file.
@@ -30,33 +33,36 @@ pub(super) fn backend_addresses(config: &LoadedConfig) -> Vec<(String, String)> 
 impl Gateway {
     /// Probes every backend with an address (a TCP connection, at most `timeout` each, all at
     /// once): those that cannot be reached, what they are called, where, and why.
-    pub async fn unreachable_backends(
-        &self,
-        timeout: std::time::Duration,
-    ) -> Vec<(String, String, crate::backend::reach::ProbeError)> {
-        let probes = self.backends.iter().map(|(name, address)| async move {
-            let outcome = crate::backend::reach::probe(address, timeout).await;
-            outcome
-                .err()
-                .map(|why| (name.clone(), address.clone(), why))
-        });
-        futures::future::join_all(probes)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
+    pub async fn unreachable_backends(&self, timeout: Duration) -> Vec<Unanswered> {
+        unreachable(&self.backends, timeout).await
     }
 
     /// Warns, in the background, about the backends that cannot be reached as the gateway
     /// starts (it serves anyway: they may come up later).
-    pub fn warn_unreachable_backends(&self, timeout: std::time::Duration) {
+    pub fn warn_unreachable_backends(&self, timeout: Duration) {
         let backends = self.backends.clone();
         tokio::spawn(async move {
-            for (name, address) in backends {
-                if let Err(why) = crate::backend::reach::probe(&address, timeout).await {
-                    tracing::warn!(target: "rosetta::backend", "{name} at {address} cannot be reached: {why}; calls to it fail until it is up");
-                }
+            for (name, address, why) in unreachable(&backends, timeout).await {
+                tracing::warn!(target: "rosetta::backend", "{name} at {address} cannot be reached: {why}; calls to it fail until it is up");
             }
         });
     }
+}
+
+/// A backend that did not answer a probe: what it is called, where, and why.
+type Unanswered = (String, String, ProbeError);
+
+/// The `backends` (name, address) that do not answer a probe, all probed at once.
+async fn unreachable(backends: &[(String, String)], timeout: Duration) -> Vec<Unanswered> {
+    let probes = backends.iter().map(|(name, address)| async move {
+        let outcome = probe(address, timeout).await;
+        outcome
+            .err()
+            .map(|why| (name.clone(), address.clone(), why))
+    });
+    futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }

@@ -87,19 +87,7 @@ impl GrpcBackend {
         }
         let operation = call.operation;
         let deadline = call.deadline;
-        // tonic enforces the deadline too and reports it as CANCELLED; the canonical code is
-        // DEADLINE_EXCEEDED.
-        let unreachable = self.unreachable.clone();
-        let failed = move |s: tonic::Status| match deadline {
-            Some(d) if tokio::time::Instant::now() >= d => Status::deadline_exceeded(),
-            _ => {
-                // A transport error (the status has a source): the connection failed.
-                if let Some(cause) = std::error::Error::source(&s) {
-                    unreachable.failed(cause);
-                }
-                crate::grpc::status::from_tonic(&s)
-            }
-        };
+        let failed = |s: tonic::Status| status_of(&self.unreachable, deadline, s);
         let mut request = tonic::Request::new(call.input);
         *request.metadata_mut() = MetadataMap::from_headers(call.metadata);
         if let Some(deadline) = call.deadline {
@@ -112,6 +100,8 @@ impl GrpcBackend {
             .map_err(&failed)?;
         let (metadata, mut messages, _) = response.into_parts();
         if operation.kind.streams_responses() {
+            let unreachable = self.unreachable.clone();
+            let failed = move |s| status_of(&unreachable, deadline, s);
             return Ok(Reply {
                 metadata: metadata.into_headers(),
                 messages: messages.map(move |item| item.map_err(&failed)).boxed(),
@@ -131,6 +121,25 @@ impl GrpcBackend {
             metadata,
             messages: futures::stream::once(async { Ok(message) }).boxed(),
         })
+    }
+}
+
+/// The canonical status of a failed call. tonic enforces the deadline too and reports it as
+/// CANCELLED; the canonical code is DEADLINE_EXCEEDED. A status with a source is a transport
+/// error: the connection failed, which the log is told.
+fn status_of(
+    unreachable: &Unreachable,
+    deadline: Option<tokio::time::Instant>,
+    s: tonic::Status,
+) -> Status {
+    match deadline {
+        Some(d) if tokio::time::Instant::now() >= d => Status::deadline_exceeded(),
+        _ => {
+            if let Some(cause) = std::error::Error::source(&s) {
+                unreachable.failed(cause);
+            }
+            crate::grpc::status::from_tonic(&s)
+        }
     }
 }
 
