@@ -13,6 +13,7 @@ use crate::http_rule::RuleSpec;
 use crate::protojson::{JsonOptions, Plan};
 use crate::registry::proto::Compiled;
 use crate::registry::wsdl::build::SoapService;
+use crate::registry::SchemaError;
 use crate::stages::guard::MappingGuards;
 
 /// What a mapping's routes call.
@@ -34,7 +35,8 @@ pub(crate) struct MappingTarget {
 }
 
 /// The methods a mapping exposes: its services', or its SOAP backend's; `None` when the SOAP
-/// backend could not be made (its problem is reported, and its methods cannot be checked).
+/// backend could not be made or a schema of the mapping did not compile (the problem is
+/// reported, and its methods cannot be checked).
 pub(crate) fn mapping_methods(
     mapping: &LoadedMapping,
     compiled: &Compiled,
@@ -43,6 +45,9 @@ pub(crate) fn mapping_methods(
     openapi: Option<&str>,
     diags: &mut Diagnostics,
 ) -> Option<Vec<MethodDescriptor>> {
+    if compiled.failed_for(&mapping.file) {
+        return None; // its schema's problem is reported; its methods cannot be checked
+    }
     let pool = &compiled.pool;
     let mut methods: Vec<MethodDescriptor> = Vec::new();
     let schema_source = if is_soap {
@@ -75,14 +80,14 @@ pub(crate) fn mapping_methods(
     for service in &mapping.config.services {
         match pool.get_service_by_name(service) {
             Some(s) => methods.extend(s.methods()),
-            None => diags.push(Diagnostic::at(
-                &mapping.pos(service),
-                format!(
-                    "no service `{}` in the mapping's schemas{}",
-                    service.value,
-                    suggest(pool, service)
-                ),
-            )),
+            None => {
+                let message = format!("no service `{}` in the mapping's schemas", service.value);
+                let diagnostic = Diagnostic::at(&mapping.pos(service), message);
+                diags.push(match near_service(pool, service) {
+                    Some(near) => diagnostic.with_help(format!("did you mean `{near}`?")),
+                    None => diagnostic,
+                });
+            }
         }
     }
 
@@ -147,13 +152,16 @@ pub(crate) fn refuse_schema_lists(
     true
 }
 
-/// " (did you mean `x`?)" when a service with the same short name exists.
-fn suggest(pool: &DescriptorPool, name: &str) -> String {
+/// The service a misspelt name was meant to be: one with the same short name (another
+/// package or version), or else a close one.
+fn near_service(pool: &DescriptorPool, name: &str) -> Option<String> {
     let short = name.rsplit('.').next().unwrap_or(name);
-    pool.services()
-        .find(|s| s.name() == short)
-        .map(|s| format!(" (did you mean `{}`?)", s.full_name()))
-        .unwrap_or_default()
+    let names: Vec<String> = pool.services().map(|s| s.full_name().to_owned()).collect();
+    (names.iter())
+        .find(|full| full.rsplit('.').next() == Some(short))
+        .map(String::as_str)
+        .or_else(|| crate::config::closest(name, names.iter().map(String::as_str)))
+        .map(str::to_owned)
 }
 
 /// JSON plans of one mapping, one per message type, shared by its routes.
@@ -179,7 +187,22 @@ impl Plans {
     }
 }
 
-/// A rule as errors name it: `GET /v1/things/{id}`.
-pub(crate) fn describe(spec: &RuleSpec) -> String {
-    format!("{} {}", spec.method, spec.path)
+/// A rule that does not fit its method, at the rule: `pkg.S.M (GET /v1/things/{id}): ...`.
+pub(crate) fn rule_problem(
+    spec: &RuleSpec,
+    method: &MethodDescriptor,
+    problem: SchemaError,
+) -> Diagnostic {
+    let message = format!(
+        "{} ({} {}): {}",
+        method.full_name(),
+        spec.method,
+        spec.path,
+        problem.message
+    );
+    let diagnostic = Diagnostic::at(&spec.origin, message);
+    match problem.help {
+        Some(help) => diagnostic.with_help(help),
+        None => diagnostic,
+    }
 }

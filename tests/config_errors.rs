@@ -209,7 +209,28 @@ async fn near_misses_get_a_did_you_mean() {
     let mapping = format!("{MAPPING}rules:\n  - selector: GetUser\n    get: /v9/{{idd}}\n");
     let rendered = errors_of(GATEWAY, &mapping, PROTO).await;
     assert!(
-        rendered.contains("path variable `idd` names no singular field of demo.v1.GetUserRequest (did you mean `id`?)"),
+        rendered
+            .contains("path variable `idd` names no singular field of demo.v1.GetUserRequest\n"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("= help: did you mean `id`?"),
+        "{rendered}"
+    );
+    // Fields named in validation rules and transforms.
+    let mapping = format!(
+        "{MAPPING}validation:\n  rules:\n    demo.v1.GetUserRequest.idd: {{min_length: 1}}\n"
+    );
+    let rendered = errors_of(GATEWAY, &mapping, PROTO).await;
+    assert!(
+        rendered.contains("= help: did you mean `demo.v1.GetUserRequest.id`?"),
+        "{rendered}"
+    );
+    let mapping =
+        format!("{MAPPING}transforms:\n  - request:\n      fields:\n        remove: [idd]\n");
+    let rendered = errors_of(GATEWAY, &mapping, PROTO).await;
+    assert!(
+        rendered.contains("= help: did you mean `id`?"),
         "{rendered}"
     );
     // Nothing near: no guess.
@@ -230,6 +251,60 @@ async fn a_broken_gateway_yaml_does_not_hide_the_mappings_problems() {
         "{rendered}"
     );
     assert!(rendered.ends_with("2 errors found\n"), "{rendered}");
+}
+
+/// The mistakes a newcomer makes, seeded together in three files: one run of `check` names
+/// every one of them.
+#[tokio::test]
+async fn every_seeded_mistake_is_reported_in_one_run() {
+    let gateway = "version: 1
+listen: [127.0.0.1:8080]
+backends:
+  users:
+    protocol: grcp
+    adress: http://127.0.0.1:9
+limits:
+  max_connections: -3
+";
+    let mapping = "version: 1
+frontend: rest
+backend:
+  use: users
+schemas: [demo/v1/users.proto]
+services: demo.v1.Users
+options:
+  strictt: true
+rules:
+  - selector: GetUsr
+    get: /v9/{id}
+  - selector: GetUser
+    get: /v9/{idd}
+validation:
+  rules:
+    demo.v1.GetUserRequest.idd: {min_length: 1}
+";
+    let notes = "version: 1
+frontend: rest
+backend:
+  use: users
+schemas: [notes.proto]
+services: [notes.Notes]
+";
+    let dir = common::write_files(&[
+        ("gateway.yaml", gateway),
+        ("mappings/users.yaml", mapping),
+        ("mappings/notes.yaml", notes),
+        ("schemas/demo/v1/users.proto", PROTO),
+        (
+            "schemas/notes.proto",
+            "syntax = \"proto3\";\nmessage Note { string id = 1 }\n",
+        ),
+    ]);
+    let Err(diags) = common::load(dir.path(), common::vars(&[])) else {
+        panic!("the configuration loaded, but it should not have");
+    };
+    let root = dir.path().display().to_string();
+    insta::assert_snapshot!("seeded_mistakes", diags.render().replace(&root, "<dir>"));
 }
 
 #[tokio::test]

@@ -234,17 +234,7 @@ impl Diagnostics {
                 .take(d.column as usize - 1)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            // The whole token under the place: a key (up to its `: `), a value, a word.
-            let rest: Vec<char> = text.chars().skip(d.column as usize - 1).collect();
-            let ends = |i: usize| {
-                let c = rest[i];
-                let key_end = c == ':' && rest.get(i + 1).is_none_or(|n| n.is_whitespace());
-                c.is_whitespace() || ",[]{}#\"'".contains(c) || key_end
-            };
-            let token = (0..rest.len())
-                .find(|&i| ends(i))
-                .unwrap_or(rest.len())
-                .max(1);
+            let token = token_len(text.chars().skip(d.column as usize - 1).collect());
             let carets = "^".repeat(token);
             out.push_str(&format!(
                 " {pad} |\n {number} | {text}\n {pad} | {caret_pad}{carets}\n"
@@ -259,6 +249,22 @@ impl Diagnostics {
 }
 
 /// 1-based line and column of a byte offset in `text`.
+/// The length of the token that starts `rest`: a key (up to its `: `), a value, a word. A
+/// `{...}` inside a value (a path template's variable) is part of it.
+fn token_len(rest: Vec<char>) -> usize {
+    let mut depth = 0;
+    for (i, &c) in rest.iter().enumerate() {
+        match c {
+            '{' if i > 0 => depth += 1,
+            '}' if depth > 0 => depth -= 1,
+            ':' if rest.get(i + 1).is_none_or(|n| n.is_whitespace()) => return i.max(1),
+            c if c.is_whitespace() || ",[]{}#\"'".contains(c) => return i.max(1),
+            _ => {}
+        }
+    }
+    rest.len().max(1)
+}
+
 pub fn line_col(text: &str, offset: usize) -> (u64, u64) {
     let offset = offset.min(text.len());
     let before = &text[..text.floor_char_boundary(offset)];

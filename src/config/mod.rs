@@ -6,11 +6,13 @@
 mod diagnostic;
 mod files;
 pub(crate) mod model;
+mod shape;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
+use shape::Form;
 
 pub(crate) use diagnostic::closest;
 pub use diagnostic::{line_col, Diagnostic, Diagnostics, Pos, Problem};
@@ -79,7 +81,7 @@ pub fn load(
     diags: &mut Diagnostics,
 ) -> Option<LoadedConfig> {
     let gateway_file: Arc<str> = display_path(path).into();
-    let gateway: Option<GatewayConfig> = parse_yaml(&files, path, &gateway_file, diags);
+    let gateway: Option<GatewayConfig> = parse_config(&files, path, &gateway_file, diags);
     if let Some(gateway) = &gateway {
         check_version(&gateway.version, &gateway_file, diags);
     }
@@ -116,7 +118,7 @@ pub fn load(
                 )),
                 Ok(_) => {
                     if let Some(config) =
-                        parse_yaml::<MappingConfig>(&files, &mapping_path, &file, diags)
+                        parse_config::<MappingConfig>(&files, &mapping_path, &file, diags)
                     {
                         check_version(&config.version, &file, diags);
                         mappings.push(LoadedMapping {
@@ -161,18 +163,7 @@ pub fn parse_yaml<T: DeserializeOwned>(
     shown: &Arc<str>,
     diags: &mut Diagnostics,
 ) -> Option<T> {
-    let text = match files.read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.push(Diagnostic::new(
-                shown.as_ref(),
-                1,
-                1,
-                format!("cannot read file: {e}"),
-            ));
-            return None;
-        }
-    };
+    let text = read_yaml(files, path, shown, diags)?;
     parse_yaml_str(&text, shown, diags)
 }
 
@@ -183,23 +174,79 @@ pub fn parse_yaml_str<T: DeserializeOwned>(
     diags: &mut Diagnostics,
 ) -> Option<T> {
     diags.remember_source(shown, text.into());
-    match serde_saphyr::from_str::<T>(text) {
-        Ok(v) => Some(v),
+    deserialize(text, shown).map_err(|d| diags.push(d)).ok()
+}
+
+/// Parses `gateway.yaml` or a mapping file, reporting every problem of shape in it at once
+/// (see [`shape`]). When the file can be mended with certainty, the mended file is returned,
+/// so that the checks that need it still run; the problems stay in `diags`.
+fn parse_config<T: DeserializeOwned + schemars::JsonSchema>(
+    files: &Files,
+    path: &Path,
+    shown: &Arc<str>,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    let text = read_yaml(files, path, shown, diags)?;
+    diags.remember_source(shown, text.as_str().into());
+    let first = match deserialize::<T>(&text, shown) {
+        Ok(config) => return Some(config),
+        Err(first) => first,
+    };
+    let schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
+    let (problems, mended) = shape::check(&text, &schema);
+    let place = (first.line, first.column);
+    diags.push(first);
+    for problem in problems {
+        if (problem.line, problem.column) == place {
+            continue; // serde's own message for it is already there
+        }
+        let diagnostic = Diagnostic::new(
+            shown.as_ref(),
+            problem.line,
+            problem.column,
+            problem.message,
+        );
+        diags.push(match &problem.known {
+            Some((written, known)) => {
+                diagnostic.suggesting(written, known.iter().map(String::as_str))
+            }
+            None => diagnostic,
+        });
+    }
+    deserialize(&mended?, shown).ok()
+}
+
+fn read_yaml(
+    files: &Files,
+    path: &Path,
+    shown: &Arc<str>,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    match files.read_to_string(path) {
+        Ok(text) => Some(text),
         Err(e) => {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            let message = yaml_message(&e);
-            let message = plain_message(&message, text, line, column).unwrap_or(message);
-            let diagnostic = Diagnostic::new(shown.as_ref(), line, column, message.as_str());
-            diags.push(match unknown_name(&message) {
-                Some((written, known)) => diagnostic.suggesting(written, known),
-                None => diagnostic,
-            });
+            let message = format!("cannot read file: {e}");
+            diags.push(Diagnostic::new(shown.as_ref(), 1, 1, message));
             None
         }
     }
+}
+
+/// `text` as a `T`, or its first problem.
+fn deserialize<T: DeserializeOwned>(text: &str, shown: &Arc<str>) -> Result<T, Diagnostic> {
+    serde_saphyr::from_str::<T>(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        let message = yaml_message(&e);
+        let message = plain_message(&message, text, line, column).unwrap_or(message);
+        let diagnostic = Diagnostic::new(shown.as_ref(), line, column, message.as_str());
+        match unknown_name(&message) {
+            Some((written, known)) => diagnostic.suggesting(written, known),
+            None => diagnostic,
+        }
+    })
 }
 
 /// The message of a YAML error without the snippet serde-saphyr renders itself (our own
@@ -222,35 +269,18 @@ fn plain_message(message: &str, text: &str, line: u64, column: u64) -> Option<St
     }
     let (key, item) = key_at(text, line, column)?;
     let form = match message {
-        "expected sequence start" => {
-            let (of, example) = match key.as_str() {
-                "services" => (" of service names", "[shop.v1.Shop]"),
-                "schemas" => (" of .proto files", "[shop/v1/shop.proto]"),
-                "mappings" => (" of mapping files or directories", "[mappings]"),
-                "any_of" => (" of authenticator names", "[keys]"),
-                "methods" | "public" => (" of method names", "[GetItem]"),
-                "allow" | "deny" => (" of addresses or CIDR blocks", "[10.0.0.0/8]"),
-                "allow_origins" => (" of origins", "[https://app.example]"),
-                "include" => (" of directories", "[schemas]"),
-                _ => ("", "[a, b]"),
-            };
-            format!("a list{of}, e.g. `{example}`")
-        }
-        "expected string scalar" => "a single value (text), not a list or a map".to_owned(),
-        "expected mapping start" => "a map of `name: value` entries".to_owned(),
-        "invalid bool" | "invalid boolean" => "`true` or `false`".to_owned(),
+        "expected sequence start" => Form::List,
+        "expected string scalar" => Form::Text,
+        "expected mapping start" => Form::Map,
+        "invalid bool" | "invalid boolean" => Form::Bool,
         "invalid u8" | "invalid u16" | "invalid u32" | "invalid u64" | "invalid usize" => {
-            "a whole number, 0 or more".to_owned()
+            Form::Unsigned
         }
-        "invalid i8" | "invalid i16" | "invalid i32" | "invalid i64" => "a whole number".to_owned(),
-        "invalid f32" | "invalid f64" => "a number".to_owned(),
+        "invalid i8" | "invalid i16" | "invalid i32" | "invalid i64" => Form::Integer,
+        "invalid f32" | "invalid f64" => Form::Number,
         _ => return None,
     };
-    Some(if item {
-        format!("each item of `{key}` must be {form}")
-    } else {
-        format!("`{key}` must be {form}")
-    })
+    Some(shape::describe(&key, item, &form))
 }
 
 /// The key whose value is at `line`:`column` (1-based), and whether the value is an item of

@@ -211,11 +211,11 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
     for variable in &template.variables {
         let dotted = variable.field_path.join(".");
         let fields = resolve_path(&input, &dotted).ok_or_else(|| {
-            format!(
-                "path variable `{dotted}` names no singular field of {}{}",
-                input.full_name(),
-                near_field(&input, &dotted)
-            )
+            let message = format!(
+                "path variable `{dotted}` names no singular field of {}",
+                input.full_name()
+            );
+            near_field(&input, &dotted, message)
         })?;
         let leaf = fields.last().expect("non-empty");
         // A repeated field takes comma-separated values, as in grpc-gateway.
@@ -234,11 +234,11 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
         None | Some("") => BodyBinding::None,
         Some("*") => BodyBinding::Whole,
         Some(name) => BodyBinding::Field(resolve_path(&input, name).ok_or_else(|| {
-            format!(
-                "body field `{name}` names no field of {}{}",
-                input.full_name(),
-                near_field(&input, name)
-            )
+            let message = format!(
+                "body field `{name}` names no field of {}",
+                input.full_name()
+            );
+            near_field(&input, name, message)
         })?),
     };
     let output = method.output();
@@ -280,26 +280,22 @@ pub fn resolve(spec: &RuleSpec, method: &MethodDescriptor) -> Result<ResolvedRul
     })
 }
 
-/// Resolves a dotted field path (proto or JSON names) through singular message fields.
-/// A did-you-mean for a field name that is not one of `message`'s (a typo of its last part,
-/// among the fields of the message that part would be in), or nothing.
-fn near_field(message: &MessageDescriptor, dotted: &str) -> String {
+/// The problem `message` about a dotted field path, with a did-you-mean for its last part
+/// (among the fields of the message that part would be in).
+fn near_field(input: &MessageDescriptor, dotted: &str, message: String) -> SchemaError {
+    let problem = SchemaError::from(message);
     let (parent, last) = match dotted.rsplit_once('.') {
-        Some((parent, last)) => match resolve_path(message, parent).and_then(|p| p.last().cloned())
-        {
+        Some((parent, last)) => match resolve_path(input, parent).and_then(|p| p.last().cloned()) {
             Some(field) => match field.kind() {
                 Kind::Message(m) => (m, last),
-                _ => return String::new(),
+                _ => return problem,
             },
-            None => return String::new(),
+            None => return problem,
         },
-        None => (message.clone(), dotted),
+        None => (input.clone(), dotted),
     };
     let names: Vec<String> = parent.fields().map(|f| f.name().to_owned()).collect();
-    match crate::config::closest(last, names.iter().map(String::as_str)) {
-        Some(near) => format!(" (did you mean `{near}`?)"),
-        None => String::new(),
-    }
+    problem.suggesting(last, names.iter().map(String::as_str))
 }
 
 pub fn resolve_path(message: &MessageDescriptor, dotted: &str) -> Option<Vec<FieldDescriptor>> {

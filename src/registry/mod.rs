@@ -9,7 +9,7 @@ pub mod wsdl;
 
 use std::sync::Arc;
 
-use prost_reflect::{FileDescriptor, MethodDescriptor};
+use prost_reflect::{DescriptorPool, FieldDescriptor, FileDescriptor, MethodDescriptor};
 use prost_types::source_code_info::Location;
 
 use crate::config::Pos;
@@ -18,18 +18,74 @@ use crate::config::Pos;
 /// against a schema cannot be used: what is wrong, in the document's own terms. The caller
 /// reports it at the configuration key that names the document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SchemaError(pub String);
+#[error("{message}")]
+pub struct SchemaError {
+    pub message: String,
+    /// What to write instead, when it can be told (a did-you-mean).
+    pub help: Option<String>,
+}
+
+impl SchemaError {
+    /// With a did-you-mean when one of `known` is close to `written`.
+    pub fn suggesting<'k>(
+        mut self,
+        written: &str,
+        known: impl IntoIterator<Item = &'k str>,
+    ) -> Self {
+        self.help =
+            crate::config::closest(written, known).map(|near| format!("did you mean `{near}`?"));
+        self
+    }
+}
+
+impl SchemaError {
+    /// As a diagnostic at `at`, with its help.
+    pub fn at(self, at: &Pos) -> crate::config::Diagnostic {
+        let diagnostic = crate::config::Diagnostic::at(at, self.message);
+        match self.help {
+            Some(help) => diagnostic.with_help(help),
+            None => diagnostic,
+        }
+    }
+}
+
+/// The field a full name such as `shop.v1.Order.email` names, or the problem with a
+/// did-you-mean (a field of the same message, or the same field of a close message).
+pub(crate) fn field_by_full_name(
+    pool: &DescriptorPool,
+    name: &str,
+) -> Result<FieldDescriptor, SchemaError> {
+    let (message, field) = name.rsplit_once('.').unwrap_or(("", name));
+    let problem = SchemaError::from(format!(
+        "`{name}` names no field of the mapping's schemas (write `package.Message.field`)"
+    ));
+    match pool.get_message_by_name(message) {
+        Some(m) => m.get_field_by_name(field).ok_or_else(|| {
+            let known: Vec<String> = m.fields().map(|f| f.full_name().to_owned()).collect();
+            problem.suggesting(name, known.iter().map(String::as_str))
+        }),
+        None => {
+            let known: Vec<String> = (pool.all_messages())
+                .filter(|m| m.get_field_by_name(field).is_some())
+                .map(|m| format!("{}.{field}", m.full_name()))
+                .collect();
+            Err(problem.suggesting(name, known.iter().map(String::as_str)))
+        }
+    }
+}
 
 impl From<String> for SchemaError {
     fn from(message: String) -> Self {
-        SchemaError(message)
+        SchemaError {
+            message,
+            help: None,
+        }
     }
 }
 
 impl From<&str> for SchemaError {
     fn from(message: &str) -> Self {
-        SchemaError(message.to_owned())
+        message.to_owned().into()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `.proto` importer: compiles `.proto` files at run time with protox (no code generation)
 //! and reads binary descriptor sets (`.pb`), into one `DescriptorPool`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -118,9 +118,16 @@ pub struct Compiled {
     pub pool: DescriptorPool,
     /// Import name -> the path shown in diagnostics.
     pub shown: HashMap<String, String>,
+    /// The mapping files that name a schema which did not compile (its problem is reported).
+    failed_for: HashSet<String>,
 }
 
 impl Compiled {
+    /// Whether a schema of the mapping in `file` did not compile.
+    pub fn failed_for(&self, file: &str) -> bool {
+        self.failed_for.contains(file)
+    }
+
     pub fn shown_name(&self, import_name: &str) -> String {
         self.shown
             .get(import_name)
@@ -138,7 +145,7 @@ pub fn compile(
     diags: &mut Diagnostics,
 ) -> Option<Compiled> {
     let mut descriptor_files = HashMap::new();
-    let mut unreadable = false;
+    let mut unreadable_for = HashSet::new();
     let mut proto_requests = Vec::new();
     for request in requests {
         if request.path.ends_with(".pb") || request.path.ends_with(".binpb") {
@@ -155,7 +162,7 @@ pub fn compile(
                     }
                 }
                 Err(e) => {
-                    unreadable = true;
+                    unreadable_for.insert(request.pos.file.to_string());
                     diags.push(Diagnostic::at(
                         &request.pos,
                         format!("cannot read descriptor set `{}`: {e}", request.path),
@@ -182,23 +189,26 @@ pub fn compile(
     };
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_source_info(true).include_imports(true);
-    let mut failed = unreadable;
+    let mut failed = false;
     for name in ALWAYS {
         if let Err(e) = compiler.open_file(name) {
             diags.push(Diagnostic::new("<bundled>", 1, 1, e.to_string()));
             failed = true;
         }
     }
+    if failed {
+        return None;
+    }
+    // A file that does not compile leaves out only the mappings that name it: the others are
+    // still built and checked.
+    let mut failed_for = unreadable_for;
     for (name, request) in proto_requests {
         if let Err(e) = compiler.open_file(&name) {
-            failed = true;
+            failed_for.insert(request.pos.file.to_string());
             let sources = sources.lock().map(|s| s.clone()).unwrap_or_default();
             let diagnostic = protox_diagnostic(&e, request, &sources, &include_list, diags);
             diags.push(diagnostic);
         }
-    }
-    if failed {
-        return None;
     }
     let sources = sources.lock().map(|s| s.clone()).unwrap_or_default();
     let mut shown = HashMap::new();
@@ -209,6 +219,7 @@ pub fn compile(
     Some(Compiled {
         pool: compiler.descriptor_pool(),
         shown,
+        failed_for,
     })
 }
 

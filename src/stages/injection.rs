@@ -140,24 +140,15 @@ pub fn build(
     let fields = (!config.fields.is_empty()).then(|| {
         let mut names = HashSet::new();
         for name in &config.fields {
-            let field = name.rsplit_once('.').and_then(|(message, field)| {
-                pool.get_message_by_name(message)?.get_field_by_name(field)
-            });
-            match field {
-                Some(field) if matches!(field.kind(), Kind::String) => {
+            match crate::registry::field_by_full_name(pool, name) {
+                Ok(field) if matches!(field.kind(), Kind::String) => {
                     names.insert(field.full_name().to_owned());
                 }
-                Some(_) => diags.push(Diagnostic::at(
+                Ok(_) => diags.push(Diagnostic::at(
                     &pos_in(file, name),
                     format!("`{}` is not a string field", name.value),
                 )),
-                None => diags.push(Diagnostic::at(
-                    &pos_in(file, name),
-                    format!(
-                        "`{}` names no field of the mapping's schemas (write `package.Message.field`)",
-                        name.value
-                    ),
-                )),
+                Err(problem) => diags.push(problem.at(&pos_in(file, name))),
             }
         }
         names

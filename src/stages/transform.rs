@@ -17,6 +17,7 @@ use crate::call::{Call, Invoker, Message, Reply};
 use crate::config::{
     expand, pos_in, Diagnostic, Diagnostics, Edits, Located, Pos, TransformConfig, Vars,
 };
+use crate::registry::SchemaError;
 use crate::status::Status;
 
 /// Header edits of one direction, applied in this order: rename, remove, set.
@@ -189,7 +190,7 @@ impl Stage for Transforms {
 
 /// Resolves a dotted field path (proto or JSON names) in `message`: every field before the
 /// last is a singular message.
-fn resolve(message: &MessageDescriptor, path: &str) -> Result<FieldPath, String> {
+fn resolve(message: &MessageDescriptor, path: &str) -> Result<FieldPath, SchemaError> {
     let mut fields = Vec::new();
     let mut current = message.clone();
     let segments: Vec<&str> = path.split('.').collect();
@@ -197,7 +198,11 @@ fn resolve(message: &MessageDescriptor, path: &str) -> Result<FieldPath, String>
         let field = current
             .get_field_by_name(segment)
             .or_else(|| current.get_field_by_json_name(segment))
-            .ok_or_else(|| format!("{} has no field `{segment}`", current.full_name()))?;
+            .ok_or_else(|| {
+                let problem = format!("`{path}`: {} has no field `{segment}`", current.full_name());
+                let known: Vec<String> = current.fields().map(|f| f.name().to_owned()).collect();
+                SchemaError::from(problem).suggesting(segment, known.iter().map(String::as_str))
+            })?;
         if i + 1 < segments.len() {
             match field.kind() {
                 prost_reflect::Kind::Message(inner) if !field.is_list() && !field.is_map() => {
@@ -205,9 +210,10 @@ fn resolve(message: &MessageDescriptor, path: &str) -> Result<FieldPath, String>
                 }
                 _ => {
                     return Err(format!(
-                        "`{segment}` of {} is not a message field to go into",
+                        "`{path}`: `{segment}` of {} is not a message field to go into",
                         current.full_name()
-                    ))
+                    )
+                    .into())
                 }
             }
         }
@@ -373,7 +379,7 @@ fn field_edits(
 ) -> FieldEdits {
     let path = |text: &str, at: &Pos, diags: &mut Diagnostics| {
         resolve(message, text)
-            .map_err(|why| diags.push(Diagnostic::at(at, format!("`{text}`: {why}"))))
+            .map_err(|problem| diags.push(problem.at(at)))
             .ok()
     };
     let mut out = FieldEdits::default();

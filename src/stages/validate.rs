@@ -392,15 +392,12 @@ pub(crate) fn build(
     let mut rules = HashMap::new();
     for (name, rule) in &config.rules {
         let at = pos_in(file, rule);
-        let field = name.rsplit_once('.').and_then(|(message, field)| {
-            pool.get_message_by_name(message)?.get_field_by_name(field)
-        });
-        let Some(field) = field else {
-            diags.push(Diagnostic::at(
-                &at,
-                format!("`{name}` names no field of the mapping's schemas (write `package.Message.field`)"),
-            ));
-            continue;
+        let field = match crate::registry::field_by_full_name(pool, name) {
+            Ok(field) => field,
+            Err(problem) => {
+                diags.push(problem.at(&at));
+                continue;
+            }
         };
         let text = matches!(field.kind(), Kind::String);
         let number = matches!(

@@ -89,7 +89,7 @@ fn import(
         config
             .files
             .read_to_string(&dir.join(&source.value))
-            .map_err(|e| SchemaError(format!("cannot read {}: {e}", source.value)))
+            .map_err(|e| SchemaError::from(format!("cannot read {}: {e}", source.value)))
             .and_then(|text| SchemaShape::from_sdl(&text))
     };
     let shape = match shape {

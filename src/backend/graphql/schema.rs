@@ -557,7 +557,7 @@ pub(crate) fn introspect(url: &str) -> Result<SchemaShape, SchemaError> {
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(15))
             .build()
-            .map_err(|e| SchemaError(e.to_string()))?;
+            .map_err(|e| SchemaError::from(e.to_string()))?;
         client
             .post(&url)
             .header("content-type", "application/json")
@@ -567,7 +567,7 @@ pub(crate) fn introspect(url: &str) -> Result<SchemaShape, SchemaError> {
             .and_then(|r| r.bytes())
             .map_err(|e| e.without_url().to_string())
             .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
-            .map_err(SchemaError)
+            .map_err(SchemaError::from)
     })
     .join()
     .unwrap_or_else(|_| Err("the introspection failed".into()))

@@ -16,7 +16,7 @@ use crate::config::{
     BackendConfig, BackendProtocol, Diagnostic, Diagnostics, LoadedMapping, Located,
 };
 use crate::http_rule::{self, RuleSpec};
-use crate::mapping::{describe, select_method};
+use crate::mapping::{rule_problem, select_method};
 use crate::protojson::{JsonOptions, Plan};
 use crate::registry::openapi::{self, ImportedRule};
 use crate::registry::wsdl;
@@ -187,10 +187,7 @@ pub(crate) fn mapping_invoker(
                     },
                 );
             }
-            Err(message) => diags.push(Diagnostic::at(
-                &spec.origin,
-                format!("{} ({}): {message}", method.full_name(), describe(&spec)),
-            )),
+            Err(problem) => diags.push(rule_problem(&spec, method, problem)),
         }
     }
     let settings = RestSettings {

@@ -15,7 +15,7 @@ use crate::config::{
 };
 use crate::frontend::{Mount, MountContext};
 use crate::http_rule::{self, RuleSpec};
-use crate::mapping::{describe, select_method, MappingTarget, Plans};
+use crate::mapping::{rule_problem, select_method, MappingTarget, Plans};
 use crate::registry::proto::Compiled;
 use crate::registry::{declared_at, Operation};
 use crate::stages::guard::{Guard, PathGuards};
@@ -179,10 +179,7 @@ fn mapping_routes(
                     origin: spec.origin.clone(),
                     guard: Arc::new(guards.method(method.full_name())),
                 }),
-                Err(message) => diags.push(Diagnostic::at(
-                    &spec.origin,
-                    format!("{} ({}): {message}", method.full_name(), describe(&spec)),
-                )),
+                Err(problem) => diags.push(rule_problem(&spec, &method, problem)),
             }
         }
     }
