@@ -97,6 +97,7 @@ pub fn pool() -> DescriptorPool {
         &[request],
         &mut diags,
     )
+    .filter(|_| diags.is_empty())
     .map(|c| c.pool)
     .unwrap_or_else(|| panic!("the embedded demo schema compiles:\n{}", diags.render()))
 }

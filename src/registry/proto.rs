@@ -137,7 +137,8 @@ impl Compiled {
 }
 
 /// Compiles every requested schema into one pool. Problems become diagnostics that point into
-/// the `.proto` file (or at the mapping entry, when the file itself is missing).
+/// the `.proto` file (or at the mapping entry, when the file itself is missing); the pool then
+/// holds the files that did compile. `None` only when the bundled files do not.
 pub fn compile(
     files: &Files,
     includes: Vec<PathBuf>,

@@ -190,8 +190,9 @@ pub fn compile_corpus_file(
         dir: Default::default(),
         pos: rosetta::config::unplaced(file),
     };
-    rosetta::registry::proto::compile(&Files::Disk, vec![corpus_dir()], &[request], &mut diags)
-        .ok_or(diags)
+    let compiled =
+        rosetta::registry::proto::compile(&Files::Disk, vec![corpus_dir()], &[request], &mut diags);
+    compiled.filter(|_| diags.is_empty()).ok_or(diags)
 }
 
 /// The repository's copy of the grpc-gateway example protos.
