@@ -34,8 +34,9 @@ pub struct RestFrontend {
     routes: Vec<Arc<Route>>,
     pool: DescriptorPool,
     max_body: usize,
-    /// The OpenAPI document of the routes, served at `/openapi.json`.
-    openapi: Bytes,
+    /// The OpenAPI document of the routes, served at `/openapi.json`: written when first
+    /// asked for, since for thousands of routes it is large and most gateways never serve it.
+    openapi: std::sync::OnceLock<Bytes>,
 }
 
 impl RestFrontend {
@@ -45,21 +46,27 @@ impl RestFrontend {
         pool: DescriptorPool,
         max_body: usize,
     ) -> Self {
-        let openapi = serde_json::to_vec(&openapi::document(&routes))
-            .unwrap_or_default()
-            .into();
         RestFrontend {
             matcher,
             routes,
             pool,
             max_body,
-            openapi,
+            openapi: std::sync::OnceLock::new(),
         }
     }
 
     /// The OpenAPI 3.1 document of the routes.
     pub fn openapi(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.openapi).unwrap_or_default()
+        openapi::document(&self.routes)
+    }
+
+    fn openapi_bytes(&self) -> Bytes {
+        (self.openapi.get_or_init(|| {
+            serde_json::to_vec(&self.openapi())
+                .unwrap_or_default()
+                .into()
+        }))
+        .clone()
     }
 
     pub fn routes(&self) -> &[Arc<Route>] {
@@ -114,7 +121,7 @@ impl RestFrontend {
             Lookup::NotFound if path == "/openapi.json" && parts.method == Method::GET => {
                 Response::builder()
                     .header(CONTENT_TYPE, "application/json")
-                    .body(Body::from(self.openapi.clone()))
+                    .body(Body::from(self.openapi_bytes()))
                     .unwrap_or_default()
             }
             Lookup::NotFound => response::error(
