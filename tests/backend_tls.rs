@@ -168,3 +168,43 @@ async fn calls_a_tls_soap_backend_and_checks_its_certificate() {
     assert!(!body.to_string().contains("localhost"), "{body}");
     task.abort();
 }
+
+/// A `proxy` relay to an `https://` backend goes through the same pooled client as plain
+/// HTTP, trusting the configured CA, and an untrusted certificate is a neutral 503.
+#[tokio::test]
+async fn relays_to_a_tls_backend_and_checks_its_certificate() {
+    let router = axum::Router::new().route(
+        "/hello",
+        axum::routing::get(|| async { ([("x-upstream", "tls")], "hi over TLS") }),
+    );
+    let (port, ca, task) = tls_server(router, b"http/1.1").await;
+    let setup = |ca_file: &str| {
+        let mapping = format!(
+            "version: 1\nfrontend: rest\nbackend:\n  protocol: rest\n  address: https://localhost:{port}\n{ca_file}proxy:\n  path: /px\n"
+        );
+        common::write_files(&[
+            ("gateway.yaml", "version: 1\n"),
+            ("mappings/px.yaml", &mapping),
+            ("mappings/ca.pem", &ca),
+        ])
+    };
+    let call = |dir: tempfile::TempDir| async move {
+        let gateway = common::load(dir.path(), common::vars(&[]))
+            .unwrap_or_else(|d| panic!("{}", d.render()));
+        let gateway = common::serve(gateway).await;
+        let response = reqwest::get(gateway.url("/px/hello")).await.unwrap();
+        let upstream = response.headers().get("x-upstream").cloned();
+        (
+            response.status().as_u16(),
+            upstream,
+            response.text().await.unwrap(),
+        )
+    };
+    let (status, upstream, body) = call(setup("  tls:\n    ca_file: ca.pem\n")).await;
+    assert_eq!((status, body.as_str()), (200, "hi over TLS"));
+    assert_eq!(upstream.unwrap(), "tls");
+    let (status, _, body) = call(setup("")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(!body.contains("localhost"), "{body}");
+    task.abort();
+}

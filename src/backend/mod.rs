@@ -5,6 +5,7 @@
 pub(crate) mod build;
 pub(crate) mod graphql;
 pub(crate) mod grpc;
+pub(crate) mod pooled;
 pub(crate) mod reach;
 pub(crate) mod rest;
 pub(crate) mod soap;

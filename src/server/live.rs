@@ -3,32 +3,33 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+use axum::Router;
+
 /// The gateway being served, replaced whole on reload: requests already running finish on the
-/// gateway they started on. The listener's limits are those it started with.
+/// gateway they started on. The listener's limits are those it started with. Every request
+/// reads the routers, so they sit in an `ArcSwap` (one atomic load) rather than a lock.
 pub struct Live {
-    app: std::sync::RwLock<axum::Router>,
-    admin: std::sync::RwLock<axum::Router>,
+    app: ArcSwap<Router>,
+    admin: ArcSwap<Router>,
     listener: super::Settings,
 }
 
 impl Live {
     /// Serves `app` on the public listener and `admin` on the admin one, with the listener's
     /// `settings`.
-    pub fn new(app: axum::Router, admin: axum::Router, settings: super::Settings) -> Self {
+    pub fn new(app: Router, admin: Router, settings: super::Settings) -> Self {
         Live {
-            app: std::sync::RwLock::new(app),
-            admin: std::sync::RwLock::new(admin),
+            app: ArcSwap::from_pointee(app),
+            admin: ArcSwap::from_pointee(admin),
             listener: settings,
         }
     }
 
     /// Serves these routers from now on (a reload: new routes, new GraphQL schemas).
-    pub fn replace(&self, app: axum::Router, admin: axum::Router) {
-        for (lock, app) in [(&self.app, app), (&self.admin, admin)] {
-            if let Ok(mut current) = lock.write() {
-                *current = app;
-            }
-        }
+    pub fn replace(&self, app: Router, admin: Router) {
+        self.app.store(Arc::new(app));
+        self.admin.store(Arc::new(admin));
     }
 
     /// Serves the admin endpoints of whatever gateway `live` holds on `listener`.
@@ -42,16 +43,9 @@ impl Live {
     }
 }
 
-fn read(lock: &std::sync::RwLock<axum::Router>) -> axum::Router {
-    match lock.read() {
-        Ok(app) => app.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    }
-}
-
 impl super::App for Live {
-    fn current(&self) -> axum::Router {
-        read(&self.app)
+    fn current(&self) -> Router {
+        Router::clone(&self.app.load())
     }
 }
 
@@ -59,8 +53,8 @@ impl super::App for Live {
 struct AdminApp(Arc<Live>);
 
 impl super::App for AdminApp {
-    fn current(&self) -> axum::Router {
-        read(&self.0.admin)
+    fn current(&self) -> Router {
+        Router::clone(&self.0.admin.load())
     }
 }
 

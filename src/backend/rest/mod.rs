@@ -17,6 +17,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, ReflectMessage, Value};
 
 use crate::backend::grpc::TlsSettings;
+use crate::backend::pooled::{broke_off, too_large, Pooled};
 use crate::backend::reach::Unreachable;
 use crate::backend::ConnectError;
 use crate::call::{Call, Message, Reply};
@@ -50,21 +51,13 @@ pub struct RestSettings {
     pub calls: HashMap<String, RestCall>,
 }
 
-/// hyper-util's pooled client, for relaying to a plain-HTTP backend.
-type RelayClient = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    http_body_util::Full<Bytes>,
->;
-
 pub(crate) struct RestBackend {
     settings: Arc<RestSettings>,
     client: reqwest::Client,
     /// Says why calls cannot connect (at warn level, now and then).
     unreachable: Unreachable,
-    /// For `proxy` relays to a plain-HTTP address: hyper-util's client directly. reqwest's
-    /// layers over it (URL conversion, proxy matching, redirect policy) cost about a third of
-    /// a relay's CPU (docs/benchmarks.md); a relay needs none of them.
-    relay_client: Option<RelayClient>,
+    /// For `proxy` relays: hyper-util's client directly (see [`Pooled`]).
+    relay_client: Pooled,
     /// `settings.base`, parsed once: a call's URL is a copy with its own path and query, so
     /// the host is not parsed (and IDNA-mapped) again for every call.
     base_url: reqwest::Url,
@@ -83,14 +76,7 @@ impl RestBackend {
         let client = http_client(settings.connect_timeout, settings.tls.as_ref())?;
         let base_url = reqwest::Url::parse(&settings.base)
             .map_err(|e| ConnectError::Address(e.to_string()))?;
-        let relay_client = (base_url.scheme() == "http").then(|| {
-            let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            connector.set_nodelay(true);
-            connector.set_connect_timeout(Some(settings.connect_timeout));
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(90))
-                .build(connector)
-        });
+        let relay_client = Pooled::new(settings.connect_timeout, settings.tls.as_ref())?;
         Ok(RestBackend {
             unreachable: Unreachable::new(&settings.base),
             settings,
@@ -236,52 +222,21 @@ impl RestBackend {
             _ => Bytes::new(),
         };
         let headers = crate::relay::headers_of(&request);
-        let (status, headers, body) = match &self.relay_client {
-            Some(client) => {
-                let mut outgoing = http::Request::new(http_body_util::Full::new(body));
-                *outgoing.method_mut() = method;
-                *outgoing.uri_mut() = url
-                    .as_str()
-                    .parse()
-                    .map_err(|_| Status::invalid_argument("not a URL"))?;
-                *outgoing.headers_mut() = headers;
-                let sent = client.request(outgoing);
-                let response = match call.deadline {
-                    Some(deadline) => tokio::time::timeout_at(deadline, sent)
-                        .await
-                        .map_err(|_| Status::deadline_exceeded())?,
-                    None => sent.await,
-                }
-                .map_err(|_| Status::unavailable("the backend is unavailable"))?;
-                let (parts, body) = response.into_parts();
-                let limited = http_body_util::Limited::new(body, self.settings.max_response);
-                let body = http_body_util::BodyExt::collect(limited)
-                    .await
-                    .map_err(
-                        |e| match e.downcast_ref::<http_body_util::LengthLimitError>() {
-                            Some(_) => too_large(self.settings.max_response),
-                            None => broke_off(),
-                        },
-                    )?
-                    .to_bytes();
-                (parts.status, parts.headers, body)
-            }
-            None => {
-                let mut builder = self.client.request(method, url).headers(headers).body(body);
-                if let Some(deadline) = call.deadline {
-                    builder = builder
-                        .timeout(deadline.saturating_duration_since(tokio::time::Instant::now()));
-                }
-                let response = builder
-                    .send()
-                    .await
-                    .map_err(|e| send_error(self.unreachable.seen(e)))?;
-                let status = response.status();
-                let headers = response.headers().clone();
-                let body = read_limited(response, self.settings.max_response).await?;
-                (status, headers, Bytes::from(body))
-            }
-        };
+        let mut outgoing = http::Request::new(http_body_util::Full::new(body));
+        *outgoing.method_mut() = method;
+        *outgoing.uri_mut() =
+            (url.as_str().parse()).map_err(|_| Status::invalid_argument("not a URL"))?;
+        *outgoing.headers_mut() = headers;
+        let answer = (self.relay_client)
+            .send(
+                outgoing,
+                call.deadline,
+                self.settings.max_response,
+                too_large,
+                &self.unreachable,
+            )
+            .await?;
+        let (status, headers, body) = (answer.parts.status, answer.parts.headers, answer.body);
         let mut headers = headers;
         crate::hop_by_hop::remove(&mut headers);
         let status = status.as_u16() as i32;
@@ -565,18 +520,6 @@ pub(crate) async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-fn broke_off() -> Status {
-    Status::unavailable("the backend's response broke off")
-}
-
-/// A backend answer over the limit: the backend misbehaved, so a 502 (INTERNAL on gRPC).
-fn too_large(limit: usize) -> Status {
-    Status::internal(format!(
-        "the backend's response is larger than the limit of {limit} bytes"
-    ))
-    .with_http(http::StatusCode::BAD_GATEWAY)
 }
 
 /// An HTTP error of the backend as a canonical status, by meaning (design.md section 6). A body in the

@@ -1,5 +1,5 @@
 //! The SOAP backend: a canonical call becomes an envelope (schema-driven, see `crate::xml`),
-//! POSTed with reqwest over a pooled HTTP client; the response envelope or fault becomes the
+//! POSTed over the pooled HTTP client (`backend::pooled`); the response envelope or fault becomes the
 //! reply or the canonical status (design.md sections 5 and 6).
 
 pub(crate) mod build;
@@ -10,12 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
+use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue};
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 
 use crate::backend::grpc::TlsSettings;
+use crate::backend::pooled::Pooled;
 use crate::backend::reach::Unreachable;
 use crate::backend::ConnectError;
 use crate::call::{Call, Message, Reply};
@@ -54,10 +56,12 @@ pub struct WsSecurity {
 
 pub(crate) struct SoapBackend {
     settings: Arc<SoapSettings>,
-    client: reqwest::Client,
+    client: Pooled,
     unreachable: Unreachable,
     /// The endpoint, parsed once (parsing it per call shows in profiles).
-    url: reqwest::Url,
+    url: http::Uri,
+    /// The `Authorization` header of `basic_auth`, made once.
+    basic_auth: Option<HeaderValue>,
     /// By method name: what each call of an operation needs, made once.
     operations: HashMap<String, Prepared>,
 }
@@ -79,24 +83,24 @@ const BASE64_ENCODING: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-2004
 
 impl SoapBackend {
     pub(crate) fn new(settings: Arc<SoapSettings>) -> Result<Self, ConnectError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .redirect(reqwest::redirect::Policy::none());
-        if let Some(tls) = &settings.tls {
-            if let Some(pem) = &tls.ca_pem {
-                let cert =
-                    reqwest::Certificate::from_pem(pem).map_err(ConnectError::CaCertificate)?;
-                builder = builder.add_root_certificate(cert);
-            }
-            if tls.server_name.is_some() {
-                return Err(ConnectError::SoapServerName);
-            }
+        if settings
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.server_name.is_some())
+        {
+            return Err(ConnectError::SoapServerName);
         }
-        let client = builder.build().map_err(ConnectError::Client)?;
-        let url = reqwest::Url::parse(&settings.address)
-            .map_err(|e| ConnectError::Address(e.to_string()))?;
+        let client = Pooled::new(settings.connect_timeout, settings.tls.as_ref())?;
+        let url: http::Uri = (settings.address.parse())
+            .map_err(|e: http::uri::InvalidUri| ConnectError::Address(e.to_string()))?;
+        let basic_auth = settings.basic_auth.as_ref().map(|(user, password)| {
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let mut value = HeaderValue::from_str(&format!("Basic {token}"))
+                .unwrap_or(HeaderValue::from_static(""));
+            value.set_sensitive(true);
+            value
+        });
         let mut operations = HashMap::new();
         for (name, op) in &settings.service.operations {
             let prepared = Prepared {
@@ -112,6 +116,7 @@ impl SoapBackend {
             settings,
             client,
             url,
+            basic_auth,
             operations,
         })
     }
@@ -129,23 +134,31 @@ impl SoapBackend {
             .await
             .ok_or_else(|| Status::invalid_argument("the request has no message"))?;
         let envelope = request_envelope(settings, operation, &input)?;
-        let mut request = self.client.post(self.url.clone()).body(envelope);
+        let mut request = http::Request::new(http_body_util::Full::new(Bytes::from(envelope)));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = self.url.clone();
+        let headers = request.headers_mut();
         for (name, value) in &prepared.headers {
-            request = request.header(*name, value.clone());
+            headers.insert(*name, value.clone());
         }
         for (name, value) in &call.metadata {
             if !name.as_str().starts_with("content-") && name != http::header::HOST {
-                request = request.header(name, value);
+                headers.append(name, value.clone());
             }
         }
-        if let Some((user, password)) = &settings.basic_auth {
-            request = request.basic_auth(user, Some(password));
+        if let Some(value) = &self.basic_auth {
+            headers.insert(http::header::AUTHORIZATION, value.clone());
         }
-        // The deadline is enforced by `call::invoke`, which drops this future when it passes.
-        let response =
-            (request.send().await).map_err(|e| transport_error(self.unreachable.seen(e)))?;
-        let status = response.status();
-        let body = read_limited(response, settings.max_response).await?;
+        let answer = (self.client)
+            .send(
+                request,
+                call.deadline,
+                settings.max_response,
+                too_large,
+                &self.unreachable,
+            )
+            .await?;
+        let (status, body) = (answer.parts.status, answer.body);
         let output = prepared.output.clone();
         if operation.one_way && body.iter().all(u8::is_ascii_whitespace) && status.is_success() {
             return Ok(reply(Message::Decoded(DynamicMessage::new(output))));
@@ -244,13 +257,11 @@ fn reply(message: Message) -> Reply {
     }
 }
 
-/// A connection failure is UNAVAILABLE with a neutral message (no internal address).
-fn transport_error(e: reqwest::Error) -> Status {
-    if e.is_timeout() {
-        Status::deadline_exceeded()
-    } else {
-        Status::unavailable("the backend is unavailable")
-    }
+/// A response over the XML document limit, refused like any document the reader refuses.
+fn too_large(limit: usize) -> Status {
+    Status::internal(format!(
+        "the backend's response is larger than {limit} bytes"
+    ))
 }
 
 /// An HTTP error without a SOAP fault, by meaning (design.md section 6).
@@ -260,31 +271,6 @@ fn http_error(status: http::StatusCode) -> Status {
         code,
         format!("the backend answered HTTP {}", status.as_u16()),
     )
-}
-
-async fn read_limited(response: reqwest::Response, limit: usize) -> Result<Vec<u8>, Status> {
-    if response
-        .content_length()
-        .is_some_and(|n| n as usize > limit)
-    {
-        return Err(too_large(limit));
-    }
-    let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(transport_error)?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-fn too_large(limit: usize) -> Status {
-    Status::internal(format!(
-        "the backend's response is larger than {limit} bytes"
-    ))
 }
 
 /// A fault as the canonical status: the code by the mapping's table or by the fault's class,
