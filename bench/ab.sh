@@ -5,6 +5,7 @@
 #   proxy      (default) a `proxy` mapping in front of the peer harness's nginx backend
 #   rest-grpc  GET /v1/users/1, REST -> gRPC to the grpc-go peer, no stages
 #   staged     the same behind JWT authentication, a rate limit and a cache (a cache hit)
+#   soap       GET /orders/1, REST -> SOAP to the fixed-envelope bench backend
 #
 #   bench/ab.sh OLD_BINARY NEW_BINARY      # 3 rounds of 5 s each (ROUNDS, DURATION)
 #
@@ -13,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-[ $# -eq 2 ] || { sed -n '2,14p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
 SCENARIO=${SCENARIO:-proxy} GO_PORT=50053
 export PEERS_HOME=${PEERS_HOME:-${TMPDIR:-/tmp}/rosetta-peers}
 PEERS_DIR=${PEERS_DIR:-../shared/peers}
@@ -47,7 +48,13 @@ case $SCENARIO in
       printf '%s\n' "$USERS" >"$TMP/mappings/users.yaml"
     fi
     URL=http://127.0.0.1:18600/v1/users/1 ;;
-  *) echo "ab.sh: SCENARIO is proxy, rest-grpc or staged" >&2; exit 2 ;;
+  soap)
+    cargo build --release --quiet --example bench_soap_peers
+    "${core1[@]}" "${CARGO_TARGET_DIR:-target}/release/examples/bench_soap_peers" backend 18492 bench/soap/get-order-response.xml & pids+=($!)
+    export SHOP_BACKEND=127.0.0.1:18492 SHOP_WSDL=$PWD/tests/soap/shop.wsdl
+    cp bench/soap/mapping.yaml "$TMP/mappings/soap.yaml"
+    URL=http://127.0.0.1:18600/orders/1 ;;
+  *) echo "ab.sh: SCENARIO is proxy, rest-grpc, staged or soap" >&2; exit 2 ;;
 esac
 DURATION=${DURATION:-5} CONNS=32
 printf 'binary\treq/s\tp50 us\tp99 us\tnon-2xx\tCPU us/req\n'

@@ -243,9 +243,22 @@ pub fn decode_message(
     bindings: &[Binding],
 ) -> Result<Message, Status> {
     let input = route.operation.method.input();
-    if bindings.is_empty() && matches!(route.body, BodyBinding::Whole) && !is_http_body(&input) {
-        let wire = json_to_wire(&route.request_plan, body).map_err(|e| json_error(&e, 0))?;
-        return Ok(Message::Encoded(input, wire.into()));
+    if bindings.is_empty() && !is_http_body(&input) {
+        let wire = match &route.body {
+            BodyBinding::Whole => {
+                Some(json_to_wire(&route.request_plan, body).map_err(|e| json_error(&e, 0))?)
+            }
+            // `{"user": <body>}` transcoded whole is the input with only that field set. A body
+            // it refuses is decoded below, for the message that path gives.
+            BodyBinding::Field(path) if !is_http_body_field(path) && !is_blank(body) => {
+                let (wrapped, _) = wrapped_body(body, path)?;
+                json_to_wire(&route.request_plan, &wrapped).ok()
+            }
+            _ => None,
+        };
+        if let Some(wire) = wire {
+            return Ok(Message::Encoded(input, wire.into()));
+        }
     }
     let mut message = decode_body(route, body, content_type)?;
     apply(bindings, &mut message)?;
@@ -266,34 +279,48 @@ pub fn decode_body(
         BodyBinding::Whole => decode_json(input, body, &options).map_err(|e| json_error(&e, 0)),
         BodyBinding::Field(path) => {
             let mut message = DynamicMessage::new(input.clone());
-            if body.iter().all(u8::is_ascii_whitespace) {
+            if is_blank(body) {
                 return Ok(message);
             }
-            let leaf = path.last().expect("field paths are never empty");
-            if let Kind::Message(m) = leaf.kind() {
-                if is_http_body(&m) && !leaf.is_list() {
-                    let (parent, leaf) = parent_of(&mut message, path);
+            if is_http_body_field(path) {
+                let (parent, leaf) = parent_of(&mut message, path);
+                if let Kind::Message(m) = leaf.kind() {
                     parent.set_field(leaf, Value::Message(http_body(m, body, content_type)));
-                    return Ok(message);
                 }
+                return Ok(message);
             }
-            // The body must be exactly one JSON value: otherwise `1, "other": 2` would set a
-            // field outside the body field once wrapped.
-            serde_json::from_slice::<&serde_json::value::RawValue>(body)
-                .map_err(|e| json_error(&e, 0))?;
-            // Decode `{"a":{"b": <body>}}`, so the field gets the full JSON mapping of its type.
-            let mut wrapped = Vec::with_capacity(body.len() + 8 * path.len() + 16);
-            for field in path {
-                wrapped.extend_from_slice(b"{\"");
-                wrapped.extend_from_slice(field.name().as_bytes());
-                wrapped.extend_from_slice(b"\":");
-            }
-            wrapped.extend_from_slice(body);
-            wrapped.extend(std::iter::repeat_n(b'}', path.len()));
-            let prefix = wrapped.len() - body.len() - path.len();
+            let (wrapped, prefix) = wrapped_body(body, path)?;
             decode_json(input, &wrapped, &options).map_err(|e| json_error(&e, prefix))
         }
     }
+}
+
+fn is_blank(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Whether a body field is a `google.api.HttpBody` (the raw body, not JSON).
+fn is_http_body_field(path: &[FieldDescriptor]) -> bool {
+    let leaf = path.last().expect("field paths are never empty");
+    matches!(leaf.kind(), Kind::Message(m) if is_http_body(&m) && !leaf.is_list())
+}
+
+/// `{"a":{"b": <body>}}` for the body field `a.b`, so that the field gets the full JSON
+/// mapping of its type, and where the body starts in it.
+fn wrapped_body(body: &[u8], path: &[FieldDescriptor]) -> Result<(Vec<u8>, usize), Status> {
+    // The body must be exactly one JSON value: otherwise `1, "other": 2` would set a field
+    // outside the body field once wrapped.
+    serde_json::from_slice::<&serde_json::value::RawValue>(body).map_err(|e| json_error(&e, 0))?;
+    let mut wrapped = Vec::with_capacity(body.len() + 8 * path.len() + 16);
+    for field in path {
+        wrapped.extend_from_slice(b"{\"");
+        wrapped.extend_from_slice(field.name().as_bytes());
+        wrapped.extend_from_slice(b"\":");
+    }
+    wrapped.extend_from_slice(body);
+    wrapped.extend(std::iter::repeat_n(b'}', path.len()));
+    let prefix = wrapped.len() - body.len() - path.len();
+    Ok((wrapped, prefix))
 }
 
 pub fn decode_json(
