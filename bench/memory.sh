@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
+ulimit -n 65536 2>/dev/null || true  # the idle-connection part holds thousands of sockets
 GO_PORT=50055 PORT=18710
 PEERS_DIR=${PEERS_DIR:-../shared/peers}
 export PEERS_HOME=${PEERS_HOME:-${TMPDIR:-/tmp}/rosetta-peers}

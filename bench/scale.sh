@@ -57,7 +57,8 @@ measure() { # files routes
   local dir=$TMP/s$1
   generate "$1" "$2" "$dir"
   local check
-  check=$( { /usr/bin/time -f '%e %M' "$BIN" check -c "$dir/gateway.yaml" >/dev/null 2>"$dir/check.err"; } 2>&1 | tail -1)
+  /usr/bin/time -o "$dir/time" -f '%e %M' "$BIN" check -c "$dir/gateway.yaml" >/dev/null 2>"$dir/check.err" || true
+  check=$(tail -1 "$dir/time")
   grep -q error "$dir/check.err" && { cat "$dir/check.err" >&2; exit 1; }
   local start end rss
   start=$(date +%s.%N)
