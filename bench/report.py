@@ -62,9 +62,9 @@ checks = [
     ("REST->gRPC GET, p99 vs grpc-gateway", p99("get", "rosetta") / p99("get", "grpc-gateway"), "<=", 0.5),
     ("REST->gRPC POST 10 KiB, req/s vs grpc-gateway", rps("post10k", "rosetta") / rps("post10k", "grpc-gateway"), ">=", 2.0),
     ("REST->gRPC POST 10 KiB, p99 vs grpc-gateway", p99("post10k", "rosetta") / p99("post10k", "grpc-gateway"), "<=", 0.5),
-    ("GraphQL->gRPC, req/s vs GraphQL Mesh", rps("graphql", "rosetta") / rps("graphql", "mesh"), ">=", 10.0),
-    ("GraphQL->gRPC, req/s vs rosetta's REST->gRPC", rps("graphql", "rosetta") / rps("get", "rosetta"), ">=", 0.5),
-    ("passthrough, req/s vs nginx", rps("passthrough", "rosetta") / rps("passthrough", "nginx"), ">=", 1.0),
+    ("GraphQL->gRPC, req/s vs GraphQL Mesh", rps("graphql", "rosetta") / rps("graphql", "mesh"), ">=", 15.0),
+    ("GraphQL->gRPC, req/s vs rosetta's REST->gRPC", rps("graphql", "rosetta") / rps("get", "rosetta"), ">=", 0.6),
+    ("passthrough, req/s vs nginx", rps("passthrough", "rosetta") / rps("passthrough", "nginx"), ">=", 0.75),
     ("REST->SOAP, req/s vs rosetta's passthrough", rps("rest-soap", "rosetta") / rps("passthrough", "rosetta"), ">=", 0.7),
     ("stages, req/s vs rosetta's REST->gRPC GET", rps("stages", "rosetta") / rps("get", "rosetta"), ">=", 0.8),
 ]
@@ -76,7 +76,8 @@ for name, value, op, target in checks:
     print(f"| {name} | {value:.2f} | {op} {target} | {'met' if met else 'missed'} |")
 if 1 in conns_list:
     print(f"\nAt 1 connection: GET req/s vs grpc-gateway {rps('get', 'rosetta', 1) / rps('get', 'grpc-gateway', 1):.2f}, "
-          f"p99 {p99('get', 'rosetta', 1) / p99('get', 'grpc-gateway', 1):.2f}")
+          f"p99 {p99('get', 'rosetta', 1) / p99('get', 'grpc-gateway', 1):.2f}; p50 added over the direct call "
+          f"{med('get', 'rosetta', 1, 'p50_us') - med('get', 'grpc-direct', 1, 'p50_us'):.0f} µs (target <= 100; bench/latency.sh says why)")
 
 try:
     rss = list(csv.DictReader(open(f"{out}/rss.tsv"), delimiter="\t"))
