@@ -16,22 +16,26 @@ use tower::util::BoxCloneSyncService;
 
 use crate::protojson::{message_json, wire_to_json, Plan};
 use crate::registry::Operation;
+use crate::relay::Relayed;
 use crate::status::Status;
 
 /// A message of the canonical model: decoded, or still in wire form. Frontends and backends
 /// that can work on the wire form (the REST frontend's JSON transcoder, the gRPC backend)
-/// never pay for decoding; anything that needs the fields calls [`Message::decoded`].
+/// never pay for decoding; anything that needs the fields calls [`Message::decoded`]. A
+/// `proxy` mapping's HTTP request and response travel as they arrived ([`Relayed`]), so a
+/// relay that no stage looks into never copies its headers into fields.
 #[derive(Debug, Clone)]
 pub enum Message {
     Decoded(DynamicMessage),
     Encoded(MessageDescriptor, Bytes),
+    Relayed(MessageDescriptor, Box<Relayed>),
 }
 
 impl Message {
     pub fn descriptor(&self) -> MessageDescriptor {
         match self {
             Message::Decoded(m) => m.descriptor(),
-            Message::Encoded(desc, _) => desc.clone(),
+            Message::Encoded(desc, _) | Message::Relayed(desc, _) => desc.clone(),
         }
     }
 
@@ -41,7 +45,7 @@ impl Message {
         let mut out = Vec::new();
         let written = match self {
             Message::Encoded(_, wire) => wire_to_json(plan, wire, &mut out).is_ok(),
-            Message::Decoded(_) => false,
+            Message::Decoded(_) | Message::Relayed(..) => false,
         };
         if !written {
             let options = prost_reflect::SerializeOptions::new()
@@ -59,6 +63,25 @@ impl Message {
             Message::Encoded(desc, bytes) => DynamicMessage::decode(desc.clone(), bytes.as_ref())
                 .map(Cow::Owned)
                 .map_err(|e| Status::internal(format!("cannot decode {}: {e}", desc.full_name()))),
+            Message::Relayed(desc, relayed) => Ok(Cow::Owned(relayed.to_message(desc))),
+        }
+    }
+
+    /// The protobuf wire form.
+    pub fn to_wire(&self) -> Result<Bytes, Status> {
+        use prost::Message as _;
+        match self {
+            Message::Encoded(_, bytes) => Ok(bytes.clone()),
+            other => Ok(other.decoded()?.encode_to_vec().into()),
+        }
+    }
+
+    /// The relayed HTTP message: as it arrived, or read from the fields of a message that a
+    /// stage wrote (a cached reply, say).
+    pub fn into_relayed(self) -> Result<Relayed, Status> {
+        match self {
+            Message::Relayed(_, relayed) => Ok(*relayed),
+            other => Relayed::from_message(other.decoded()?.as_ref()),
         }
     }
 }

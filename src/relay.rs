@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
-use prost_reflect::{DescriptorPool, DynamicMessage, Value};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, Value};
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
     DescriptorProto, FieldDescriptorProto, FileDescriptorProto, MethodDescriptorProto,
@@ -14,6 +15,7 @@ use prost_types::{
 };
 
 use crate::registry::Operation;
+use crate::status::Status;
 
 /// The full name of the proxy operation's method.
 pub(crate) const FORWARD: &str = "rosetta.proxy.Proxy.Forward";
@@ -94,8 +96,91 @@ pub(crate) fn operation(pool: &mut DescriptorPool) -> Arc<Operation> {
     Operation::new(method)
 }
 
+/// An HTTP request or response of a `proxy` mapping, kept as it arrived: the relay reads
+/// and writes it without copying each header into a field. Its `rosetta.proxy` message is
+/// built only for a stage that asks for the fields.
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    pub head: Head,
+    /// Without the hop-by-hop headers.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub enum Head {
+    Request {
+        method: Method,
+        /// Below the proxy's path prefix.
+        path: String,
+        query: String,
+    },
+    Response {
+        status: StatusCode,
+    },
+}
+
+impl Relayed {
+    /// The `HttpRequest` or `HttpResponse` message of `desc`.
+    pub(crate) fn to_message(&self, desc: &MessageDescriptor) -> DynamicMessage {
+        let mut message = DynamicMessage::new(desc.clone());
+        match &self.head {
+            Head::Request {
+                method,
+                path,
+                query,
+            } => {
+                message.set_field_by_name("method", Value::String(method.as_str().to_owned()));
+                message.set_field_by_name("path", Value::String(path.clone()));
+                message.set_field_by_name("query", Value::String(query.clone()));
+            }
+            Head::Response { status } => {
+                message.set_field_by_name("status", Value::I32(i32::from(status.as_u16())));
+            }
+        }
+        let list = header_list(&message, &self.headers);
+        message.set_field_by_name("headers", list);
+        message.set_field_by_name("body", Value::Bytes(self.body.clone()));
+        message
+    }
+
+    /// Read back from the fields: a response when the message has a `status`.
+    pub(crate) fn from_message(message: &DynamicMessage) -> Result<Relayed, Status> {
+        let text = |name: &str| match message.get_field_by_name(name).as_deref() {
+            Some(Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let head = if message.descriptor().get_field_by_name("status").is_some() {
+            let status = match message.get_field_by_name("status").as_deref() {
+                Some(Value::I32(code)) => u16::try_from(*code)
+                    .ok()
+                    .and_then(|code| StatusCode::from_u16(code).ok())
+                    .unwrap_or(StatusCode::BAD_GATEWAY),
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            Head::Response { status }
+        } else {
+            Head::Request {
+                method: Method::from_bytes(text("method").as_bytes())
+                    .map_err(|_| Status::invalid_argument("not an HTTP method"))?,
+                path: text("path"),
+                query: text("query"),
+            }
+        };
+        let body = match message.get_field_by_name("body").as_deref() {
+            Some(Value::Bytes(bytes)) => bytes.clone(),
+            _ => Bytes::new(),
+        };
+        Ok(Relayed {
+            head,
+            headers: headers_of(message),
+            body,
+        })
+    }
+}
+
 /// The headers of a message's `headers` field.
-pub(crate) fn headers_of(message: &DynamicMessage) -> HeaderMap {
+fn headers_of(message: &DynamicMessage) -> HeaderMap {
     let mut out = HeaderMap::new();
     if let Some(Value::List(items)) = message.get_field_by_name("headers").as_deref() {
         for item in items {
@@ -119,9 +204,9 @@ pub(crate) fn headers_of(message: &DynamicMessage) -> HeaderMap {
     out
 }
 
-/// A `headers` field's value (the caller has removed the hop-by-hop headers).
-pub(crate) fn header_list(message: &DynamicMessage, headers: &HeaderMap) -> Value {
-    use prost_reflect::{Kind, ReflectMessage};
+/// A `headers` field's value.
+fn header_list(message: &DynamicMessage, headers: &HeaderMap) -> Value {
+    use prost_reflect::Kind;
     let desc = match message
         .descriptor()
         .get_field_by_name("headers")
@@ -141,4 +226,65 @@ pub(crate) fn header_list(message: &DynamicMessage, headers: &HeaderMap) -> Valu
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A relayed message read back from its fields (as a cached reply or a stage's rewrite
+    /// would be) is the message it was.
+    #[test]
+    fn relayed_messages_read_back_from_their_fields() {
+        let mut pool = DescriptorPool::new();
+        let method = operation(&mut pool).method.clone();
+        let mut headers = HeaderMap::new();
+        headers.append("x-a", HeaderValue::from_static("1"));
+        headers.append("x-a", HeaderValue::from_static("2"));
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        let request = Relayed {
+            head: Head::Request {
+                method: Method::PATCH,
+                path: "/items/7".into(),
+                query: "a=1&b=2".into(),
+            },
+            headers: headers.clone(),
+            body: Bytes::from_static(b"\x00\xffbody"),
+        };
+        let back = Relayed::from_message(&request.to_message(&method.input())).unwrap();
+        let Head::Request {
+            method: verb,
+            path,
+            query,
+        } = back.head
+        else {
+            panic!("a request reads back as a request")
+        };
+        assert_eq!(
+            (verb, path.as_str(), query.as_str()),
+            (Method::PATCH, "/items/7", "a=1&b=2")
+        );
+        assert_eq!(back.headers, headers);
+        assert_eq!(back.body, request.body);
+
+        let response = Relayed {
+            head: Head::Response {
+                status: StatusCode::IM_A_TEAPOT,
+            },
+            headers: headers.clone(),
+            body: Bytes::from_static(b"{}"),
+        };
+        let back = Relayed::from_message(&response.to_message(&method.output())).unwrap();
+        assert!(
+            matches!(back.head, Head::Response { status } if status == StatusCode::IM_A_TEAPOT)
+        );
+        assert_eq!(back.headers, headers);
+
+        let mut bad = request.to_message(&method.input());
+        bad.set_field_by_name("method", Value::String("NOT A METHOD".into()));
+        assert_eq!(
+            Relayed::from_message(&bad).unwrap_err().message,
+            "not an HTTP method"
+        );
+    }
 }

@@ -43,6 +43,11 @@ impl WireMessage for Message {
                 Ok(())
             }
             Message::Decoded(message) => message.encode_into(dst),
+            relayed @ Message::Relayed(..) => {
+                let wire = relayed.to_wire().map_err(|s| Status::internal(s.message))?;
+                dst.put_slice(&wire);
+                Ok(())
+            }
         }
     }
 }

@@ -513,10 +513,7 @@ impl CacheStage {
             .next()
             .await
             .ok_or_else(|| Status::internal("the backend sent no response message"))??;
-        let bytes = match message {
-            Message::Encoded(_, bytes) => bytes.to_vec(),
-            Message::Decoded(message) => message.encode_to_vec(),
-        };
+        let bytes = message.to_wire()?.to_vec();
         // `private` is kept only in an entry of the caller's own: never with a public cache,
         // nor for a call without consumer or credentials, whose entry is the shared one.
         let (fresh, public) = match storable(&reply.metadata, self.ttl) {

@@ -203,30 +203,27 @@ impl RestBackend {
     /// Relays a proxied HTTP request (`frontend::proxy`) as it is, below the backend's address,
     /// and its response back.
     async fn relay(&self, mut call: Call) -> Result<Reply, Status> {
-        use prost_reflect::Value;
+        use crate::relay::{Head, Relayed};
         let input = call
             .input
             .next()
             .await
             .ok_or_else(|| Status::invalid_argument("no request"))?;
-        let request = input.decoded()?;
-        let text = |name: &str| match request.get_field_by_name(name).as_deref() {
-            Some(Value::String(s)) => s.clone(),
-            _ => String::new(),
+        let request = input.into_relayed()?;
+        let Head::Request {
+            method,
+            path,
+            query,
+        } = request.head
+        else {
+            return Err(Status::invalid_argument("not an HTTP request"));
         };
-        let method = Method::from_bytes(text("method").as_bytes())
-            .map_err(|_| Status::invalid_argument("not an HTTP method"))?;
-        let url = self.url_of(&format!("{}?{}", text("path"), text("query")))?;
-        let body = match request.get_field_by_name("body").as_deref() {
-            Some(Value::Bytes(b)) => b.clone(),
-            _ => Bytes::new(),
-        };
-        let headers = crate::relay::headers_of(&request);
-        let mut outgoing = http::Request::new(http_body_util::Full::new(body));
+        let url = self.url_of(&format!("{path}?{query}"))?;
+        let mut outgoing = http::Request::new(http_body_util::Full::new(request.body));
         *outgoing.method_mut() = method;
         *outgoing.uri_mut() =
             (url.as_str().parse()).map_err(|_| Status::invalid_argument("not a URL"))?;
-        *outgoing.headers_mut() = headers;
+        *outgoing.headers_mut() = request.headers;
         let answer = (self.relay_client)
             .send(
                 outgoing,
@@ -236,18 +233,19 @@ impl RestBackend {
                 &self.unreachable,
             )
             .await?;
-        let (status, headers, body) = (answer.parts.status, answer.parts.headers, answer.body);
-        let mut headers = headers;
+        let mut headers = answer.parts.headers;
         crate::hop_by_hop::remove(&mut headers);
-        let status = status.as_u16() as i32;
-        let mut answer = DynamicMessage::new(call.operation.method.output());
-        answer.set_field_by_name("status", Value::I32(status));
-        let list = crate::relay::header_list(&answer, &headers);
-        answer.set_field_by_name("headers", list);
-        answer.set_field_by_name("body", Value::Bytes(body));
+        let answer = Relayed {
+            head: Head::Response {
+                status: answer.parts.status,
+            },
+            headers,
+            body: answer.body,
+        };
+        let message = Message::Relayed(call.operation.method.output(), Box::new(answer));
         Ok(Reply {
             metadata: HeaderMap::new(),
-            messages: futures::stream::once(async { Ok(Message::Decoded(answer)) }).boxed(),
+            messages: futures::stream::once(async { Ok(message) }).boxed(),
         })
     }
 }

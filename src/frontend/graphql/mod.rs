@@ -629,7 +629,7 @@ fn output_value(target: &Target, message: &Message) -> Result<Value, Error> {
     let mut json = Vec::new();
     let written = match message {
         Message::Encoded(_, wire) => wire_to_json(&target.response_plan, wire, &mut json).is_ok(),
-        Message::Decoded(_) => false,
+        Message::Decoded(_) | Message::Relayed(..) => false,
     };
     if !written {
         let decoded = message.decoded().map_err(|s| Error::new(s.message))?;

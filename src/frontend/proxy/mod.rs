@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
-use http::StatusCode;
-use prost_reflect::{DescriptorPool, DynamicMessage, Value};
+use prost_reflect::DescriptorPool;
 
 use crate::call::{self, Call, Invoker, Message, Origin};
 use crate::frontend::rest;
 use crate::registry::Operation;
-use crate::relay::{header_list, headers_of};
+use crate::relay::{Head, Relayed};
 use crate::stages::transform::HeaderEdits;
 use crate::status::Status;
 
@@ -49,17 +48,16 @@ impl ProxyRoute {
         headers.remove(http::header::HOST);
         crate::hop_by_hop::remove(&mut headers);
         self.request_headers.apply(&mut headers);
-        let mut message = DynamicMessage::new(self.operation.method.input());
-        message.set_field_by_name("method", Value::String(parts.method.as_str().to_owned()));
-        message.set_field_by_name("path", Value::String(rest_of_path.to_owned()));
-        message.set_field_by_name(
-            "query",
-            Value::String(parts.uri.query().unwrap_or("").to_owned()),
-        );
-        let list = header_list(&message, &headers);
-        message.set_field_by_name("headers", list);
-        message.set_field_by_name("body", Value::Bytes(body));
-        let input = Message::Decoded(message);
+        let request = Relayed {
+            head: Head::Request {
+                method: parts.method.clone(),
+                path: rest_of_path.to_owned(),
+                query: parts.uri.query().unwrap_or("").to_owned(),
+            },
+            headers,
+            body,
+        };
+        let input = Message::Relayed(self.operation.method.input(), Box::new(request));
         // Nothing is forwarded as metadata: the headers travel in the message.
         let call = Call::unary(
             self.operation.clone(),
@@ -72,20 +70,13 @@ impl ProxyRoute {
             .await?
             .into_message()
             .await?;
-        let answer = answer.decoded()?;
-        let status = match answer.get_field_by_name("status").as_deref() {
-            Some(Value::I32(code)) => {
-                StatusCode::from_u16(*code as u16).unwrap_or(StatusCode::BAD_GATEWAY)
-            }
-            _ => StatusCode::BAD_GATEWAY,
+        let answer = answer.into_relayed()?;
+        let Head::Response { status } = answer.head else {
+            return Err(Status::internal("the relay answered with a request"));
         };
         // The backend has removed the hop-by-hop headers of its response.
-        let mut headers = headers_of(&answer);
+        let (mut headers, body) = (answer.headers, answer.body);
         self.response_headers.apply(&mut headers);
-        let body = match answer.get_field_by_name("body").as_deref() {
-            Some(Value::Bytes(bytes)) => bytes.clone(),
-            _ => Default::default(),
-        };
         let mut response = Response::new(Body::from(body));
         *response.status_mut() = status;
         *response.headers_mut() = headers;
