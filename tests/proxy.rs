@@ -132,7 +132,7 @@ async fn requests_are_relayed_with_header_changes() {
 
 #[tokio::test]
 async fn proxy_mappings_are_checked() {
-    let mapping = "version: 1\nfrontend: graphql\nbackend:\n  protocol: rest\n  address: http://127.0.0.1:9\nservices: [x.Y]\nproxy:\n  path: shop\n  request_headers:\n    remove: [\"bad header\"]\n";
+    let mapping = "version: 1\nfrontend: graphql\nbackend:\n  protocol: rest\n  address: http://127.0.0.1:9\nservices: [x.Y]\ncache: {ttl: 60s}\nproxy:\n  path: shop\n  request_headers:\n    remove: [\"bad header\"]\n";
     let dir = common::write_files(&[
         ("gateway.yaml", "version: 1\n"),
         ("mappings/m.yaml", mapping),
@@ -146,6 +146,7 @@ async fn proxy_mappings_are_checked() {
         "a proxy relays requests as they are: leave out `schemas` and `services`",
         "`shop` is not a path prefix such as /shop",
         "`bad header` is not a header name",
+        "a proxy relays responses as they are and does not cache them: remove `cache`",
     ] {
         assert!(text.contains(wanted), "{wanted} in {text}");
     }

@@ -43,6 +43,15 @@ pub(crate) fn proxy_route(
         ));
         fine = false;
     }
+    // The cache stage keys and stores the reads of named methods; a relay has none, so a
+    // `cache` here would be accepted and never used.
+    if let Some(cache) = &mapping.config.cache {
+        diags.push(Diagnostic::at(
+            &mapping.pos(cache),
+            "a proxy relays responses as they are and does not cache them: remove `cache`",
+        ));
+        fine = false;
+    }
     let path = options.path.value.trim_end_matches('/').to_owned();
     if !path.starts_with('/') || path.contains(['{', '}', '*', '?', '#']) {
         diags.push(Diagnostic::at(
