@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage, Value};
 
 use crate::config::{Diagnostics, Pos};
@@ -170,6 +171,8 @@ async fn handle(State(demo): State<Arc<Demo>>, headers: HeaderMap, body: Bytes) 
                  sub: Option<&str>,
                  reason: &str,
                  detail: Option<(&QName, &DynamicMessage)>| {
+        let detail = detail.map(|(name, m)| (name, m.descriptor(), m.encode_to_vec()));
+        let detail = (detail.as_ref()).map(|(name, desc, wire)| (*name, desc, wire.as_slice()));
         let body = encoder
             .fault(version, client, sub, reason, detail)
             .unwrap_or_default();
@@ -246,7 +249,8 @@ async fn handle(State(demo): State<Arc<Demo>>, headers: HeaderMap, body: Bytes) 
         }
         _ => return fault(false, None, "not implemented", None),
     }
-    match encoder.envelope(version, &operation.output, &output, &[]) {
+    let wire = output.encode_to_vec();
+    match encoder.envelope(version, &operation.output, &output.descriptor(), &wire, &[]) {
         Ok(body) => xml(StatusCode::OK, body),
         Err(e) => fault(false, None, &e.to_string(), None),
     }

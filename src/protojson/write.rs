@@ -8,6 +8,7 @@ use std::cell::Cell;
 use std::io::Write as _;
 
 use super::{FieldKind, FieldPlan, MessagePlan, Plan};
+use crate::wire::{raw, varint, Malformed, Raw};
 
 /// The fast path cannot write this message; the caller decodes it into a `DynamicMessage`
 /// instead (which also reports malformed input properly).
@@ -44,50 +45,10 @@ impl std::ops::Deref for Ctx<'_> {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Raw<'a> {
-    Varint(u64),
-    Fixed64(u64),
-    Fixed32(u32),
-    Bytes(&'a [u8]),
-}
-
-fn varint(wire: &[u8], pos: &mut usize) -> Result<u64, Fallback> {
-    let mut value = 0u64;
-    let mut shift = 0;
-    while shift < 64 {
-        let byte = *wire.get(*pos).ok_or(Fallback)?;
-        *pos += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Ok(value);
-        }
-        shift += 7;
+impl From<Malformed> for Fallback {
+    fn from(_: Malformed) -> Self {
+        Fallback
     }
-    Err(Fallback)
-}
-
-fn raw<'a>(wire: &'a [u8], pos: &mut usize, wire_type: u64) -> Result<Raw<'a>, Fallback> {
-    let take = |pos: &mut usize, n: usize| -> Result<&'a [u8], Fallback> {
-        let end = pos.checked_add(n).ok_or(Fallback)?;
-        let bytes = wire.get(*pos..end).ok_or(Fallback)?;
-        *pos = end;
-        Ok(bytes)
-    };
-    Ok(match wire_type {
-        0 => Raw::Varint(varint(wire, pos)?),
-        1 => Raw::Fixed64(u64::from_le_bytes(
-            take(pos, 8)?.try_into().map_err(|_| Fallback)?,
-        )),
-        2 => {
-            let len = varint(wire, pos)? as usize;
-            Raw::Bytes(take(pos, len)?)
-        }
-        5 => Raw::Fixed32(u32::from_le_bytes(
-            take(pos, 4)?.try_into().map_err(|_| Fallback)?,
-        )),
-        _ => return Err(Fallback),
-    })
 }
 
 fn write_message(plan: &Ctx, index: usize, wire: &[u8], out: &mut Vec<u8>) -> Result<(), Fallback> {

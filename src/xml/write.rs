@@ -3,13 +3,16 @@
 //! for nil, `xsi:type` for derived types. Values are checked against their XSD type and
 //! facets on the way out, so a bad request is refused here (400), not by the backend.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine;
-use prost_reflect::{DynamicMessage, FieldDescriptor, ReflectMessage, Value};
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
+use smallvec::SmallVec;
 
 use super::schema::{
     Check, MessageKind, Role, SimpleInfo, XmlField, XmlMessage, XmlSchema, XmlValue,
@@ -17,12 +20,45 @@ use super::schema::{
 use super::{Limits, XmlError, SOAP11_ENV, SOAP12_ENV, XSI};
 use crate::registry::wsdl::build::SoapBody;
 use crate::registry::wsdl::model::{QName, SoapVersion};
+use crate::wire::{self, Malformed, Raw};
 
-/// Writes messages of one schema; every namespace gets a prefix declared once, on the
-/// envelope.
+/// Writes messages of one schema, straight from their protobuf wire form (no message is
+/// decoded in between); every namespace gets a prefix declared once, on the envelope.
 pub struct Encoder<'s> {
     pub schema: &'s XmlSchema,
     pub prefixes: &'s HashMap<Arc<str>, String>,
+}
+
+/// Why a message was not written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteError {
+    /// A value breaks the schema (its XSD type or facets, raw XML that is not balanced).
+    Invalid(XmlError),
+    /// The wire form is not the one a protobuf encoder writes (a singular field twice, two
+    /// members of a oneof, an empty packed list) or not protobuf at all: decode the message,
+    /// encode it again and write that.
+    NotCanonical,
+}
+
+impl From<XmlError> for WriteError {
+    fn from(e: XmlError) -> Self {
+        WriteError::Invalid(e)
+    }
+}
+
+impl From<Malformed> for WriteError {
+    fn from(_: Malformed) -> Self {
+        WriteError::NotCanonical
+    }
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::Invalid(e) => e.fmt(f),
+            WriteError::NotCanonical => f.write_str("the message is not in canonical wire form"),
+        }
+    }
 }
 
 pub(crate) type Out = Writer<Vec<u8>>;
@@ -31,29 +67,176 @@ pub(crate) fn io(e: std::io::Error) -> XmlError {
     XmlError::new(e.to_string())
 }
 
+/// One message as it is on the wire: its fields' values, sorted by field number (a stable
+/// sort keeps the order of a list). Every field the WSDL builder makes tracks presence
+/// (proto3 `optional`, a message, a oneof member or a list), so a field is set exactly when
+/// it is on the wire.
+struct OnWire<'w> {
+    desc: MessageDescriptor,
+    fields: SmallVec<[(u32, Raw<'w>); 16]>,
+}
+
+impl<'w> OnWire<'w> {
+    fn read(desc: MessageDescriptor, wire: &'w [u8]) -> Result<Self, WriteError> {
+        let mut fields: SmallVec<[(u32, Raw<'w>); 16]> = SmallVec::new();
+        let mut pos = 0;
+        while pos < wire.len() {
+            let tag = wire::varint(wire, &mut pos)?;
+            let number = u32::try_from(tag >> 3).map_err(|_| WriteError::NotCanonical)?;
+            fields.push((number, wire::raw(wire, &mut pos, tag & 7)?));
+        }
+        if !fields.is_sorted_by_key(|f| f.0) {
+            fields.sort_by_key(|f| f.0);
+        }
+        let message = OnWire { desc, fields };
+        for oneof in message.desc.oneofs().filter(|o| !o.is_synthetic()) {
+            if oneof.fields().filter(|f| message.has(f.number())).count() > 1 {
+                return Err(WriteError::NotCanonical);
+            }
+        }
+        Ok(message)
+    }
+
+    fn values(&self, number: u32) -> &[(u32, Raw<'w>)] {
+        let from = self.fields.partition_point(|f| f.0 < number);
+        let to = self.fields.partition_point(|f| f.0 <= number);
+        &self.fields[from..to]
+    }
+
+    fn has(&self, number: u32) -> bool {
+        !self.values(number).is_empty()
+    }
+
+    fn field(&self, field: &XmlField) -> Result<FieldDescriptor, XmlError> {
+        self.desc.get_field(field.number).ok_or_else(|| {
+            XmlError::new(format!(
+                "{} has no field {}",
+                self.desc.full_name(),
+                field.number
+            ))
+        })
+    }
+
+    /// The values of field `fd`: every item of a list, the one value of a singular field.
+    fn items(&self, fd: &FieldDescriptor) -> Result<SmallVec<[Item<'w>; 2]>, WriteError> {
+        let values = self.values(fd.number());
+        let kind = fd.kind();
+        let mut items = SmallVec::new();
+        if !(fd.is_list() || fd.is_map()) {
+            if values.len() > 1 {
+                return Err(WriteError::NotCanonical);
+            }
+            if let [(_, raw)] = values {
+                items.push(item(&kind, *raw)?);
+            }
+            return Ok(items);
+        }
+        for (_, raw) in values {
+            match (packed_wire_type(&kind), raw) {
+                (Some(wire_type), Raw::Bytes(packed)) => {
+                    if packed.is_empty() {
+                        return Err(WriteError::NotCanonical);
+                    }
+                    let mut pos = 0;
+                    while pos < packed.len() {
+                        items.push(item(&kind, wire::raw(packed, &mut pos, wire_type)?)?);
+                    }
+                }
+                _ => items.push(item(&kind, *raw)?),
+            }
+        }
+        Ok(items)
+    }
+
+    /// The message that field `fd` holds, from its bytes.
+    fn nested(fd: &FieldDescriptor, bytes: &'w [u8]) -> Result<OnWire<'w>, WriteError> {
+        match fd.kind() {
+            Kind::Message(desc) => OnWire::read(desc, bytes),
+            _ => Err(WriteError::NotCanonical),
+        }
+    }
+}
+
+/// One value of a field, as its type reads it.
+#[derive(Clone, Copy)]
+enum Item<'w> {
+    String(&'w str),
+    Bytes(&'w [u8]),
+    Bool(bool),
+    I32(i32),
+    I64(i64),
+    U32(u32),
+    U64(u64),
+    F32(f32),
+    F64(f64),
+    Enum(i32),
+    Message(&'w [u8]),
+}
+
+fn item<'w>(kind: &Kind, raw: Raw<'w>) -> Result<Item<'w>, WriteError> {
+    Ok(match (kind, raw) {
+        (Kind::Double, Raw::Fixed64(bits)) => Item::F64(f64::from_bits(bits)),
+        (Kind::Float, Raw::Fixed32(bits)) => Item::F32(f32::from_bits(bits)),
+        (Kind::Int32, Raw::Varint(v)) => Item::I32(v as i32),
+        (Kind::Int64, Raw::Varint(v)) => Item::I64(v as i64),
+        (Kind::Uint32, Raw::Varint(v)) => Item::U32(v as u32),
+        (Kind::Uint64, Raw::Varint(v)) => Item::U64(v),
+        (Kind::Sint32, Raw::Varint(v)) => {
+            let v = v as u32;
+            Item::I32(((v >> 1) as i32) ^ -((v & 1) as i32))
+        }
+        (Kind::Sint64, Raw::Varint(v)) => Item::I64(((v >> 1) as i64) ^ -((v & 1) as i64)),
+        (Kind::Fixed32, Raw::Fixed32(v)) => Item::U32(v),
+        (Kind::Fixed64, Raw::Fixed64(v)) => Item::U64(v),
+        (Kind::Sfixed32, Raw::Fixed32(v)) => Item::I32(v as i32),
+        (Kind::Sfixed64, Raw::Fixed64(v)) => Item::I64(v as i64),
+        (Kind::Bool, Raw::Varint(v)) => Item::Bool(v != 0),
+        (Kind::String, Raw::Bytes(b)) => {
+            Item::String(std::str::from_utf8(b).map_err(|_| WriteError::NotCanonical)?)
+        }
+        (Kind::Bytes, Raw::Bytes(b)) => Item::Bytes(b),
+        (Kind::Enum(_), Raw::Varint(v)) => Item::Enum(v as i32),
+        (Kind::Message(_), Raw::Bytes(b)) => Item::Message(b),
+        _ => return Err(WriteError::NotCanonical),
+    })
+}
+
+/// The wire type of the items of a packed list of `kind`; `None` for kinds that never pack.
+fn packed_wire_type(kind: &Kind) -> Option<u64> {
+    match kind {
+        Kind::String | Kind::Bytes | Kind::Message(_) => None,
+        Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => Some(wire::FIXED64),
+        Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => Some(wire::FIXED32),
+        _ => Some(wire::VARINT),
+    }
+}
+
 impl Encoder<'_> {
-    /// The request envelope: `headers` (raw XML, already checked) and the header fields of
-    /// `message` in the Header, the rest in the Body.
+    /// The request envelope of the message `desc` encoded as `wire`: `headers` (raw XML,
+    /// already checked) and the header fields of the message in the Header, the rest in the
+    /// Body.
     pub fn envelope(
         &self,
         version: SoapVersion,
         body: &SoapBody,
-        message: &DynamicMessage,
+        desc: &MessageDescriptor,
+        wire: &[u8],
         headers: &[String],
-    ) -> Result<Vec<u8>, XmlError> {
+    ) -> Result<Vec<u8>, WriteError> {
         let mut w = self.open(version)?;
-        let xml = self.xml_of(message)?;
+        let message = OnWire::read(desc.clone(), wire)?;
+        let xml = self.xml_of(desc)?;
         let has_header_fields = xml
             .fields
             .iter()
-            .any(|f| f.role == Role::Header && message.has_field_by_number(f.number));
+            .any(|f| f.role == Role::Header && message.has(f.number));
         if has_header_fields || !headers.is_empty() {
             start(&mut w, "soap:Header")?;
             for raw in headers {
                 w.get_mut().extend_from_slice(raw.as_bytes());
             }
             for field in xml.fields.iter().filter(|f| f.role == Role::Header) {
-                self.field(&mut w, message, field)?;
+                self.field(&mut w, &message, field)?;
             }
             end(&mut w, "soap:Header")?;
         }
@@ -61,28 +244,28 @@ impl Encoder<'_> {
         match &body.wrapper {
             Some(name) => {
                 let tag = self.tag(name);
-                self.element(&mut w, &tag, message, None)?;
+                self.element(&mut w, &tag, &message, None)?;
             }
             None => {
                 for field in xml.fields.iter().filter(|f| f.role != Role::Header) {
-                    self.field(&mut w, message, field)?;
+                    self.field(&mut w, &message, field)?;
                 }
             }
         }
-        self.close(w)
+        Ok(self.close(w)?)
     }
 
     /// A fault envelope. `client`: the sender's fault (`Client` / `Sender`), else the server's;
     /// `subcode` is appended to the 1.1 faultcode (`Client.NotFound`) or is the 1.2 Subcode;
-    /// `detail` is written as the one element of the detail.
+    /// `detail` (its element, and the message in wire form) is the one element of the detail.
     pub fn fault(
         &self,
         version: SoapVersion,
         client: bool,
         subcode: Option<&str>,
         reason: &str,
-        detail: Option<(&QName, &DynamicMessage)>,
-    ) -> Result<Vec<u8>, XmlError> {
+        detail: Option<(&QName, &MessageDescriptor, &[u8])>,
+    ) -> Result<Vec<u8>, WriteError> {
         let mut w = self.open(version)?;
         start(&mut w, "soap:Body")?;
         start(&mut w, "soap:Fault")?;
@@ -122,14 +305,14 @@ impl Encoder<'_> {
                 "soap:Detail"
             }
         };
-        if let Some((name, message)) = detail {
+        if let Some((name, desc, wire)) = detail {
             start(&mut w, detail_tag)?;
             let tag = self.tag(name);
-            self.element(&mut w, &tag, message, None)?;
+            self.element(&mut w, &tag, &OnWire::read(desc.clone(), wire)?, None)?;
             end(&mut w, detail_tag)?;
         }
         end(&mut w, "soap:Fault")?;
-        self.close(w)
+        Ok(self.close(w)?)
     }
 
     /// `<soap:Envelope>` with every namespace declared.
@@ -159,12 +342,11 @@ impl Encoder<'_> {
         Ok(w.into_inner())
     }
 
-    fn xml_of(&self, message: &DynamicMessage) -> Result<&XmlMessage, XmlError> {
-        let name = message.descriptor();
+    fn xml_of(&self, desc: &MessageDescriptor) -> Result<&XmlMessage, XmlError> {
         self.schema
-            .message(name.full_name())
+            .message(desc.full_name())
             .map(|m| m.as_ref())
-            .ok_or_else(|| XmlError::new(format!("no XML facts for {}", name.full_name())))
+            .ok_or_else(|| XmlError::new(format!("no XML facts for {}", desc.full_name())))
     }
 
     fn tag(&self, name: &QName) -> String {
@@ -179,53 +361,46 @@ impl Encoder<'_> {
         &self,
         w: &mut Out,
         tag: &str,
-        message: &DynamicMessage,
+        message: &OnWire,
         xsi_type: Option<&QName>,
-    ) -> Result<(), XmlError> {
-        let xml = self.xml_of(message)?;
+    ) -> Result<(), WriteError> {
+        let xml = self.xml_of(&message.desc)?;
         if xml.kind == MessageKind::Polymorphic {
-            let member = xml
-                .fields
-                .iter()
-                .find(|f| message.has_field_by_number(f.number));
-            let Some(member) = member else {
-                return self.empty_element(w, tag);
+            let Some(member) = xml.fields.iter().find(|f| message.has(f.number)) else {
+                return Ok(self.empty_element(w, tag)?);
             };
-            let value = message.get_field_by_number(member.number);
-            let Some(Value::Message(inner)) = value.as_deref() else {
-                return Err(XmlError::new("a polymorphic member is not a message"));
+            let fd = message.field(member)?;
+            let [Item::Message(bytes)] = message.items(&fd)?[..] else {
+                return Err(XmlError::new("a polymorphic member is not a message").into());
             };
-            return self.element(w, tag, inner, member.xsi_type.as_ref());
+            let inner = OnWire::nested(&fd, bytes)?;
+            return self.element(w, tag, &inner, member.xsi_type.as_ref());
         }
         let mut start = BytesStart::new(tag);
         if let Some(ty) = xsi_type {
             start.push_attribute(("xsi:type", self.tag(ty).as_str()));
         }
-        let desc = message.descriptor();
         for field in xml.fields.iter().filter(|f| f.role == Role::Attribute) {
-            if let Some(value) = message.get_field_by_number(field.number) {
-                if !message.has_field_by_number(field.number) {
-                    continue;
-                }
-                let fd = field_desc(&desc, field)?;
-                let text = format_values(field, &fd, &value)?;
+            if message.has(field.number) {
+                let fd = message.field(field)?;
+                let text = format_values(field, &fd, &message.items(&fd)?)?;
                 start.push_attribute((field.tag.as_str(), text.as_str()));
             }
         }
-        let content: Vec<&XmlField> = xml
+        let mut content = xml
             .fields
             .iter()
             .filter(|f| f.role != Role::Attribute && f.role != Role::Header)
-            .filter(|f| message.has_field_by_number(f.number))
-            .collect();
-        if content.is_empty() {
-            return w.write_event(Event::Empty(start)).map_err(io);
+            .filter(|f| message.has(f.number))
+            .peekable();
+        if content.peek().is_none() {
+            return Ok(w.write_event(Event::Empty(start)).map_err(io)?);
         }
         w.write_event(Event::Start(start)).map_err(io)?;
         for field in content {
             self.field(w, message, field)?;
         }
-        w.write_event(Event::End(BytesEnd::new(tag))).map_err(io)
+        Ok(w.write_event(Event::End(BytesEnd::new(tag))).map_err(io)?)
     }
 
     fn empty_element(&self, w: &mut Out, tag: &str) -> Result<(), XmlError> {
@@ -234,27 +409,21 @@ impl Encoder<'_> {
     }
 
     /// One field of `message`: every value of a list, as elements or text.
-    fn field(
-        &self,
-        w: &mut Out,
-        message: &DynamicMessage,
-        field: &XmlField,
-    ) -> Result<(), XmlError> {
-        if !message.has_field_by_number(field.number) {
+    fn field(&self, w: &mut Out, message: &OnWire, field: &XmlField) -> Result<(), WriteError> {
+        if !message.has(field.number) {
             return Ok(());
         }
-        let desc = message.descriptor();
-        let fd = field_desc(&desc, field)?;
-        let value = message.get_field(&fd);
+        let fd = message.field(field)?;
+        let items = message.items(&fd)?;
         match field.role {
             Role::Text => {
-                let text = format_values(field, &fd, &value)?;
-                w.write_event(Event::Text(BytesText::new(&text)))
-                    .map_err(io)
+                let text = format_values(field, &fd, &items)?;
+                Ok(w.write_event(Event::Text(BytesText::new(&text)))
+                    .map_err(io)?)
             }
             Role::Any => {
-                for item in items(&fd, &value) {
-                    if let Value::String(raw) = item {
+                for item in items {
+                    if let Item::String(raw) = item {
                         w.get_mut()
                             .extend_from_slice(checked_fragment(raw)?.as_bytes());
                     }
@@ -265,10 +434,10 @@ impl Encoder<'_> {
                 let tag = field.tag.as_str();
                 if matches!(&field.value, XmlValue::Simple(info) if info.list) {
                     // An `xsd:list`: one element, its items separated by spaces.
-                    let text = format_values(field, &fd, &value)?;
-                    return text_element(w, tag, &text);
+                    let text = format_values(field, &fd, &items)?;
+                    return Ok(text_element(w, tag, &text)?);
                 }
-                for item in items(&fd, &value) {
+                for item in items {
                     self.element_value(w, tag, field, &fd, item)?;
                 }
                 Ok(())
@@ -283,46 +452,48 @@ impl Encoder<'_> {
         tag: &str,
         field: &XmlField,
         fd: &FieldDescriptor,
-        value: &Value,
-    ) -> Result<(), XmlError> {
-        let inner;
-        let value = if field.nillable {
-            let Value::Message(holder) = value else {
-                return Err(XmlError::new("a nillable field is not a message"));
+        item: Item,
+    ) -> Result<(), WriteError> {
+        // A nillable element's value is field 1 of its stand-in, absent when it is nil.
+        let (item, value_fd) = if field.nillable {
+            let Item::Message(bytes) = item else {
+                return Err(XmlError::new("a nillable field is not a message").into());
             };
-            inner = holder
-                .get_field_by_number(1)
-                .filter(|_| holder.has_field_by_number(1));
-            match inner.as_deref() {
-                Some(inner) => inner,
+            let holder = OnWire::nested(fd, bytes)?;
+            let value_fd = holder.desc.get_field(1).ok_or(WriteError::NotCanonical)?;
+            match holder.items(&value_fd)?.first() {
+                Some(inner) => (*inner, value_fd),
                 None => {
                     let mut start = BytesStart::new(tag);
                     start.push_attribute(("xsi:nil", "true"));
-                    return w.write_event(Event::Empty(start)).map_err(io);
+                    return Ok(w.write_event(Event::Empty(start)).map_err(io)?);
                 }
             }
         } else {
-            value
+            (item, fd.clone())
         };
-        match (&field.value, value) {
-            (XmlValue::Complex, Value::Message(m)) => self.element(w, tag, m, None),
-            (XmlValue::Raw, Value::String(raw)) => {
+        match (&field.value, item) {
+            (XmlValue::Complex, Item::Message(bytes)) => {
+                self.element(w, tag, &OnWire::nested(&value_fd, bytes)?, None)
+            }
+            (XmlValue::Raw, Item::String(raw)) => {
                 start(w, tag)?;
                 w.get_mut()
                     .extend_from_slice(checked_fragment(raw)?.as_bytes());
-                end(w, tag)
+                Ok(end(w, tag)?)
             }
-            (XmlValue::Simple(info), v) => {
-                let text = format_simple(info, fd, v)?;
+            (XmlValue::Simple(info), item) => {
+                let text = format_simple(info, fd, item)?;
                 if text.is_empty() {
-                    return self.empty_element(w, tag);
+                    return Ok(self.empty_element(w, tag)?);
                 }
-                text_element(w, tag, &text)
+                Ok(text_element(w, tag, &text)?)
             }
             _ => Err(XmlError::new(format!(
                 "field `{}` holds a value of the wrong kind",
                 fd.json_name()
-            ))),
+            ))
+            .into()),
         }
     }
 }
@@ -343,63 +514,50 @@ pub(crate) fn text_element(w: &mut Out, tag: &str, text: &str) -> Result<(), Xml
     end(w, tag)
 }
 
-fn field_desc(
-    desc: &prost_reflect::MessageDescriptor,
-    field: &XmlField,
-) -> Result<FieldDescriptor, XmlError> {
-    desc.get_field(field.number).ok_or_else(|| {
-        XmlError::new(format!(
-            "{} has no field {}",
-            desc.full_name(),
-            field.number
-        ))
-    })
-}
-
-fn items<'v>(fd: &FieldDescriptor, value: &'v Value) -> Vec<&'v Value> {
-    match value {
-        Value::List(list) if fd.is_list() => list.iter().collect(),
-        other => vec![other],
-    }
-}
-
 /// The text of an attribute or text field: one value, or the items of an `xsd:list`.
 fn format_values(
     field: &XmlField,
     fd: &FieldDescriptor,
-    value: &Value,
+    items: &[Item],
 ) -> Result<String, XmlError> {
+    let plain;
     let info = match &field.value {
-        XmlValue::Simple(info) => info.clone(),
-        _ => Arc::new(SimpleInfo::default()),
+        XmlValue::Simple(info) => info.as_ref(),
+        _ => {
+            plain = SimpleInfo::default();
+            &plain
+        }
     };
-    let parts = items(fd, value)
-        .into_iter()
-        .map(|v| format_simple(&info, fd, v))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(parts.join(" "))
+    let mut text = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            text.push(' ');
+        }
+        text.push_str(&format_simple(info, fd, *item)?);
+    }
+    Ok(text)
 }
 
 /// The XML text of a simple value, checked against its type and facets.
-pub fn format_simple(
+fn format_simple<'w>(
     info: &SimpleInfo,
     fd: &FieldDescriptor,
-    value: &Value,
-) -> Result<String, XmlError> {
+    item: Item<'w>,
+) -> Result<Cow<'w, str>, XmlError> {
     let name = fd.json_name();
     let bad = |why: String| XmlError::new(format!("field `{name}`: {why}"));
-    let text = match value {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::I32(v) => v.to_string(),
-        Value::I64(v) => v.to_string(),
-        Value::U32(v) => v.to_string(),
-        Value::U64(v) => v.to_string(),
-        Value::F32(v) => format_float(f64::from(*v), Some(*v)),
-        Value::F64(v) => format_float(*v, None),
-        Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b),
-        Value::EnumNumber(n) => n.to_string(),
-        _ => return Err(bad("expected a simple value".into())),
+    let text: Cow<str> = match item {
+        Item::String(s) => Cow::Borrowed(s),
+        Item::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
+        Item::I32(v) => v.to_string().into(),
+        Item::I64(v) => v.to_string().into(),
+        Item::U32(v) => v.to_string().into(),
+        Item::U64(v) => v.to_string().into(),
+        Item::F32(v) => format_float(f64::from(v), Some(v)).into(),
+        Item::F64(v) => format_float(v, None).into(),
+        Item::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b).into(),
+        Item::Enum(n) => n.to_string().into(),
+        Item::Message(_) => return Err(bad("expected a simple value".into())),
     };
     match info.check {
         Check::None => {}
@@ -427,7 +585,7 @@ pub fn format_simple(
         Check::Decimal => {}
     }
     let facets = &info.facets;
-    if !facets.enumeration.is_empty() && !facets.enumeration.contains(&text) {
+    if !facets.enumeration.is_empty() && !facets.enumeration.iter().any(|e| *e == *text) {
         return Err(bad(format!(
             "`{text}` is not one of {}",
             facets.enumeration.join(", ")

@@ -25,7 +25,7 @@ use crate::registry::wsdl::build::{SoapOperation, SoapService};
 use crate::registry::wsdl::model::SoapVersion;
 use crate::status::{Code, Status};
 use crate::xml::read::{Decoder, Fault, Response};
-use crate::xml::write::Encoder;
+use crate::xml::write::{Encoder, WriteError};
 use crate::xml::Limits;
 
 /// Settings of one SOAP backend, resolved from configuration and its WSDL.
@@ -182,13 +182,12 @@ impl SoapBackend {
     }
 }
 
-/// The envelope a call's input becomes; also used by the dry run.
+/// The envelope a call's input becomes, written from its wire form; also used by the dry run.
 pub(crate) fn request_envelope(
     settings: &SoapSettings,
     operation: &SoapOperation,
     input: &Message,
 ) -> Result<Vec<u8>, Status> {
-    let message = input.decoded()?;
     // A fresh UsernameToken per call; without one, the configured headers as they are.
     let headers: Cow<[String]> = match &settings.ws_security {
         None => Cow::Borrowed(&settings.headers),
@@ -202,14 +201,23 @@ pub(crate) fn request_envelope(
         schema: &settings.service.xml,
         prefixes: &settings.service.prefixes,
     };
-    encoder
-        .envelope(
+    let desc = input.descriptor();
+    let write = |wire: &[u8]| {
+        encoder.envelope(
             settings.service.version,
             &operation.input,
-            &message,
+            &desc,
+            wire,
             &headers,
         )
-        .map_err(|e| Status::invalid_argument(e.to_string()))
+    };
+    let written = match write(&input.to_wire()?) {
+        // Bytes from a client that no protobuf encoder wrote: decoding them says what is wrong
+        // with them (or makes them canonical).
+        Err(WriteError::NotCanonical) => write(&input.decoded()?.encode_to_vec()),
+        written => written,
+    };
+    written.map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
 /// `Content-Type` and `SOAPAction` (1.1) or the `action` parameter (1.2).
