@@ -80,6 +80,20 @@ async fn requests_are_relayed_with_header_changes() {
         seen,
         json!({"method": "GET", "uri": "/api/items/7?color=red&size=2", "cookie": null, "x-gateway": "rosetta", "body": 0})
     );
+    // Escapes travel as they came; a path that could climb out of the backend's base is refused.
+    let response = client
+        .get(gateway.url("/shop/a%20b/%E2%82%AC;v=1?q=a%2Fb&empty="))
+        .send()
+        .await
+        .unwrap();
+    let seen: Value = response.json().await.unwrap();
+    assert_eq!(seen["uri"], "/api/a%20b/%E2%82%AC;v=1?q=a%2Fb&empty=");
+    // (Whole `%2e%2e` segments are resolved by the client's URL parser before they are sent.)
+    for climbing in ["/shop/a/..%2F..%2Fsecret", "/shop/%2e%2e%5Csecret"] {
+        let response = client.get(gateway.url(climbing)).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{climbing}");
+    }
+
     // Any method and status; the body's bytes arrive unchanged.
     let body: Vec<u8> = (0..=255).collect();
     let response = client

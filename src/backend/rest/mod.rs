@@ -61,6 +61,8 @@ pub(crate) struct RestBackend {
     /// `settings.base`, parsed once: a call's URL is a copy with its own path and query, so
     /// the host is not parsed (and IDNA-mapped) again for every call.
     base_url: reqwest::Url,
+    /// The same address for relays, as the parts of an `http::Uri`.
+    relay_base: http::Uri,
 }
 
 /// What a path segment may hold unescaped (RFC 3986 unreserved); a `**` variable keeps `/`.
@@ -77,12 +79,15 @@ impl RestBackend {
         let base_url = reqwest::Url::parse(&settings.base)
             .map_err(|e| ConnectError::Address(e.to_string()))?;
         let relay_client = Pooled::new(settings.connect_timeout, settings.tls.as_ref())?;
+        let relay_base = (base_url.as_str().trim_end_matches('/').parse())
+            .map_err(|e: http::uri::InvalidUri| ConnectError::Address(e.to_string()))?;
         Ok(RestBackend {
             unreachable: Unreachable::new(&settings.base),
             settings,
             client,
             relay_client,
             base_url,
+            relay_base,
         })
     }
 
@@ -95,11 +100,7 @@ impl RestBackend {
             Some((path, query)) => (path, Some(query)),
             None => (target, None),
         };
-        if path.split('/').any(climbs) {
-            return Err(Status::invalid_argument(
-                "the path has a `.` or `..` segment; a request never leaves its route",
-            ));
-        }
+        refuse_climbing(path)?;
         let mut url = self.base_url.clone();
         url.set_path(&format!(
             "{}{path}",
@@ -107,6 +108,31 @@ impl RestBackend {
         ));
         url.set_query(query.filter(|q| !q.is_empty()));
         Ok(url)
+    }
+
+    /// `url_of` for a relayed request, without a URL parser: its path and query were checked
+    /// as parts of a URI when the request arrived, and are sent as they are (as nginx does).
+    fn relay_uri(&self, path: &str, query: &str) -> Result<http::Uri, Status> {
+        refuse_climbing(path)?;
+        let base = self.relay_base.path().trim_end_matches('/');
+        let mut target = String::with_capacity(base.len() + path.len() + query.len() + 2);
+        target.push_str(base);
+        target.push_str(path);
+        if target.is_empty() {
+            target.push('/');
+        }
+        if !query.is_empty() {
+            target.push('?');
+            target.push_str(query);
+        }
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = self.relay_base.scheme().cloned();
+        parts.authority = self.relay_base.authority().cloned();
+        parts.path_and_query = Some(
+            http::uri::PathAndQuery::try_from(target)
+                .map_err(|_| Status::invalid_argument("not a URL"))?,
+        );
+        http::Uri::from_parts(parts).map_err(|_| Status::invalid_argument("not a URL"))
     }
 
     async fn invoke(&self, mut call: Call) -> Result<Reply, Status> {
@@ -218,11 +244,9 @@ impl RestBackend {
         else {
             return Err(Status::invalid_argument("not an HTTP request"));
         };
-        let url = self.url_of(&format!("{path}?{query}"))?;
         let mut outgoing = http::Request::new(http_body_util::Full::new(request.body));
         *outgoing.method_mut() = method;
-        *outgoing.uri_mut() =
-            (url.as_str().parse()).map_err(|_| Status::invalid_argument("not a URL"))?;
+        *outgoing.uri_mut() = self.relay_uri(&path, &query)?;
         *outgoing.headers_mut() = request.headers;
         let answer = (self.relay_client)
             .send(
@@ -275,6 +299,16 @@ pub(crate) fn send_error(e: reqwest::Error) -> Status {
     } else {
         Status::unavailable("the backend is unavailable")
     }
+}
+
+/// Refuses an escaped path that could climb out of the backend's address.
+fn refuse_climbing(path: &str) -> Result<(), Status> {
+    if path.split('/').any(climbs) {
+        return Err(Status::invalid_argument(
+            "the path has a `.` or `..` segment; a request never leaves its route",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether an escaped path segment is a dot-segment once decoded, or holds one between
