@@ -7,14 +7,20 @@
 #   bench/scale.sh                   # 100 files / 1,000 routes, then 1,000 / 10,000
 #   bench/scale.sh 300 4500          # one size
 #
-# Targets (issue 19): 100 files / 1,000 routes in <= 1 s and <= 100 MiB; 1,000 files /
-# 10,000 routes in <= 5 s and <= 500 MiB.
+# Then, for each size, RELOADS reloads (SIGHUP, each after the one before has taken, a second
+# apart) while wrk sends GraphQL `{ __typename }` queries on 8 connections, gateway on core 0
+# and wrk on core 1: every request must be answered with 200 (no socket error, wrk's 2 s
+# timeout included, no other status).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
+ensure_load_tools
 with_cleanup
-cargo build --release --quiet --bin rosetta
-BIN=${CARGO_TARGET_DIR:-target}/release/rosetta
+# BIN=path/to/rosetta measures another build (an old one, for an A/B).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet --bin rosetta
+  BIN=${CARGO_TARGET_DIR:-target}/release/rosetta
+fi
 
 # Writes $1 protos with $2 methods in all (each a GET with a path variable and a message of
 # its own) and the mappings over them into $3.
@@ -72,5 +78,37 @@ measure() { # files routes
     "${check% *}" "$(( ${check#* } / 1024 ))" "$(echo "$end - $start" | bc)" "$rss"
 }
 
+# Reloads the set of `measure $1` under load.
+reload_under_load() { # files
+  local dir=$TMP/s$1 reloads=${RELOADS:-5}
+  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = "{\\"query\\": \\"{ __typename }\\"}"\n' >"$TMP/typename.lua"
+  "${core0[@]}" env RUST_LOG=warn,rosetta=info,rosetta::access=off "$BIN" serve -c "$dir/gateway.yaml" >/dev/null 2>"$dir/serve.log" & pids+=($!)
+  local pid=$!
+  # Listening is logged once SIGHUP is caught (its default action would end the process).
+  for _ in $(seq 600); do grep -q 'rosetta is listening' "$dir/serve.log" && break; sleep 0.1; done
+  grep -q 'rosetta is listening' "$dir/serve.log" || { echo "scale.sh: serve did not start" >&2; return 1; }
+  "${core1[@]}" wrk -t1 -c8 -d300s --latency -s "$TMP/typename.lua" http://127.0.0.1:18700/graphql >"$dir/wrk.txt" 2>&1 &
+  local load=$! i
+  sleep 1
+  for i in $(seq "$reloads"); do
+    kill -HUP "$pid"
+    for _ in $(seq 600); do [ "$(grep -c reloaded "$dir/serve.log")" -ge "$i" ] && break; sleep 0.1; done
+    sleep 1
+  done
+  kill -INT "$load"; wait "$load" || true
+  local requests errors non2xx took
+  requests=$(awk '/requests in/ {print $1}' "$dir/wrk.txt")
+  errors=$(awk '/Socket errors/ {print $0}' "$dir/wrk.txt")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$dir/wrk.txt")
+  took=$(grep -c 'reloaded' "$dir/serve.log" || true)
+  printf '%s\t%s\t%s of %s\t%s\t%s\t%s us\t%s\n' "$1" "$requests" "$took" "$reloads" "${non2xx:-0}" \
+    "${errors:-none}" "$(wrk_pct "$(cat "$dir/wrk.txt")" 99%)" "$(awk '$1 == "Latency" {print $4}' "$dir/wrk.txt")"
+  [ "$took" = "$reloads" ] && [ -z "$non2xx" ] && [ -z "$errors" ]
+}
+
+sizes=("$@")
+[ $# -eq 2 ] || sizes=(100 1000 1000 10000)
 printf 'files\troutes\tcheck\tcheck peak RSS\tserve ready\tserve RSS\n'
-if [ $# -eq 2 ]; then measure "$1" "$2"; else measure 100 1000; measure 1000 10000; fi
+for ((i = 0; i < ${#sizes[@]}; i += 2)); do measure "${sizes[i]}" "${sizes[i + 1]}"; done
+printf '\nfiles\trequests\treloads taken\tnon-2xx\tsocket errors\tp99\tmax\n'
+for ((i = 0; i < ${#sizes[@]}; i += 2)); do reload_under_load "${sizes[i]}"; done

@@ -410,6 +410,11 @@ fn graphql_paths(gateway: &gateway::Gateway) -> Vec<String> {
 /// Serves `gateway`; with the path of its configuration, SIGHUP reloads it (a configuration
 /// with errors is reported and the running one kept).
 async fn serve(gateway: gateway::Gateway, config: Option<PathBuf>) -> ExitCode {
+    // SIGHUP is caught before the first request is served: its default action ends the process.
+    let hangups = config.and_then(|config| {
+        let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        signal.ok().map(|hangups| (hangups, config))
+    });
     let listener = match tokio::net::TcpListener::bind(gateway.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -438,8 +443,8 @@ async fn serve(gateway: gateway::Gateway, config: Option<PathBuf>) -> ExitCode {
             std::future::pending(),
         ));
     }
-    if let Some(config) = config {
-        tokio::spawn(reload_on_hangup(live.clone(), config));
+    if let Some((hangups, config)) = hangups {
+        tokio::spawn(reload_on_hangup(live.clone(), hangups, config));
     }
     match rosetta::server::serve_live(live, listener, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -606,13 +611,25 @@ async fn run_demo(listen: SocketAddr) -> ExitCode {
 }
 
 /// Reloads the configuration on every SIGHUP.
-async fn reload_on_hangup(live: Arc<rosetta::server::Live>, config: PathBuf) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        return;
-    };
+async fn reload_on_hangup(
+    live: Arc<rosetta::server::Live>,
+    mut hangups: tokio::signal::unix::Signal,
+    config: PathBuf,
+) {
     while hangups.recv().await.is_some() {
-        match gateway::load(Files::Disk, &config, env_vars()) {
+        // Loading a big configuration takes seconds of CPU: off the workers that serve, so
+        // requests keep being answered on the old routers meanwhile.
+        let path = config.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || gateway::load(Files::Disk, &path, env_vars()));
+        let Ok(loaded) = loaded.await else {
+            tracing::error!(
+                "reloading {} failed; still serving the previous configuration",
+                config.display()
+            );
+            continue;
+        };
+        match loaded {
             Ok(gateway) => {
                 eprint!("{}", gateway.warnings_text);
                 live.replace(gateway.app(), gateway.admin.app());
