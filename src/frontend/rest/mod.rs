@@ -1,7 +1,7 @@
 //! The REST/JSON frontend: routes HTTP requests by `google.api.http` rules and transcodes them
 //! to and from the canonical call (design.md section 3).
 
-pub(crate) mod matcher;
+pub mod matcher;
 pub(crate) mod mount;
 pub(crate) mod openapi;
 pub mod request;
