@@ -676,6 +676,29 @@ async fn one_users_cached_reply_never_reaches_another() {
     assert_eq!(cached_get(g, "/v1/files/public-d", &[]).await.0, "HIT");
 }
 
+/// `promtool check metrics` (Prometheus's own linter, installed by scripts/test) finds nothing
+/// wrong with `text`.
+fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool runs (scripts/test installs Debian's prometheus package)");
+    let mut stdin = promtool.stdin.take().unwrap();
+    stdin.write_all(text.as_bytes()).unwrap();
+    drop(stdin);
+    let output = promtool.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_admin_endpoints_are_off_the_public_listener() {
     // By default: nowhere on the public listener.
@@ -716,11 +739,9 @@ async fn the_admin_endpoints_are_off_the_public_listener() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(response
-        .text()
-        .await
-        .unwrap()
-        .contains("rosetta_rate_limit_redis_failures_total"));
+    let text = response.text().await.unwrap();
+    assert!(text.contains("rosetta_rate_limit_redis_failures_total"));
+    promtool_accepts(&text);
     let response = reqwest::get(format!("http://{admin}/v1/files/a"))
         .await
         .unwrap();
