@@ -1,4 +1,5 @@
-//! The admin endpoints: `GET /_rosetta/metrics` (Prometheus text) and
+//! The admin endpoints: `GET /_rosetta/metrics` (the Prometheus text format, written by the
+//! `prometheus` crate from the gateway's registry) and
 //! `POST /_rosetta/cache/purge`. They have a listener of their own (`admin.listen`), or sit on
 //! the public one behind a bearer token (`admin.token`).
 
@@ -9,7 +10,9 @@ use axum::response::IntoResponse;
 use prost_reflect::DescriptorPool;
 
 use crate::server::handler::{handler, only, Handler};
-use crate::stages::{cache, injection, rate_limit};
+use prometheus::Registry;
+
+use crate::stages::{cache, rate_limit};
 
 /// What the admin endpoints show and act on.
 #[derive(Clone)]
@@ -17,10 +20,10 @@ pub struct Admin {
     pub(crate) pool: DescriptorPool,
     /// The SHA-256 of the token with which the public listener serves the metrics.
     pub(crate) token: Option<[u8; 32]>,
-    /// The rate limits' state, whose counters the metrics show.
+    /// The rate limits' state (the access log resolves client addresses with it).
     pub(crate) limits: Arc<rate_limit::Store>,
-    /// What injection filtering found, likewise.
-    pub(crate) injections: Arc<injection::Counters>,
+    /// Every metric of the gateway; the stages register theirs when they are built.
+    pub(crate) metrics: Arc<Registry>,
     /// The cache, and the SHA-256 of the purge endpoint's token (when there is one).
     pub(crate) cache_purge: Option<(Arc<cache::Store>, [u8; 32])>,
 }
@@ -68,13 +71,25 @@ impl Admin {
         })
     }
 
-    /// `GET /_rosetta/metrics`: the Prometheus text.
+    /// `GET /_rosetta/metrics`: the registry in the Prometheus text format (0.0.4, the one
+    /// `promtool check metrics` reads; prometheus-client writes only OpenMetrics' flavour).
     fn metrics_endpoint(&self) -> Handler {
-        let (limits, injections) = (self.limits.clone(), self.injections.clone());
+        let registry = self.metrics.clone();
         let metrics = handler(move |_| {
-            let text = limits.metrics() + &injections.metrics();
-            let content_type = [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")];
-            std::future::ready((content_type, text).into_response())
+            use prometheus::Encoder;
+            let encoder = prometheus::TextEncoder::new();
+            let mut text = String::new();
+            let response = match encoder.encode_utf8(&registry.gather(), &mut text) {
+                Ok(()) => {
+                    let content_type = [(http::header::CONTENT_TYPE, encoder.format_type())];
+                    (content_type, text).into_response()
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the metrics could not be written");
+                    http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            };
+            std::future::ready(response)
         });
         only(http::Method::GET, metrics)
     }
@@ -86,6 +101,14 @@ impl Admin {
         let purge =
             handler(move |request| purge_endpoint(store.clone(), token, pool.clone(), request));
         Some(only(http::Method::POST, purge))
+    }
+}
+
+/// Adds a metric to the gateway's registry. A name registered twice is a mistake of the code,
+/// not of the configuration: it is logged and the second metric left out.
+pub(crate) fn register<M: prometheus::core::Collector + 'static>(registry: &Registry, metric: M) {
+    if let Err(e) = registry.register(Box::new(metric)) {
+        tracing::error!(error = %e, "a metric could not be registered");
     }
 }
 

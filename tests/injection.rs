@@ -105,12 +105,12 @@ async fn injections_are_blocked_or_logged_on_every_frontend() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
 
-    // Counted per rule and action.
+    // Counted per rule and action (labels in name order, as the Prometheus text format has them).
     let metrics = pins.gateway.metrics("sesame").await;
     for line in [
-        "rosetta_injection_detected_total{rule=\"sql\",action=\"blocked\"} 2",
-        "rosetta_injection_detected_total{rule=\"command\",action=\"blocked\"} 2",
-        "rosetta_injection_detected_total{rule=\"script\",action=\"logged\"} 0",
+        "rosetta_injection_detected_total{action=\"blocked\",rule=\"sql\"} 2",
+        "rosetta_injection_detected_total{action=\"blocked\",rule=\"command\"} 2",
+        "rosetta_injection_detected_total{action=\"logged\",rule=\"script\"} 0",
     ] {
         assert!(metrics.contains(line), "{line}\n{metrics}");
     }

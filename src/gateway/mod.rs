@@ -199,7 +199,7 @@ fn build(
             pool: compiled.pool.clone(),
             token: admin_token,
             limits: security.store.clone(),
-            injections: security.injections.clone(),
+            metrics: Arc::new(security.registry()),
             cache_purge: security
                 .purge_token
                 .map(|token| (security.cache.clone(), token)),

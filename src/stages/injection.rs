@@ -15,10 +15,10 @@
 //! logged: it may be a secret or personal data.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use futures::future::BoxFuture;
+use prometheus::{IntCounterVec, Opts, Registry};
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, MethodDescriptor, Value};
 use regex::Regex;
 use tower::ServiceExt;
@@ -87,34 +87,45 @@ fn path_injection(text: &str) -> bool {
 }
 
 /// Detections by rule and action, for the metrics endpoint.
-#[derive(Default)]
+#[derive(Clone)]
 pub struct Counters {
-    /// Indexed by the position of the rule in `KINDS`, then blocked (0) or logged (1).
-    detected: [[AtomicU64; 2]; 4],
+    detected: IntCounterVec,
+}
+
+impl Default for Counters {
+    /// Every rule and action starts at zero, so that the series exist before the first
+    /// detection.
+    fn default() -> Self {
+        let opts = Opts::new(
+            "rosetta_injection_detected_total",
+            "String fields in which injection filtering found an injection.",
+        );
+        let detected =
+            IntCounterVec::new(opts, &["rule", "action"]).expect("the metric's names are valid");
+        for kind in KINDS {
+            for action in ["blocked", "logged"] {
+                detected.with_label_values(&[rule_name(kind), action]);
+            }
+        }
+        Counters { detected }
+    }
 }
 
 impl Counters {
     fn count(&self, kind: InjectionKind, mode: InjectionMode) {
-        let rule = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
-        let action = usize::from(mode == InjectionMode::LogOnly);
-        self.detected[rule][action].fetch_add(1, Ordering::Relaxed);
+        let action = if mode == InjectionMode::LogOnly {
+            "logged"
+        } else {
+            "blocked"
+        };
+        self.detected
+            .with_label_values(&[rule_name(kind), action])
+            .inc();
     }
 
-    /// The counters in the Prometheus text format.
-    pub fn metrics(&self) -> String {
-        let mut out = String::from(
-            "# HELP rosetta_injection_detected_total String fields in which injection filtering found an injection.\n# TYPE rosetta_injection_detected_total counter\n",
-        );
-        for (kind, by_action) in KINDS.iter().zip(&self.detected) {
-            for (action, count) in ["blocked", "logged"].iter().zip(by_action) {
-                out.push_str(&format!(
-                    "rosetta_injection_detected_total{{rule=\"{}\",action=\"{action}\"}} {}\n",
-                    rule_name(*kind),
-                    count.load(Ordering::Relaxed)
-                ));
-            }
-        }
-        out
+    /// Adds the counters to the gateway's metrics.
+    pub(crate) fn register(&self, registry: &Registry) {
+        crate::admin::register(registry, self.detected.clone());
     }
 }
 

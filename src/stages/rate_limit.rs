@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use governor::state::{InMemoryState, NotKeyed, StateStore};
 use governor::{Quota, RateLimiter};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
+use prometheus::{IntCounter, Registry};
 
 use crate::call::{Call, Consumer, Origin, Reply};
 use crate::config::{LimitConfig, LimitKey, RedisFailure};
@@ -164,19 +165,22 @@ struct Count {
 }
 
 impl Store {
-    /// The rate limits' counters in the Prometheus text format, for `GET /_rosetta/metrics`.
-    /// (Written by hand: two lines; a metrics stage with a registry is a stage of its own.)
-    pub fn metrics(&self) -> String {
-        let failures = self
-            .redis
-            .as_ref()
-            .map_or(0, |r| r.failures.load(Ordering::Relaxed));
-        format!(
-            "# HELP rosetta_rate_limit_redis_failures_total Rate limit decisions made without Redis because it could not be reached.\n\
-             # TYPE rosetta_rate_limit_redis_failures_total counter\n\
-             rosetta_rate_limit_redis_failures_total {failures}\n"
-        )
+    /// Adds the rate limits' counters to the gateway's metrics.
+    pub(crate) fn register(&self, registry: &Registry) {
+        let failures = match &self.redis {
+            Some(redis) => redis.failures.clone(),
+            None => failures_counter(),
+        };
+        crate::admin::register(registry, failures);
     }
+}
+
+fn failures_counter() -> IntCounter {
+    IntCounter::new(
+        "rosetta_rate_limit_redis_failures_total",
+        "Rate limit decisions made without Redis because it could not be reached.",
+    )
+    .expect("the metric's name is valid")
 }
 
 /// Where the limits keep their state: in this instance, or in Redis.
@@ -193,7 +197,7 @@ pub struct Redis {
     connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
     script: redis::Script,
     /// Calls decided without Redis because it could not be reached.
-    pub failures: AtomicU64,
+    pub failures: IntCounter,
 }
 
 /// GCRA on the Redis clock, atomically: KEYS[1] holds the theoretical arrival time (µs).
@@ -221,7 +225,7 @@ impl Redis {
             failure,
             connection: tokio::sync::OnceCell::new(),
             script: redis::Script::new(GCRA),
-            failures: AtomicU64::new(0),
+            failures: failures_counter(),
         })
     }
 
@@ -306,8 +310,8 @@ impl Store {
             match redis.count(limit, key).await {
                 Ok(count) => return Ok(count),
                 Err(e) => {
-                    redis.failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, failures = redis.failures.load(Ordering::Relaxed), "rate limiting without Redis");
+                    redis.failures.inc();
+                    tracing::warn!(error = %e, failures = redis.failures.get(), "rate limiting without Redis");
                     if redis.failure == RedisFailure::Closed {
                         return Err(Status::unavailable("rate limiting is unavailable"));
                     }

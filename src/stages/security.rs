@@ -45,6 +45,14 @@ pub struct Security {
 }
 
 impl Security {
+    /// The gateway's metrics: the counters of the stages built from these settings.
+    pub(crate) fn registry(&self) -> prometheus::Registry {
+        let registry = prometheus::Registry::new();
+        self.store.register(&registry);
+        self.injections.register(&registry);
+        registry
+    }
+
     pub fn new(config: &LoadedConfig, diags: &mut Diagnostics) -> Security {
         let gateway = &config.gateway;
         let pos = |l: &Located<String>| config.pos(l);
