@@ -104,14 +104,6 @@ impl Admin {
     }
 }
 
-/// Adds a metric to the gateway's registry. A name registered twice is a mistake of the code,
-/// not of the configuration: it is logged and the second metric left out.
-pub(crate) fn register<M: prometheus::core::Collector + 'static>(registry: &Registry, metric: M) {
-    if let Err(e) = registry.register(Box::new(metric)) {
-        tracing::error!(error = %e, "a metric could not be registered");
-    }
-}
-
 /// The 401 to answer unless the request carries `Authorization: Bearer <token>` for the token
 /// whose SHA-256 is `token` (compared in constant time).
 fn unauthorized(

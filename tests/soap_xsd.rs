@@ -13,7 +13,7 @@ use rosetta::protojson::{json_to_wire, wire_to_json, JsonOptions, Plan};
 use rosetta::registry::wsdl::build::{self, Built, Choice};
 use rosetta::registry::wsdl::{self, Location};
 use rosetta::xml::read::{Decoder, Response};
-use rosetta::xml::write::Encoder;
+use rosetta::xml::write::{Encoder, WriteError};
 use rosetta::xml::Limits;
 
 const TYPES: &str = r#"<?xml version="1.0"?>
@@ -144,13 +144,44 @@ fn kit() -> (Built, DescriptorPool) {
     import(&files, Location::Path("kit/kit.wsdl".into())).unwrap()
 }
 
+/// The kit's `Echo` operation: its input's descriptor, and the envelope a wire form of that
+/// input becomes.
+struct Echo {
+    built: Built,
+    desc: prost_reflect::MessageDescriptor,
+}
+
+impl Echo {
+    fn new() -> Echo {
+        let (built, pool) = kit();
+        let input = &built.service.operations["Echo"].input.message;
+        let desc = pool.get_message_by_name(input).unwrap();
+        Echo { built, desc }
+    }
+
+    fn envelope(&self, wire: &[u8]) -> Result<Vec<u8>, WriteError> {
+        let encoder = Encoder {
+            schema: &self.built.service.xml,
+            prefixes: &self.built.service.prefixes,
+        };
+        let operation = &self.built.service.operations["Echo"];
+        encoder.envelope(
+            self.built.service.version,
+            &operation.input,
+            &self.desc,
+            wire,
+            &[],
+        )
+    }
+}
+
 #[test]
 fn xsd_constructs_round_trip_between_xml_and_json() {
-    let (built, pool) = kit();
+    let echo = Echo::new();
+    let (built, desc) = (&echo.built, &echo.desc);
     let operation = &built.service.operations["Echo"];
-    let desc = pool.get_message_by_name(&operation.input.message).unwrap();
     let plan = Plan::new(
-        &desc,
+        desc,
         JsonOptions {
             emit_defaults: true,
             ..Default::default()
@@ -184,13 +215,7 @@ fn xsd_constructs_round_trip_between_xml_and_json() {
 
     // And back: the JSON becomes the same document (modulo prefixes and whitespace).
     let wire = json_to_wire(&plan, json.to_string().as_bytes()).unwrap();
-    let encoder = Encoder {
-        schema: &built.service.xml,
-        prefixes: &built.service.prefixes,
-    };
-    let envelope = encoder
-        .envelope(built.service.version, &operation.input, &desc, &wire, &[])
-        .unwrap();
+    let envelope = echo.envelope(&wire).unwrap();
     insta::assert_snapshot!("kit_envelope", String::from_utf8(envelope).unwrap());
 }
 
@@ -200,16 +225,10 @@ fn xsd_constructs_round_trip_between_xml_and_json() {
 #[test]
 fn envelopes_are_written_from_wire_bytes_in_any_order() {
     use prost::Message as _;
-    let (built, pool) = kit();
-    let operation = &built.service.operations["Echo"];
-    let desc = pool.get_message_by_name(&operation.input.message).unwrap();
-    let plan = Plan::new(&desc, JsonOptions::default());
-    let encoder = Encoder {
-        schema: &built.service.xml,
-        prefixes: &built.service.prefixes,
-    };
-    let envelope =
-        |wire: &[u8]| encoder.envelope(built.service.version, &operation.input, &desc, wire, &[]);
+    let echo = Echo::new();
+    let desc = &echo.desc;
+    let plan = Plan::new(desc, JsonOptions::default());
+    let envelope = |wire: &[u8]| echo.envelope(wire);
     let json = serde_json::json!({
         "code": "AB12", "size": "auto", "price": {"currency": "EUR", "$value": "12.50"},
         "box": {"name": "crate", "width": 10, "height": 255, "ribbon": true},
@@ -239,15 +258,12 @@ fn envelopes_are_written_from_wire_bytes_in_any_order() {
     let code = desc.get_field_by_name("code").unwrap();
     let mut twice = record(&code, prost_reflect::Value::String("ZZ99".into()));
     twice.extend_from_slice(&wire);
-    assert_eq!(
-        envelope(&twice),
-        Err(rosetta::xml::write::WriteError::NotCanonical)
-    );
+    assert_eq!(envelope(&twice), Err(WriteError::NotCanonical));
     let decoded = DynamicMessage::decode(desc.clone(), twice.as_slice()).unwrap();
     assert_eq!(envelope(&decoded.encode_to_vec()).unwrap(), canonical);
     assert_eq!(
         envelope(b"\xff\xff"),
-        Err(rosetta::xml::write::WriteError::NotCanonical),
+        Err(WriteError::NotCanonical),
         "bytes that are not protobuf"
     );
 }
@@ -256,20 +272,11 @@ fn envelopes_are_written_from_wire_bytes_in_any_order() {
 /// patterns and numeric ranges.
 #[test]
 fn xsd_facets_refuse_bad_values_before_they_are_sent() {
-    let (built, pool) = kit();
-    let operation = &built.service.operations["Echo"];
-    let desc = pool.get_message_by_name(&operation.input.message).unwrap();
-    let plan = Plan::new(&desc, JsonOptions::default());
-    let encoder = Encoder {
-        schema: &built.service.xml,
-        prefixes: &built.service.prefixes,
-    };
+    let echo = Echo::new();
+    let plan = Plan::new(&echo.desc, JsonOptions::default());
     let encode = |json: serde_json::Value| {
         let wire = json_to_wire(&plan, json.to_string().as_bytes()).unwrap();
-        encoder
-            .envelope(built.service.version, &operation.input, &desc, &wire, &[])
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        echo.envelope(&wire).map(|_| ()).map_err(|e| e.to_string())
     };
     let kit = |code: &str, price: &str| {
         serde_json::json!({

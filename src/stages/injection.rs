@@ -125,7 +125,7 @@ impl Counters {
 
     /// Adds the counters to the gateway's metrics.
     pub(crate) fn register(&self, registry: &Registry) {
-        crate::admin::register(registry, self.detected.clone());
+        super::register_metric(registry, self.detected.clone());
     }
 }
 

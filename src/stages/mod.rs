@@ -37,6 +37,17 @@ pub use settings::{
     named_method, no_method, routes, MethodIpRules, PerMethod, Routes, StageSettings,
 };
 
+/// Adds a metric to the gateway's registry. A name registered twice is a mistake of the code,
+/// not of the configuration: it is logged and the second metric left out.
+pub(crate) fn register_metric<M: prometheus::core::Collector + 'static>(
+    registry: &prometheus::Registry,
+    metric: M,
+) {
+    if let Err(e) = registry.register(Box::new(metric)) {
+        tracing::error!(error = %e, "a metric could not be registered");
+    }
+}
+
 /// A stage: what to do with a call, given the invoker after it.
 pub trait Stage: Send + Sync + 'static {
     fn call(

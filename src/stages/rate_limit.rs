@@ -171,7 +171,7 @@ impl Store {
             Some(redis) => redis.failures.clone(),
             None => failures_counter(),
         };
-        crate::admin::register(registry, failures);
+        super::register_metric(registry, failures);
     }
 }
 
